@@ -1,0 +1,392 @@
+//! The gateway config: one schema for every language, read from YAML or JSON text, a file or
+//! an already-parsed tree. Reading is strict: unknown keys, dangling references and bad values
+//! are all collected as problems naming their path, and reported together as `invalid_config`.
+//! The reference for every key is `docs/config.md`.
+
+mod duration;
+mod env;
+mod read;
+pub mod suggest;
+
+pub use duration::parse_duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use read::{Problems, join, object};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Which wire protocol a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible Chat Completions server.
+    OpenAi,
+    /// In-process, no network: deterministic, scriptable replies.
+    Mock,
+}
+
+impl ProviderKind {
+    const NAMES: [&'static str; 2] = ["openai", "mock"];
+
+    fn parse(name: &str) -> Option<ProviderKind> {
+        match name {
+            "openai" => Some(ProviderKind::OpenAi),
+            "mock" => Some(ProviderKind::Mock),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Mock => "mock",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub api_base: Option<String>,
+    pub api_key: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub timeout: Option<Duration>,
+    /// `type: mock` only: per-model scripts (see [`crate::mock::Script`]).
+    pub script: Option<Value>,
+    /// `type: mock` only: think time before each reply.
+    pub latency: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeploymentConfig {
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    pub region: Option<String>,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    pub weight: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Priority,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    pub name: String,
+    pub strategy: Strategy,
+    pub targets: Vec<String>,
+    pub fallbacks: Vec<String>,
+    /// Total time for one call on this route, all attempts included.
+    pub timeout_total: Option<Duration>,
+}
+
+/// Prices per million tokens, from `pricing.models` in config.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PriceOverride {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+    pub cached_input_per_mtok: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PricingConfig {
+    pub file: Option<PathBuf>,
+    pub models: BTreeMap<String, PriceOverride>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub deployments: BTreeMap<String, DeploymentConfig>,
+    pub routes: BTreeMap<String, RouteConfig>,
+    pub pricing: PricingConfig,
+    /// Where relative paths in the config are resolved from.
+    pub base_dir: Option<PathBuf>,
+}
+
+const TOP_KEYS: [&str; 4] = ["providers", "deployments", "routes", "pricing"];
+const PROVIDER_KEYS: [&str; 8] = ["type", "api_base", "api_key", "headers", "timeout", "script", "latency", "description"];
+const DEPLOYMENT_KEYS: [&str; 7] = ["provider", "model", "region", "rpm", "tpm", "weight", "description"];
+const ROUTE_KEYS: [&str; 5] = ["strategy", "targets", "fallbacks", "timeout", "description"];
+const ROUTE_TIMEOUT_KEYS: [&str; 1] = ["total"];
+const PRICING_KEYS: [&str; 2] = ["file", "models"];
+const PRICE_KEYS: [&str; 3] = ["input_per_mtok", "output_per_mtok", "cached_input_per_mtok"];
+
+fn config_error(problems: Vec<String>) -> Error {
+    let count = problems.len();
+    let mut message = if count == 1 {
+        format!("invalid config: {}", problems[0])
+    } else {
+        format!("invalid config: {count} problems:\n  {}", problems.join("\n  "))
+    };
+    if message.len() > 4000 {
+        message.truncate(4000);
+    }
+    let mut err = Error::new(ErrorKind::InvalidConfig, message);
+    err.problems = problems;
+    err
+}
+
+impl Config {
+    /// Reads a config file (YAML or JSON; relative paths inside resolve against its folder).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            config_error(vec![format!(
+                "cannot read config file `{}`: {e}; check the path",
+                path.display()
+            )])
+        })?;
+        let mut config = Config::from_text(&text)?;
+        config.base_dir = path.parent().map(Path::to_path_buf);
+        Ok(config)
+    }
+
+    /// Reads config text: YAML, or JSON (which is YAML too).
+    pub fn from_text(text: &str) -> Result<Config> {
+        let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+            config_error(vec![format!("the config is not valid YAML or JSON: {e}")])
+        })?;
+        Config::from_value(value)
+    }
+
+    /// Reads an already-parsed tree (a Python dict or a JS object, converted to JSON).
+    pub fn from_value(mut value: Value) -> Result<Config> {
+        let mut problems = Problems::default();
+        let mut env_problems = Vec::new();
+        env::interpolate(&mut value, "", &mut env_problems);
+        problems.0.extend(env_problems);
+        let config = read_config(&value, &mut problems);
+        if problems.0.is_empty() { Ok(config) } else { Err(config_error(problems.0)) }
+    }
+
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        match &self.base_dir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+}
+
+fn read_config(value: &Value, p: &mut Problems) -> Config {
+    let mut config = Config {
+        providers: BTreeMap::new(),
+        deployments: BTreeMap::new(),
+        routes: BTreeMap::new(),
+        pricing: PricingConfig::default(),
+        base_dir: None,
+    };
+    let Some(top) = object(value, "(top level)", &TOP_KEYS, p) else { return config };
+    if top.is_empty() {
+        p.push("(top level)", "the config is empty; it needs `providers`, `deployments` and `routes`");
+    }
+    for (name, v) in read::named_map(top.get("providers"), "providers", p) {
+        if let Some(provider) = read_provider(name, v, p) {
+            config.providers.insert(name.clone(), provider);
+        }
+    }
+    for (name, v) in read::named_map(top.get("deployments"), "deployments", p) {
+        if let Some(d) = read_deployment(name, v, &config, p) {
+            config.deployments.insert(name.clone(), d);
+        }
+    }
+    let route_names: Vec<String> = read::named_map(top.get("routes"), "routes", &mut Problems::default())
+        .into_iter()
+        .map(|(k, _)| k.clone())
+        .collect();
+    for (name, v) in read::named_map(top.get("routes"), "routes", p) {
+        if let Some(r) = read_route(name, v, &config, &route_names, p) {
+            config.routes.insert(name.clone(), r);
+        }
+    }
+    if let Some(v) = top.get("pricing") {
+        config.pricing = read_pricing(v, p);
+    }
+    config
+}
+
+fn read_provider(name: &str, v: &Value, p: &mut Problems) -> Option<ProviderConfig> {
+    let path = join("providers", name);
+    let map = object(v, &path, &PROVIDER_KEYS, p)?;
+    let type_name = read::required_string(map, &path, "type", p)?;
+    let Some(kind) = ProviderKind::parse(&type_name) else {
+        let near = suggest::hint(&type_name, ProviderKind::NAMES);
+        p.push(&join(&path, "type"), format!("unknown provider type `{type_name}`{near} (known: {})", ProviderKind::NAMES.join(", ")));
+        return None;
+    };
+    let api_base = read::string(map, &path, "api_base", p);
+    if let Some(base) = &api_base {
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            p.push(&join(&path, "api_base"), format!("`{base}` is not an http(s) URL; write it like `https://api.openai.com/v1`"));
+        }
+    }
+    if kind == ProviderKind::OpenAi && api_base.is_none() {
+        // Defaults to OpenAI's own endpoint; nothing to check.
+    }
+    if kind != ProviderKind::Mock {
+        for key in ["script", "latency"] {
+            if map.contains_key(key) {
+                p.push(&join(&path, key), "only providers of `type: mock` take this key");
+            }
+        }
+    }
+    let script = map.get("script").cloned().filter(|s| !s.is_null());
+    if let Some(script) = &script {
+        if let Err(message) = crate::mock::Script::from_value(script) {
+            p.push(&join(&path, "script"), message);
+        }
+    }
+    Some(ProviderConfig {
+        name: name.to_owned(),
+        kind,
+        api_base,
+        api_key: read::string(map, &path, "api_key", p),
+        headers: read::string_map(map, &path, "headers", p),
+        timeout: read::duration(map, &path, "timeout", p),
+        script,
+        latency: read::duration(map, &path, "latency", p),
+    })
+}
+
+fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> Option<DeploymentConfig> {
+    let path = join("deployments", name);
+    let map = object(v, &path, &DEPLOYMENT_KEYS, p)?;
+    let provider = read::required_string(map, &path, "provider", p);
+    if let Some(provider) = &provider {
+        if !config.providers.contains_key(provider) {
+            let near = suggest::hint(provider, config.providers.keys().map(String::as_str));
+            p.push(&join(&path, "provider"), format!("no provider named `{provider}`{near}; define it under `providers`"));
+        }
+    }
+    let model = read::required_string(map, &path, "model", p);
+    let weight = read::whole(map, &path, "weight", p).unwrap_or(1);
+    Some(DeploymentConfig {
+        name: name.to_owned(),
+        provider: provider?,
+        model: model?,
+        region: read::string(map, &path, "region", p),
+        rpm: read::whole(map, &path, "rpm", p),
+        tpm: read::whole(map, &path, "tpm", p),
+        weight,
+    })
+}
+
+fn read_route(name: &str, v: &Value, config: &Config, routes: &[String], p: &mut Problems) -> Option<RouteConfig> {
+    let path = join("routes", name);
+    let map = object(v, &path, &ROUTE_KEYS, p)?;
+    let strategy = match read::string(map, &path, "strategy", p).as_deref() {
+        None | Some("priority") => Strategy::Priority,
+        Some(other) => {
+            let near = suggest::hint(other, ["priority"]);
+            p.push(&join(&path, "strategy"), format!("unknown or unsupported strategy `{other}`{near} (supported: priority)"));
+            Strategy::Priority
+        }
+    };
+    let targets = read::string_list(map, &path, "targets", p);
+    if targets.is_empty() {
+        p.push(&join(&path, "targets"), "a route needs at least one target deployment");
+    }
+    for (i, t) in targets.iter().enumerate() {
+        if !config.deployments.contains_key(t) {
+            let near = suggest::hint(t, config.deployments.keys().map(String::as_str));
+            p.push(&format!("{path}.targets[{i}]"), format!("no deployment named `{t}`{near}; define it under `deployments`"));
+        }
+    }
+    let fallbacks = read::string_list(map, &path, "fallbacks", p);
+    for (i, f) in fallbacks.iter().enumerate() {
+        if !routes.contains(f) {
+            let near = suggest::hint(f, routes.iter().map(String::as_str));
+            p.push(&format!("{path}.fallbacks[{i}]"), format!("no route named `{f}`{near}; fallbacks name other routes"));
+        } else if f == name {
+            p.push(&format!("{path}.fallbacks[{i}]"), "a route cannot fall back to itself");
+        }
+    }
+    let mut timeout_total = None;
+    if let Some(t) = map.get("timeout") {
+        let tpath = join(&path, "timeout");
+        if t.is_string() || t.is_number() {
+            timeout_total = read::duration(map, &path, "timeout", p);
+        } else if let Some(tmap) = object(t, &tpath, &ROUTE_TIMEOUT_KEYS, p) {
+            timeout_total = read::duration(tmap, &tpath, "total", p);
+        }
+    }
+    Some(RouteConfig { name: name.to_owned(), strategy, targets, fallbacks, timeout_total })
+}
+
+fn read_pricing(v: &Value, p: &mut Problems) -> PricingConfig {
+    let mut pricing = PricingConfig::default();
+    let Some(map) = object(v, "pricing", &PRICING_KEYS, p) else { return pricing };
+    pricing.file = read::string(map, "pricing", "file", p).map(PathBuf::from);
+    for (model, price) in read::named_map(map.get("models"), "pricing.models", p) {
+        let path = join("pricing.models", model);
+        let Some(pm) = object(price, &path, &PRICE_KEYS, p) else { continue };
+        let input = read::number(pm, &path, "input_per_mtok", p);
+        let output = read::number(pm, &path, "output_per_mtok", p);
+        if input.is_none() && !pm.contains_key("input_per_mtok") {
+            p.push(&join(&path, "input_per_mtok"), "is required (USD per million input tokens)");
+        }
+        if output.is_none() && !pm.contains_key("output_per_mtok") {
+            p.push(&join(&path, "output_per_mtok"), "is required (USD per million output tokens)");
+        }
+        pricing.models.insert(
+            model.clone(),
+            PriceOverride {
+                input_per_mtok: input.unwrap_or(0.0),
+                output_per_mtok: output.unwrap_or(0.0),
+                cached_input_per_mtok: read::number(pm, &path, "cached_input_per_mtok", p),
+            },
+        );
+    }
+    pricing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+providers:
+  local: { type: mock }
+deployments:
+  a: { provider: local, model: gpt-4o }
+routes:
+  chat: { targets: [a] }
+"#;
+
+    #[test]
+    fn reads_a_good_config() {
+        let c = Config::from_text(GOOD).unwrap();
+        assert_eq!(c.routes["chat"].targets, vec!["a"]);
+        assert_eq!(c.providers["local"].kind, ProviderKind::Mock);
+    }
+
+    #[test]
+    fn reports_every_problem_with_path_and_hint() {
+        let text = r#"
+providers:
+  local: { type: mock }
+deploymnets: {}
+deployments:
+  gpt4o: { provider: locl, model: x }
+routes:
+  chat: { targets: [gpt4o, gpt4] }
+"#;
+        let err = Config::from_text(text).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidConfig);
+        let all = err.problems.join("\n");
+        assert!(all.contains("deploymnets: unknown key `deploymnets`; did you mean `deployments`?"), "{all}");
+        assert!(all.contains("deployments.gpt4o.provider"), "{all}");
+        assert!(all.contains("routes.chat.targets[1]: no deployment named `gpt4`; did you mean `gpt4o`?"), "{all}");
+    }
+
+    #[test]
+    fn broken_yaml_is_a_config_error() {
+        let err = Config::from_text("providers: [unclosed").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidConfig);
+    }
+}

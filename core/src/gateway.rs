@@ -1,0 +1,168 @@
+//! The gateway: one config, its providers and prices, and the call path every language uses.
+//!
+//! A call is checked, planned onto a route's candidates (see [`crate::router`]), tried
+//! candidate by candidate until one answers or a non-retryable error stops it, then metered.
+
+use crate::config::{Config, DeploymentConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::meter::{CallRecord, new_request_id};
+use crate::options::CallOptions;
+use crate::pricing::PriceBook;
+use crate::providers::Provider;
+use crate::request;
+use crate::router::Plan;
+use crate::runtime;
+use crate::secrets::Scrubber;
+use crate::stream::{self, ChatStream};
+use crate::usage::Usage;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A configured gateway. Cheap to clone; every clone shares providers and state.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub config: Config,
+    pub providers: HashMap<String, Arc<Provider>>,
+    pub prices: PriceBook,
+}
+
+impl Gateway {
+    pub fn new(config: Config) -> Result<Gateway> {
+        let mut scrubber = Scrubber::new();
+        for provider in config.providers.values() {
+            if let Some(key) = &provider.api_key {
+                scrubber.add(key);
+            }
+            for (_, value) in &provider.headers {
+                scrubber.add(value);
+            }
+        }
+        let providers = config
+            .providers
+            .iter()
+            .map(|(name, p)| (name.clone(), Arc::new(Provider::new(p, scrubber.clone()))))
+            .collect();
+        let file = config.pricing.file.as_ref().map(|f| config.resolve_path(f));
+        let prices = PriceBook::from_config(&config.pricing, file.as_deref())?;
+        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices }) })
+    }
+
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Gateway> {
+        Gateway::new(Config::from_file(path)?)
+    }
+
+    /// From YAML or JSON text.
+    pub fn from_text(text: &str) -> Result<Gateway> {
+        Gateway::new(Config::from_text(text)?)
+    }
+
+    pub fn from_value(value: Value) -> Result<Gateway> {
+        Gateway::new(Config::from_value(value)?)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn prices(&self) -> &PriceBook {
+        &self.inner.prices
+    }
+
+    /// A non-streaming chat completion. Dropping the future cancels the upstream request.
+    pub async fn chat(&self, request: Value, options: CallOptions) -> Result<Value> {
+        let this = self.clone();
+        runtime::spawn(async move { this.run_chat(request, options).await }).await
+    }
+
+    /// A streaming chat completion; errors before the first content come back here.
+    pub async fn chat_stream(&self, request: Value, options: CallOptions) -> Result<ChatStream> {
+        let this = self.clone();
+        runtime::spawn(async move { stream::open(this, request, options).await }).await
+    }
+
+    pub fn chat_blocking(&self, request: Value, options: CallOptions) -> Result<Value> {
+        runtime::block_on(self.chat(request, options))
+    }
+
+    pub fn chat_stream_blocking(&self, request: Value, options: CallOptions) -> Result<ChatStream> {
+        runtime::block_on(self.chat_stream(request, options))
+    }
+
+    /// Checks the request and plans the call; shared by plain and streaming calls.
+    pub(crate) fn begin(&self, request: &Value, options: &CallOptions, want_stream: bool) -> Result<(Plan, CallRecord)> {
+        let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
+        let fail = |e: Error| e.with_request_id(&request_id);
+        let checked = request::check(request).map_err(fail)?;
+        if checked.stream != want_stream {
+            let hint = if want_stream { "set `stream: true` or use the non-streaming call" } else { "use the streaming call for `stream: true`" };
+            return Err(fail(Error::invalid_request(format!("this call does not match the request's `stream` field; {hint}"))));
+        }
+        let plan = Plan::for_model(&self.inner.config, &checked.model, options).map_err(fail)?;
+        let record = CallRecord::new(request_id, plan.route.clone(), options.tags.clone());
+        Ok((plan, record))
+    }
+
+    pub(crate) fn provider(&self, deployment: &DeploymentConfig) -> Result<Arc<Provider>> {
+        self.inner
+            .providers
+            .get(&deployment.provider)
+            .cloned()
+            .ok_or_else(|| Error::internal(format!("deployment `{}` names a missing provider", deployment.name)))
+    }
+
+    /// The request as the deployment receives it.
+    pub(crate) fn upstream_request(request: &Value, deployment: &DeploymentConfig) -> Value {
+        let mut upstream = request.clone();
+        upstream["model"] = Value::String(deployment.model.clone());
+        upstream
+    }
+
+    pub(crate) fn settle(&self, record: &mut CallRecord, deployment: &DeploymentConfig, usage: Option<Usage>) {
+        record.deployment = Some(deployment.name.clone());
+        record.provider = Some(deployment.provider.clone());
+        record.model = Some(deployment.model.clone());
+        record.usage = usage;
+        record.cost_usd = usage.and_then(|u| self.inner.prices.cost(&deployment.model, &u));
+    }
+
+    async fn run_chat(&self, request: Value, options: CallOptions) -> Result<Value> {
+        let (plan, mut record) = self.begin(&request, &options, false)?;
+        let deadline = plan.deadline(record.started);
+        let mut last_error: Option<Error> = None;
+        for deployment in &plan.candidates {
+            let provider = self.provider(deployment)?;
+            let upstream = Self::upstream_request(&request, deployment);
+            record.attempts += 1;
+            let sent = Instant::now();
+            let answer = match deadline {
+                Some(d) => match tokio::time::timeout_at(d.into(), provider.chat(deployment, &upstream)).await {
+                    Ok(answer) => answer,
+                    Err(_) => Err(plan.timeout_error(&record)),
+                },
+                None => provider.chat(deployment, &upstream).await,
+            };
+            record.provider_time += sent.elapsed();
+            match answer {
+                Ok(mut response) => {
+                    record.first_token = Some(record.started.elapsed());
+                    let usage = response.get("usage").and_then(Usage::from_openai);
+                    self.settle(&mut record, deployment, usage);
+                    response["gateway"] = record.to_json();
+                    return Ok(response);
+                }
+                Err(e) if e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d) => {
+                    return Err(e.with_request_id(&record.request_id));
+                }
+                Err(e) if e.retryable => last_error = Some(e),
+                Err(e) => return Err(e.with_request_id(&record.request_id)),
+            }
+        }
+        Err(plan.exhausted(last_error, &record))
+    }
+}

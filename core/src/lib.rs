@@ -1,0 +1,38 @@
+//! sluicegate: an embedded LLM gateway. Routes, polices and meters LLM calls in-process, with
+//! the same behaviour from Rust, C, Python and Node (the bindings are thin layers over this
+//! crate and its JSON-shaped API).
+//!
+//! ```no_run
+//! use sluicegate::{Gateway, CallOptions};
+//! let gw = Gateway::from_file("gateway.yaml")?;
+//! let request = serde_json::json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]});
+//! let response = gw.chat_blocking(request, CallOptions::default())?;
+//! println!("{} cost ${}", response["choices"][0]["message"]["content"], response["gateway"]["cost_usd"]);
+//! # Ok::<(), sluicegate::Error>(())
+//! ```
+
+pub mod config;
+mod error;
+mod gateway;
+mod meter;
+pub mod mock;
+mod options;
+pub mod pricing;
+pub mod providers;
+mod request;
+mod router;
+pub mod runtime;
+pub mod secrets;
+mod stream;
+pub mod tokens;
+mod usage;
+
+pub use config::Config;
+pub use error::{Error, ErrorKind, Result};
+pub use gateway::Gateway;
+pub use options::CallOptions;
+pub use stream::ChatStream;
+pub use usage::Usage;
+
+/// The library version (the same in every binding).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

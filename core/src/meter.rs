@@ -1,0 +1,75 @@
+//! The `gateway` side channel: what one call did (route, deployment, attempts), what it used
+//! (tokens, cost) and how long it took (latency, time to first token, the gateway's own time).
+
+use crate::usage::Usage;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Facts about one call, filled in as it runs.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    pub request_id: String,
+    pub route: String,
+    pub deployment: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub attempts: u32,
+    pub usage: Option<Usage>,
+    pub usage_estimated: bool,
+    pub cost_usd: Option<f64>,
+    pub started: Instant,
+    /// Time spent waiting on providers; the rest of the latency is the gateway's own.
+    pub provider_time: Duration,
+    pub first_token: Option<Duration>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl CallRecord {
+    pub fn new(request_id: String, route: String, tags: BTreeMap<String, String>) -> CallRecord {
+        CallRecord {
+            request_id,
+            route,
+            deployment: None,
+            provider: None,
+            model: None,
+            attempts: 0,
+            usage: None,
+            usage_estimated: false,
+            cost_usd: None,
+            started: Instant::now(),
+            provider_time: Duration::ZERO,
+            first_token: None,
+            tags,
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        let elapsed = self.started.elapsed();
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let mut usage = self.usage.unwrap_or_default().to_json();
+        if self.usage_estimated {
+            usage["estimated"] = Value::Bool(true);
+        }
+        json!({
+            "request_id": self.request_id,
+            "route": self.route,
+            "deployment": self.deployment,
+            "provider": self.provider,
+            "model": self.model,
+            "attempts": self.attempts,
+            "cache_hit": false,
+            "usage": usage,
+            "cost_usd": self.cost_usd,
+            "latency_ms": ms(elapsed),
+            "ttft_ms": self.first_token.map(ms),
+            "overhead_us": elapsed.saturating_sub(self.provider_time).as_micros() as u64,
+            "tags": self.tags,
+        })
+    }
+}
+
+/// A fresh request id: `sg-` and 24 hex digits.
+pub fn new_request_id() -> String {
+    format!("sg-{:024x}", rand::random::<u128>() >> 32)
+}

@@ -1,0 +1,325 @@
+//! Scripts for the mock provider: what each model answers, call after call.
+//!
+//! A script maps a model name (or `"*"` for any model) to a list of steps. Call N to a model
+//! plays step N; once the list is used up its last step repeats. The same script format drives
+//! the in-process `type: mock` provider and the `sluicegate mock-provider` HTTP server, so a
+//! test can move between the two without rewriting it. Reference: `docs/mock-provider.md`.
+
+use crate::config::parse_duration;
+use crate::tokens;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// One scripted answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Step {
+    /// Assistant text; by default a deterministic greeting naming the model.
+    pub reply: Option<String>,
+    /// OpenAI-format `tool_calls` to answer with (arguments as JSON strings).
+    pub tool_calls: Option<Value>,
+    /// HTTP status; anything but 200 answers with a provider-style error body.
+    pub status: u16,
+    /// Error message (or a whole OpenAI `error` object) for a non-200 status.
+    pub error: Option<Value>,
+    /// `retry-after` header value, in seconds.
+    pub retry_after: Option<String>,
+    /// Think time before the answer starts.
+    pub delay: Option<Duration>,
+    /// Pause between stream chunks.
+    pub chunk_delay: Option<Duration>,
+    /// Usage override: `{prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens}`.
+    pub usage: Option<Value>,
+    pub finish_reason: Option<String>,
+    /// Streams only: send this many chunks, then cut the connection.
+    pub cut_after: Option<usize>,
+    /// Answer 200 with a body that is not JSON.
+    pub malformed: bool,
+}
+
+const STEP_KEYS: [&str; 11] = [
+    "reply", "tool_calls", "status", "error", "retry_after", "delay", "chunk_delay", "usage", "finish_reason",
+    "cut_after", "malformed",
+];
+
+impl Step {
+    fn from_value(v: &Value, path: &str) -> Result<Step, String> {
+        let map = v.as_object().ok_or_else(|| format!("{path}: a step must be a mapping"))?;
+        for key in map.keys() {
+            if !STEP_KEYS.contains(&key.as_str()) {
+                let near = crate::config::suggest::hint(key, STEP_KEYS);
+                return Err(format!("{path}.{key}: unknown step key `{key}`{near}"));
+            }
+        }
+        let duration = |key: &str| -> Result<Option<Duration>, String> {
+            match map.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => parse_duration(s).map(Some).map_err(|e| format!("{path}.{key}: {e}")),
+                Some(Value::Number(n)) => Ok(Some(Duration::from_secs_f64(n.as_f64().unwrap_or(0.0).max(0.0)))),
+                Some(_) => Err(format!("{path}.{key}: expected a duration like `50ms`")),
+            }
+        };
+        let status = match map.get("status") {
+            None => 200,
+            Some(s) => s
+                .as_u64()
+                .filter(|s| (100..600).contains(s))
+                .ok_or_else(|| format!("{path}.status: expected an HTTP status between 100 and 599"))?
+                as u16,
+        };
+        Ok(Step {
+            reply: map.get("reply").and_then(Value::as_str).map(str::to_owned),
+            tool_calls: map.get("tool_calls").cloned().filter(|v| !v.is_null()),
+            status,
+            error: map.get("error").cloned().filter(|v| !v.is_null()),
+            retry_after: map.get("retry_after").map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+            delay: duration("delay")?,
+            chunk_delay: duration("chunk_delay")?,
+            usage: map.get("usage").cloned().filter(|v| !v.is_null()),
+            finish_reason: map.get("finish_reason").and_then(Value::as_str).map(str::to_owned),
+            cut_after: map.get("cut_after").and_then(Value::as_u64).map(|n| n as usize),
+            malformed: map.get("malformed").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+}
+
+/// A parsed script plus how far each model has got through it.
+#[derive(Debug, Default)]
+pub struct Script {
+    steps: HashMap<String, Vec<Step>>,
+    played: Mutex<HashMap<String, usize>>,
+}
+
+impl Script {
+    pub fn from_value(v: &Value) -> Result<Script, String> {
+        let map = v
+            .as_object()
+            .ok_or("a script maps model names (or \"*\") to lists of steps")?;
+        let mut steps = HashMap::new();
+        for (model, list) in map {
+            let parsed = match list {
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| Step::from_value(s, &format!("{model}[{i}]")))
+                    .collect::<Result<Vec<_>, _>>()?,
+                single @ Value::Object(_) => vec![Step::from_value(single, model)?],
+                _ => return Err(format!("{model}: expected a list of steps")),
+            };
+            steps.insert(model.clone(), parsed);
+        }
+        Ok(Script { steps, played: Mutex::new(HashMap::new()) })
+    }
+
+    /// The step for the next call to `model` (a plain 200 when the script says nothing).
+    pub fn next_step(&self, model: &str) -> Step {
+        let key = if self.steps.contains_key(model) { model } else { "*" };
+        let Some(list) = self.steps.get(key).filter(|l| !l.is_empty()) else {
+            return Step { status: 200, ..Step::default() };
+        };
+        let mut played = self.played.lock().unwrap_or_else(|e| e.into_inner());
+        let n = played.entry(key.to_owned()).or_insert(0);
+        let step = list[(*n).min(list.len() - 1)].clone();
+        *n += 1;
+        step
+    }
+}
+
+fn last_user_text(request: &Value) -> String {
+    request
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|m| m.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("user")))
+        .and_then(|m| m.get("content"))
+        .map(tokens::content_text)
+        .unwrap_or_default()
+}
+
+/// The deterministic default reply.
+pub fn default_reply(model: &str, request: &Value) -> String {
+    let said = last_user_text(request);
+    if said.is_empty() {
+        format!("Hello from {model}!")
+    } else {
+        format!("Hello from {model}! You said: {said}")
+    }
+}
+
+impl Step {
+    pub fn reply_text(&self, model: &str, request: &Value) -> Option<String> {
+        if self.tool_calls.is_some() {
+            return self.reply.clone();
+        }
+        Some(self.reply.clone().unwrap_or_else(|| default_reply(model, request)))
+    }
+
+    pub fn finish_reason(&self) -> String {
+        self.finish_reason
+            .clone()
+            .unwrap_or_else(|| if self.tool_calls.is_some() { "tool_calls".into() } else { "stop".into() })
+    }
+
+    /// OpenAI `usage`, computed deterministically unless the step overrides it.
+    pub fn usage(&self, model: &str, request: &Value) -> Value {
+        let text = self.reply_text(model, request).unwrap_or_default();
+        let tool_tokens: u64 = self
+            .tool_calls
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|calls| {
+                calls
+                    .iter()
+                    .map(|c| tokens::estimate_text(c.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("")) + 3)
+                    .sum()
+            })
+            .unwrap_or(0);
+        let get = |k: &str| self.usage.as_ref().and_then(|u| u.get(k)).and_then(Value::as_u64);
+        let prompt = get("prompt_tokens").unwrap_or_else(|| tokens::estimate_prompt(request));
+        let completion = get("completion_tokens").unwrap_or_else(|| tokens::estimate_text(&text) + tool_tokens);
+        let mut usage = json!({
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        });
+        if let Some(cached) = get("cached_tokens") {
+            usage["prompt_tokens_details"] = json!({"cached_tokens": cached});
+        }
+        if let Some(reasoning) = get("reasoning_tokens") {
+            usage["completion_tokens_details"] = json!({"reasoning_tokens": reasoning});
+        }
+        usage
+    }
+
+    /// The OpenAI-style error body for a non-200 step.
+    pub fn error_body(&self) -> Value {
+        let (kind, code) = match self.status {
+            400 => ("invalid_request_error", "invalid_request"),
+            401 => ("invalid_request_error", "invalid_api_key"),
+            403 => ("permission_error", "permission_denied"),
+            404 => ("invalid_request_error", "model_not_found"),
+            429 => ("requests", "rate_limit_exceeded"),
+            _ => ("server_error", "server_error"),
+        };
+        match &self.error {
+            Some(Value::Object(e)) => json!({ "error": e }),
+            Some(Value::String(message)) => json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
+            _ => json!({"error": {
+                "message": format!("mock provider scripted failure: HTTP {}", self.status),
+                "type": kind, "param": null, "code": code,
+            }}),
+        }
+    }
+
+    /// A whole Chat Completions response.
+    pub fn completion(&self, id: &str, model: &str, request: &Value) -> Value {
+        let mut message = json!({"role": "assistant", "content": self.reply_text(model, request)});
+        if let Some(calls) = &self.tool_calls {
+            message["tool_calls"] = calls.clone();
+        }
+        json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": unix_now(),
+            "model": model,
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": self.finish_reason()}],
+            "usage": self.usage(model, request),
+        })
+    }
+
+    /// The stream a provider would send, as chunk objects (a usage chunk last when asked for).
+    pub fn chunks(&self, id: &str, model: &str, request: &Value) -> Vec<Value> {
+        let created = unix_now();
+        let chunk = |delta: Value, finish: Value| {
+            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                   "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+        };
+        let mut out = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+        if let Some(text) = self.reply_text(model, request) {
+            for piece in split_words(&text) {
+                out.push(chunk(json!({"content": piece}), Value::Null));
+            }
+        }
+        if let Some(calls) = self.tool_calls.as_ref().and_then(Value::as_array) {
+            for (index, call) in calls.iter().enumerate() {
+                let args = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("");
+                let name = call.pointer("/function/name").cloned().unwrap_or(Value::Null);
+                let id = call.get("id").cloned().unwrap_or(Value::Null);
+                out.push(chunk(
+                    json!({"tool_calls": [{"index": index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
+                    Value::Null,
+                ));
+                let mid = args.char_indices().nth(args.chars().count() / 2).map(|(i, _)| i).unwrap_or(0);
+                for part in [&args[..mid], &args[mid..]] {
+                    if !part.is_empty() {
+                        out.push(chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": part}}]}), Value::Null));
+                    }
+                }
+            }
+        }
+        out.push(chunk(json!({}), json!(self.finish_reason())));
+        let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+        if wants_usage {
+            out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                            "choices": [], "usage": self.usage(model, request)}));
+        }
+        out
+    }
+}
+
+/// Splits text into word-sized pieces that concatenate back to the original.
+fn split_words(text: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for ch in text.chars() {
+        current.push(ch);
+        if ch == ' ' {
+            pieces.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        pieces.push(current);
+    }
+    pieces
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_play_in_order_then_repeat() {
+        let s = Script::from_value(&json!({"m": [{"status": 503}, {"reply": "ok"}]})).unwrap();
+        assert_eq!(s.next_step("m").status, 503);
+        assert_eq!(s.next_step("m").reply.as_deref(), Some("ok"));
+        assert_eq!(s.next_step("m").reply.as_deref(), Some("ok"));
+        assert_eq!(s.next_step("other").status, 200);
+    }
+
+    #[test]
+    fn stream_pieces_concatenate_to_the_reply() {
+        let step = Step { status: 200, reply: Some("one two three".into()), ..Step::default() };
+        let chunks = step.chunks("id", "m", &json!({}));
+        let text: String = chunks
+            .iter()
+            .filter_map(|c| c.pointer("/choices/0/delta/content").and_then(Value::as_str))
+            .collect();
+        assert_eq!(text, "one two three");
+    }
+
+    #[test]
+    fn rejects_unknown_step_keys() {
+        let err = Script::from_value(&json!({"m": [{"statsu": 503}]})).unwrap_err();
+        assert!(err.contains("did you mean `status`"), "{err}");
+    }
+}

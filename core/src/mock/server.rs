@@ -1,0 +1,330 @@
+//! A mock OpenAI-compatible HTTP server on 127.0.0.1 for tests in every language.
+//!
+//! It answers `POST …/chat/completions` (plain and SSE) and `POST …/embeddings` as a script
+//! says (see [`super::Script`]), and exposes counters so that tests can prove what reached the
+//! wire: `GET /_mock/stats`, `GET /_mock/requests`, `POST /_mock/script`, `POST /_mock/reset`.
+//! `sluicegate mock-provider --port N` runs it as a process.
+
+use super::script::{Script, Step};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    connections: AtomicU64,
+    in_flight: AtomicU64,
+    disconnects: AtomicU64,
+    completed_streams: AtomicU64,
+    ids: AtomicU64,
+}
+
+struct State {
+    script: RwLock<Arc<Script>>,
+    api_key: Option<String>,
+    counters: Counters,
+    by_model: Mutex<BTreeMap<String, u64>>,
+    log: Mutex<Vec<Value>>,
+}
+
+/// A running mock server; it stops when dropped.
+pub struct MockServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+const LOG_LIMIT: usize = 200;
+
+impl MockServer {
+    /// Binds 127.0.0.1:`port` (0 picks a free port) and serves on the current tokio runtime.
+    pub async fn start(port: u16, script: Script, api_key: Option<String>) -> std::io::Result<MockServer> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            script: RwLock::new(Arc::new(script)),
+            api_key,
+            counters: Counters::default(),
+            by_model: Mutex::new(BTreeMap::new()),
+            log: Mutex::new(Vec::new()),
+        });
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = &mut stopped => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                serving.counters.connections.fetch_add(1, Ordering::Relaxed);
+                let state = serving.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(MockServer { addr, state, stop: Some(stop) })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn stats(&self) -> Value {
+        stats(&self.state)
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn stats(state: &State) -> Value {
+    let c = &state.counters;
+    json!({
+        "requests": c.requests.load(Ordering::Relaxed),
+        "connections": c.connections.load(Ordering::Relaxed),
+        "in_flight": c.in_flight.load(Ordering::Relaxed),
+        "disconnects": c.disconnects.load(Ordering::Relaxed),
+        "completed_streams": c.completed_streams.load(Ordering::Relaxed),
+        "by_model": *state.by_model.lock().unwrap_or_else(|e| e.into_inner()),
+    })
+}
+
+fn full(status: StatusCode, body: Value) -> Response<Body> {
+    let bytes = Bytes::from(body.to_string());
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(bytes).map_err(|never: Infallible| match never {}).boxed())
+        .expect("static response")
+}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let headers: BTreeMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Ok(full(StatusCode::BAD_REQUEST, json!({"error": {"message": "unreadable body"}}))),
+    };
+    let control = match (method.as_str(), path.as_str()) {
+        ("GET", "/_mock/stats") => Some(full(StatusCode::OK, stats(&state))),
+        ("GET", "/_mock/requests") => {
+            let log = state.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            Some(full(StatusCode::OK, Value::Array(log)))
+        }
+        ("POST", "/_mock/script") => Some(match serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string()).and_then(|v| Script::from_value(&v)) {
+            Ok(script) => {
+                *state.script.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(script);
+                full(StatusCode::OK, json!({"ok": true}))
+            }
+            Err(message) => full(StatusCode::BAD_REQUEST, json!({"error": {"message": message}})),
+        }),
+        ("POST", "/_mock/reset") => {
+            let c = &state.counters;
+            for counter in [&c.requests, &c.connections, &c.disconnects, &c.completed_streams] {
+                counter.store(0, Ordering::Relaxed);
+            }
+            state.by_model.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            state.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            Some(full(StatusCode::OK, json!({"ok": true})))
+        }
+        _ => None,
+    };
+    if let Some(response) = control {
+        return Ok(response);
+    }
+    if method != "POST" || !(path.ends_with("/chat/completions") || path.ends_with("/embeddings")) {
+        return Ok(full(
+            StatusCode::NOT_FOUND,
+            json!({"error": {"message": format!("mock provider has no endpoint {method} {path}"), "type": "invalid_request_error", "param": null, "code": "unknown_url"}}),
+        ));
+    }
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(full(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"message": format!("request body is not JSON: {e}"), "type": "invalid_request_error", "param": null, "code": null}}),
+            ));
+        }
+    };
+    state.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let model = request.get("model").and_then(Value::as_str).unwrap_or("").to_owned();
+    *state.by_model.lock().unwrap_or_else(|e| e.into_inner()).entry(model.clone()).or_insert(0) += 1;
+    {
+        let mut log = state.log.lock().unwrap_or_else(|e| e.into_inner());
+        if log.len() >= LOG_LIMIT {
+            log.remove(0);
+        }
+        log.push(json!({"method": method.as_str(), "path": path, "headers": headers, "body": request}));
+    }
+    if let Some(expected) = &state.api_key {
+        let given = headers
+            .get("authorization")
+            .map(|h| h.trim_start_matches("Bearer ").to_owned())
+            .or_else(|| headers.get("api-key").cloned())
+            .unwrap_or_default();
+        if &given != expected {
+            // Like the real API, echo the key that was sent: the gateway must scrub it.
+            return Ok(full(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": {"message": format!("Incorrect API key provided: {given}. You can find your API key in your account settings."), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+            ));
+        }
+    }
+    let script = state.script.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let step = script.next_step(&model);
+    let guard = InFlight::new(state.clone());
+    if let Some(delay) = step.delay {
+        tokio::time::sleep(delay).await;
+    }
+    Ok(answer(&state, guard, &step, &path, &model, &request))
+}
+
+fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, path: &str, model: &str, request: &Value) -> Response<Body> {
+    if step.status != 200 {
+        let mut response = full(StatusCode::from_u16(step.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), step.error_body());
+        if let Some(after) = &step.retry_after {
+            if let Ok(v) = after.parse() {
+                response.headers_mut().insert("retry-after", v);
+            }
+        }
+        return response;
+    }
+    if step.malformed {
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(b"{\"id\": \"broken\", \"choices\": [")).map_err(|n: Infallible| match n {}).boxed())
+            .expect("static response");
+    }
+    let id = format!("chatcmpl-mock-{}", state.counters.ids.fetch_add(1, Ordering::Relaxed) + 1);
+    if path.ends_with("/embeddings") {
+        return full(StatusCode::OK, embeddings(model, request));
+    }
+    if request.get("stream").and_then(Value::as_bool) != Some(true) {
+        return full(StatusCode::OK, step.completion(&id, model, request));
+    }
+    let mut events: Vec<Result<Bytes, std::io::Error>> = step
+        .chunks(&id, model, request)
+        .into_iter()
+        .map(|c| Ok(Bytes::from(format!("data: {c}\n\n"))))
+        .collect();
+    match step.cut_after {
+        Some(n) => {
+            events.truncate(n);
+            events.push(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "scripted cut")));
+        }
+        None => events.push(Ok(Bytes::from_static(b"data: [DONE]\n\n"))),
+    }
+    let chunk_delay = step.chunk_delay;
+    guard.streaming = true;
+    let stream = futures_util::stream::unfold((events.into_iter(), guard, true), move |(mut it, mut guard, first)| async move {
+        let next = it.next();
+        match next {
+            None => {
+                guard.finished();
+                None
+            }
+            Some(item) => {
+                if let (Some(d), false) = (chunk_delay, first) {
+                    tokio::time::sleep(d).await;
+                }
+                Some((item.map(Frame::data), (it, guard, false)))
+            }
+        }
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream; charset=utf-8")
+        .header("cache-control", "no-cache")
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .expect("static response")
+}
+
+fn embeddings(model: &str, request: &Value) -> Value {
+    let inputs: Vec<String> = match request.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items.iter().map(|i| i.as_str().unwrap_or("").to_owned()).collect(),
+        _ => vec![],
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": super::embedding_vector(text, 8)}))
+        .collect();
+    let tokens: u64 = inputs.iter().map(|t| crate::tokens::estimate_text(t)).sum();
+    json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+}
+
+/// Counts a request in flight; a stream dropped before its end counts as a disconnect.
+struct InFlight {
+    state: Arc<State>,
+    done: bool,
+    streaming: bool,
+}
+
+impl InFlight {
+    fn new(state: Arc<State>) -> InFlight {
+        state.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight { state, done: false, streaming: false }
+    }
+
+    fn finished(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.state.counters.completed_streams.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.state.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.streaming && !self.done {
+            self.state.counters.disconnects.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Waits until the server has no request in flight (for tests that check cancellation).
+pub async fn wait_idle(server: &MockServer, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if server.state.counters.in_flight.load(Ordering::Relaxed) == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    false
+}

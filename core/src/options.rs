@@ -1,0 +1,76 @@
+//! Per-call gateway options, passed beside the OpenAI request: `tags`, `request_id`, `timeout`.
+
+use crate::config::{parse_duration, suggest};
+use crate::error::{Error, Result};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallOptions {
+    /// Free-form labels (team, user, data_class, …) used by policies and reported in metering.
+    pub tags: BTreeMap<String, String>,
+    /// The caller's id for this call; one is generated when absent.
+    pub request_id: Option<String>,
+    /// Upper bound on the whole call, every attempt included.
+    pub timeout: Option<Duration>,
+}
+
+const KEYS: [&str; 3] = ["tags", "request_id", "timeout"];
+
+impl CallOptions {
+    /// Reads options from JSON (`null` or `{}` means none). Unknown keys are errors.
+    pub fn from_json(value: &Value) -> Result<CallOptions> {
+        let mut options = CallOptions::default();
+        let map = match value {
+            Value::Null => return Ok(options),
+            Value::Object(map) => map,
+            _ => return Err(Error::invalid_request("call options must be an object like {\"tags\": {\"team\": \"search\"}}")),
+        };
+        for (key, v) in map {
+            match key.as_str() {
+                "tags" => options.tags = read_tags(v)?,
+                "request_id" => match v {
+                    Value::Null => {}
+                    Value::String(s) if !s.is_empty() && s.len() <= 200 => options.request_id = Some(s.clone()),
+                    _ => return Err(Error::invalid_request("option `request_id` must be a non-empty string of at most 200 characters")),
+                },
+                "timeout" => {
+                    options.timeout = match v {
+                        Value::Null => None,
+                        Value::Number(n) => n.as_f64().filter(|s| s.is_finite() && *s > 0.0).map(Duration::from_secs_f64),
+                        Value::String(s) => Some(parse_duration(s).map_err(|e| Error::invalid_request(format!("option `timeout`: {e}")))?),
+                        _ => None,
+                    };
+                    if options.timeout.is_none() && !v.is_null() {
+                        return Err(Error::invalid_request("option `timeout` must be a positive number of seconds or a duration like `30s`"));
+                    }
+                }
+                other => {
+                    let near = suggest::hint(other, KEYS);
+                    return Err(Error::invalid_request(format!(
+                        "unknown call option `{other}`{near} (known options: {})",
+                        KEYS.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn read_tags(v: &Value) -> Result<BTreeMap<String, String>> {
+    match v {
+        Value::Null => Ok(BTreeMap::new()),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                Value::Number(n) => Ok((k.clone(), n.to_string())),
+                Value::Bool(b) => Ok((k.clone(), b.to_string())),
+                _ => Err(Error::invalid_request(format!("tag `{k}` must be a string"))),
+            })
+            .collect(),
+        _ => Err(Error::invalid_request("option `tags` must be a mapping of strings, like {\"team\": \"search\"}")),
+    }
+}

@@ -1,0 +1,87 @@
+//! The in-process mock provider (`type: mock`): no network, deterministic answers, and the
+//! same scripts as the mock HTTP server (see [`crate::mock::Script`]).
+
+use super::http_error::{self, Origin};
+use super::ChunkStream;
+use crate::config::{DeploymentConfig, ProviderConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::mock::{Script, Step};
+use crate::secrets::Scrubber;
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub struct MockProvider {
+    name: String,
+    script: Script,
+    latency: Option<Duration>,
+    ids: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl MockProvider {
+    pub fn new(config: &ProviderConfig) -> MockProvider {
+        let script = config
+            .script
+            .as_ref()
+            .and_then(|s| Script::from_value(s).ok())
+            .unwrap_or_default();
+        MockProvider { name: config.name.clone(), script, latency: config.latency, ids: AtomicU64::new(0), calls: AtomicU64::new(0) }
+    }
+
+    /// How many calls reached this provider (tests use it like the HTTP server's counters).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn begin(&self, deployment: &DeploymentConfig) -> Result<(Step, String)> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let step = self.script.next_step(&deployment.model);
+        let pause = self.latency.unwrap_or_default() + step.delay.unwrap_or_default();
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        if step.status != 200 {
+            let body = step.error_body().to_string();
+            let retry_after = step.retry_after.as_deref().and_then(|s| s.parse().ok());
+            let origin = Origin { deployment: &deployment.name, provider: &self.name };
+            return Err(http_error::from_status(step.status, &body, retry_after, &origin, &Scrubber::new()));
+        }
+        if step.malformed {
+            return Err(Error::new(
+                ErrorKind::ProviderError,
+                format!("deployment `{}` (provider `{}`) sent a response that is not valid JSON (scripted)", deployment.name, self.name),
+            ));
+        }
+        let id = format!("chatcmpl-mock-{}", self.ids.fetch_add(1, Ordering::Relaxed) + 1);
+        Ok((step, id))
+    }
+
+    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value) -> Result<Value> {
+        let (step, id) = self.begin(deployment).await?;
+        Ok(step.completion(&id, &deployment.model, request))
+    }
+
+    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value) -> Result<ChunkStream> {
+        let (step, id) = self.begin(deployment).await?;
+        let mut upstream = request.clone();
+        upstream["stream_options"]["include_usage"] = Value::Bool(true);
+        let mut items: Vec<Result<Value>> = step.chunks(&id, &deployment.model, &upstream).into_iter().map(Ok).collect();
+        if let Some(n) = step.cut_after {
+            items.truncate(n);
+            items.push(Err(Error::new(
+                ErrorKind::Connection,
+                format!("deployment `{}` (provider `{}`): the stream broke (scripted cut)", deployment.name, self.name),
+            )));
+        }
+        let delay = step.chunk_delay;
+        let stream = futures_util::stream::iter(items).then(move |item| async move {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            item
+        });
+        Ok(stream.boxed())
+    }
+}

@@ -1,0 +1,72 @@
+//! The one process-wide tokio runtime and HTTP client every gateway in the process shares.
+//!
+//! Async entry points spawn onto this runtime and await the task, so they work when awaited
+//! from any executor (napi's, asyncio's bridge, a C caller's thread). Blocking entry points
+//! `block_on` it and refuse to run inside another runtime instead of deadlocking.
+
+use crate::error::{Error, Result};
+use std::future::Future;
+use std::sync::OnceLock;
+use tokio::runtime::{Builder, Runtime};
+use tokio::task::JoinHandle;
+
+pub fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
+        Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("sluicegate")
+            .enable_all()
+            .build()
+            .expect("sluicegate: cannot start the tokio runtime")
+    })
+}
+
+/// The shared HTTP client: connection pooling across every gateway and call.
+pub fn http_client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .user_agent(concat!("sluicegate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("sluicegate: cannot build the HTTP client")
+    })
+}
+
+/// A spawned task that is aborted when its handle is dropped, so that a caller who stops
+/// waiting (a dropped future, a cancelled promise) also stops the upstream request.
+pub struct AbortOnDrop<T>(pub JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `future` on the shared runtime; dropping the returned future cancels it.
+pub async fn spawn<T, F>(future: F) -> Result<T>
+where
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut task = AbortOnDrop(runtime().spawn(future));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(e) if e.is_cancelled() => Err(Error::new(crate::ErrorKind::Cancelled, "the call was cancelled")),
+        Err(e) => Err(Error::internal(format!("sluicegate task failed: {e}; please report this as a bug"))),
+    }
+}
+
+/// Blocks the calling thread on `future`; refuses when called from inside an async runtime.
+pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::internal(
+            "a blocking sluicegate call was made from inside an async runtime; use the async API there",
+        ));
+    }
+    runtime().block_on(future)
+}

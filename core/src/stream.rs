@@ -1,0 +1,222 @@
+//! Streaming calls: fail over while nothing has reached the caller, then pump chunks through
+//! a bounded channel, and never end a broken stream silently.
+//!
+//! Until the first chunk with content (text, a tool call or a finish reason) arrives, a failure
+//! moves on to the next candidate and the caller never sees it. After that, a failure ends the
+//! stream with a `stream_interrupted` error. The `gateway` metadata is set once the stream ends.
+
+use crate::config::DeploymentConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::gateway::Gateway;
+use crate::meter::CallRecord;
+use crate::options::CallOptions;
+use crate::providers::ChunkStream;
+use crate::runtime::{AbortOnDrop, runtime};
+use crate::tokens;
+use crate::usage::Usage;
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// A chat completion stream. Dropping it cancels the upstream request.
+pub struct ChatStream {
+    pending: VecDeque<Result<Value>>,
+    rx: mpsc::Receiver<Result<Value>>,
+    meta: Arc<Mutex<Option<Value>>>,
+    request_id: String,
+    _pump: AbortOnDrop<()>,
+}
+
+impl ChatStream {
+    /// The next chunk; `None` once the stream has ended (cleanly or after an `Err`).
+    pub async fn next(&mut self) -> Option<Result<Value>> {
+        if let Some(item) = self.pending.pop_front() {
+            return Some(item);
+        }
+        self.rx.recv().await
+    }
+
+    /// The next chunk, blocking the thread (not for use inside an async runtime).
+    pub fn next_blocking(&mut self) -> Option<Result<Value>> {
+        if let Some(item) = self.pending.pop_front() {
+            return Some(item);
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Some(Err(Error::internal("a blocking stream read inside an async runtime; use the async API there")));
+        }
+        self.rx.blocking_recv()
+    }
+
+    /// The `gateway` metadata, once the stream has ended.
+    pub fn gateway(&self) -> Option<Value> {
+        self.meta.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+}
+
+/// Whether a chunk carries something the caller would act on.
+fn has_content(chunk: &Value) -> bool {
+    let Some(choices) = chunk.get("choices").and_then(Value::as_array) else { return false };
+    choices.iter().any(|c| {
+        c.pointer("/delta/content").and_then(Value::as_str).is_some_and(|s| !s.is_empty())
+            || c.pointer("/delta/tool_calls").is_some_and(|t| !t.is_null())
+            || c.get("finish_reason").is_some_and(|f| !f.is_null())
+    })
+}
+
+/// What the pump learns from the chunks it forwards.
+#[derive(Default)]
+struct Tally {
+    usage: Option<Usage>,
+    text: String,
+}
+
+impl Tally {
+    fn observe(&mut self, chunk: &Value) {
+        if let Some(u) = chunk.get("usage").and_then(Usage::from_openai) {
+            self.usage = Some(u);
+        }
+        if let Some(choices) = chunk.get("choices").and_then(Value::as_array) {
+            for c in choices {
+                if let Some(t) = c.pointer("/delta/content").and_then(Value::as_str) {
+                    self.text.push_str(t);
+                }
+                if let Some(calls) = c.pointer("/delta/tool_calls").and_then(Value::as_array) {
+                    for call in calls {
+                        if let Some(a) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                            self.text.push_str(a);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether to pass a chunk on: usage-only chunks go to callers that asked for them.
+fn forward(chunk: &Value, wants_usage: bool) -> bool {
+    let usage_only = chunk.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty) && chunk.get("usage").is_some_and(|u| !u.is_null());
+    wants_usage || !usage_only
+}
+
+pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions) -> Result<ChatStream> {
+    let (plan, mut record) = gateway.begin(&request, &options, true)?;
+    let deadline = plan.deadline(record.started);
+    let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+    let mut tally = Tally::default();
+    let mut last_error: Option<Error> = None;
+    for deployment in &plan.candidates {
+        let provider = gateway.provider(deployment)?;
+        let upstream = Gateway::upstream_request(&request, deployment);
+        record.attempts += 1;
+        let sent = Instant::now();
+        let opened = async {
+            let mut chunks = provider.chat_stream(deployment, &upstream).await?;
+            let mut head = VecDeque::new();
+            loop {
+                match chunks.next().await {
+                    Some(Ok(chunk)) => {
+                        let contentful = has_content(&chunk);
+                        head.push_back(chunk);
+                        if contentful {
+                            return Ok((chunks, head));
+                        }
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok((chunks, head)),
+                }
+            }
+        };
+        let opened = match deadline {
+            Some(d) => tokio::time::timeout_at(d.into(), opened).await.unwrap_or_else(|_| Err(plan.timeout_error(&record))),
+            None => opened.await,
+        };
+        record.provider_time += sent.elapsed();
+        match opened {
+            Ok((chunks, head)) => {
+                record.first_token = Some(record.started.elapsed());
+                let mut pending = VecDeque::new();
+                for chunk in head {
+                    tally.observe(&chunk);
+                    if forward(&chunk, wants_usage) {
+                        pending.push_back(Ok(chunk));
+                    }
+                }
+                let (tx, rx) = mpsc::channel(64);
+                let meta = Arc::new(Mutex::new(None));
+                let request_id = record.request_id.clone();
+                let pump = Pump { gateway: gateway.clone(), deployment: deployment.clone(), record, tally, deadline, wants_usage, prompt_estimate: tokens::estimate_prompt(&request), meta: meta.clone() };
+                let task = runtime().spawn(pump.run(chunks, tx));
+                return Ok(ChatStream { pending, rx, meta, request_id, _pump: AbortOnDrop(task) });
+            }
+            Err(e) if e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d) => {
+                return Err(e.with_request_id(&record.request_id));
+            }
+            Err(e) if e.retryable => last_error = Some(e),
+            Err(e) => return Err(e.with_request_id(&record.request_id)),
+        }
+    }
+    Err(plan.exhausted(last_error, &record))
+}
+
+struct Pump {
+    gateway: Gateway,
+    deployment: DeploymentConfig,
+    record: CallRecord,
+    tally: Tally,
+    deadline: Option<Instant>,
+    wants_usage: bool,
+    prompt_estimate: u64,
+    meta: Arc<Mutex<Option<Value>>>,
+}
+
+impl Pump {
+    async fn run(mut self, mut chunks: ChunkStream, tx: mpsc::Sender<Result<Value>>) {
+        let waited = Instant::now();
+        let failure = loop {
+            let next = match self.deadline {
+                Some(d) => match tokio::time::timeout_at(d.into(), chunks.next()).await {
+                    Ok(next) => next,
+                    Err(_) => break Some(Error::new(ErrorKind::Timeout, format!("the stream on route `{}` exceeded its total timeout", self.record.route))),
+                },
+                None => chunks.next().await,
+            };
+            match next {
+                Some(Ok(chunk)) => {
+                    self.tally.observe(&chunk);
+                    if forward(&chunk, self.wants_usage) && tx.send(Ok(chunk)).await.is_err() {
+                        return; // The caller dropped the stream: stop reading upstream.
+                    }
+                }
+                Some(Err(e)) => break Some(e),
+                None => break None,
+            }
+        };
+        self.record.provider_time += waited.elapsed();
+        let usage = self.tally.usage.or_else(|| {
+            self.record.usage_estimated = true;
+            Some(Usage { input_tokens: self.prompt_estimate, output_tokens: tokens::estimate_text(&self.tally.text), ..Usage::default() })
+        });
+        self.gateway.settle(&mut self.record, &self.deployment, usage);
+        *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record.to_json());
+        if let Some(cause) = failure {
+            let kind = if cause.kind == ErrorKind::Timeout { ErrorKind::Timeout } else { ErrorKind::StreamInterrupted };
+            let error = Error::new(
+                kind,
+                format!(
+                    "the stream from deployment `{}` on route `{}` broke after content was delivered: {}; the reply is incomplete",
+                    self.deployment.name, self.record.route, cause.message
+                ),
+            )
+            .with_retryable(false)
+            .with_request_id(&self.record.request_id);
+            let _ = tx.send(Err(error)).await;
+        }
+    }
+}
