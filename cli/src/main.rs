@@ -1,1 +1,46 @@
-fn main() {}
+//! The `sluicegate` command: `demo`, `validate`, `mock-provider`, `version`.
+
+mod demo;
+mod mock_provider;
+mod validate;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: sluicegate <command>
+
+commands:
+  demo                         run a built-in config on mock providers (no keys, no network)
+  validate FILE                check a config file; prints OK or every problem found
+  mock-provider [--port N] [--script FILE|JSON] [--api-key KEY]
+                               serve a mock OpenAI-compatible API on 127.0.0.1
+  version                      print the version";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let rest = &args[1..];
+    let result = match command.as_str() {
+        "demo" => demo::run(),
+        "validate" => validate::run(rest),
+        "mock-provider" => mock_provider::run(rest),
+        "version" | "--version" | "-V" => {
+            println!("sluicegate {}", sluicegate::VERSION);
+            Ok(())
+        }
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sluicegate: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
