@@ -261,6 +261,10 @@ fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, path: &str, mode
                 if let (Some(d), false) = (chunk_delay, first) {
                     tokio::time::sleep(d).await;
                 }
+                if item.is_err() {
+                    // Let hyper flush the chunks before the cut, as a real broken stream would.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 Some((item.map(Frame::data), (it, guard, false)))
             }
         }
