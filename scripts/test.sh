@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test: Rust (core units + contract vectors), C, Python and Node.
+# Each language's script installs what it needs (venv, npm packages) and reuses target/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+echo "== Rust: build, unit tests, contract vectors"
+cargo build --locked
+cargo test --locked
+
+echo "== C"
+bash tests/c/run.sh
+
+echo "== Python"
+bash tests/python/run.sh
+
+echo "== Node"
+bash tests/node/run.sh
+
+echo "== all tests passed in $(( $(date +%s) - start ))s"
