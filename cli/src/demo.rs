@@ -64,9 +64,9 @@ pub fn run() -> Result<(), String> {
             route,
             team,
             meta["deployment"].as_str().unwrap_or("-"),
-            meta["attempts"],
-            meta["usage"]["input_tokens"],
-            meta["usage"]["output_tokens"],
+            meta["attempts"].to_string(),
+            meta["usage"]["input_tokens"].to_string(),
+            meta["usage"]["output_tokens"].to_string(),
             cost,
             meta["latency_ms"].as_f64().unwrap_or(0.0),
             reply
