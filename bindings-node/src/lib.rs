@@ -1,0 +1,24 @@
+//! Node.js bindings for sluicegate (napi-rs). Thin by design: requests, options, responses
+//! and errors cross the boundary as JSON text, and the JS layer (`lib/`) turns them into
+//! objects, error classes, promises and async iterators. No gateway logic lives here.
+//!
+//! The native surface is internal: users import the `sluicegate` package, whose typed API
+//! is in `index.d.ts`.
+
+mod error;
+mod gateway;
+mod stream;
+
+use napi_derive::napi;
+
+/// The library version (the core's, the same in every binding).
+#[napi]
+pub fn version() -> &'static str {
+    sluicegate::VERSION
+}
+
+/// Every error code the core can produce, so the JS layer can prove its mapping is complete.
+#[napi]
+pub fn error_codes() -> Vec<String> {
+    sluicegate::ErrorKind::ALL.iter().map(|k| k.code().to_owned()).collect()
+}

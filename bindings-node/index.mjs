@@ -1,0 +1,26 @@
+// ESM entry point: the same module instance as the CommonJS one, so `instanceof` works across both.
+import sluicegate from './index.js';
+
+export const {
+  Gateway,
+  Stream,
+  VERSION,
+  errorCodes,
+  GatewayError,
+  BadRequestError,
+  InvalidConfigError,
+  AuthenticationError,
+  PermissionDeniedError,
+  NotFoundError,
+  RateLimitError,
+  BudgetExceededError,
+  GuardrailError,
+  ProviderError,
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  StreamInterruptedError,
+  CancelledError,
+  InternalServerError,
+} = sluicegate;
+
+export default sluicegate;

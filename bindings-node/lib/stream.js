@@ -1,0 +1,64 @@
+'use strict';
+// A streaming chat completion as an async iterable of chunks. `break` (or any early exit from
+// `for await`), `stream.controller.abort()` and the call's AbortSignal all cancel upstream.
+
+const { BadRequestError, fromNative } = require('./errors');
+
+class Stream {
+  #native;
+  #detach;
+  #started = false;
+  #ended = false;
+  #gateway;
+
+  /** @internal Built by `chat.completions.create({..., stream: true})`. */
+  constructor(native, detach) {
+    this.#native = native;
+    this.#detach = detach;
+    /** Aborting this controller stops the stream, like openai-node's `stream.controller`. */
+    this.controller = new AbortController();
+    this.controller.signal.addEventListener('abort', () => native.cancel(), { once: true });
+  }
+
+  /** The gateway request id of this call. */
+  get requestId() {
+    return this.#native.requestId;
+  }
+
+  /** The `gateway` object (route, deployment, usage, cost...), once the stream has ended; else null. */
+  get gateway() {
+    if (this.#gateway === undefined) {
+      const json = this.#native.gateway();
+      if (json === null || json === undefined) return null;
+      this.#gateway = JSON.parse(json);
+    }
+    return this.#gateway;
+  }
+
+  async *[Symbol.asyncIterator]() {
+    if (this.#started) throw new BadRequestError('this stream has already been iterated; a stream can be read only once');
+    this.#started = true;
+    try {
+      for (;;) {
+        let json;
+        try {
+          json = await this.#native.next();
+        } catch (e) {
+          this.#ended = true;
+          throw fromNative(e);
+        }
+        if (json === null) {
+          this.#ended = true;
+          return;
+        }
+        yield JSON.parse(json);
+      }
+    } finally {
+      // Leaving the loop early (break, return, throw in the loop body) cancels upstream.
+      if (!this.#ended) this.#native.cancel();
+      this.#detach();
+    }
+  }
+}
+
+module.exports = { Stream };

@@ -1,0 +1,86 @@
+//! `NativeGateway`: one core [`Gateway`] behind a JS object. The JS `Gateway` class wraps it.
+
+use crate::error::{self, to_js};
+use crate::stream::{Cancel, NativeCall};
+use napi::Result;
+use napi_derive::napi;
+use serde_json::Value;
+use sluicegate::{CallOptions, Gateway};
+use std::sync::{Arc, RwLock};
+
+#[napi]
+pub struct NativeGateway {
+    /// `None` once closed: later calls fail, calls already running finish.
+    inner: RwLock<Option<Gateway>>,
+}
+
+impl NativeGateway {
+    fn new(gateway: Gateway) -> NativeGateway {
+        NativeGateway { inner: RwLock::new(Some(gateway)) }
+    }
+
+    fn gateway(&self) -> Result<Gateway> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or_else(error::closed)
+    }
+}
+
+/// Parses the request and options the JS layer serialised.
+pub fn parse_call(request: &str, options: &str) -> Result<(Value, CallOptions)> {
+    let request: Value = serde_json::from_str(request).map_err(|e| error::bad_json("request", e))?;
+    let options: Value = serde_json::from_str(options).map_err(|e| error::bad_json("call options", e))?;
+    let options = CallOptions::from_json(&options).map_err(to_js)?;
+    Ok((request, options))
+}
+
+#[napi]
+impl NativeGateway {
+    /// From YAML or JSON text.
+    #[napi(factory)]
+    pub fn from_text(text: String) -> Result<NativeGateway> {
+        Gateway::from_text(&text).map(NativeGateway::new).map_err(to_js)
+    }
+
+    /// From a JS object the JS layer serialised (the same path as a Python dict).
+    #[napi(factory)]
+    pub fn from_json(json: String) -> Result<NativeGateway> {
+        let value: Value = serde_json::from_str(&json).map_err(|e| {
+            to_js(sluicegate::Error::new(sluicegate::ErrorKind::InvalidConfig, format!("the config object is not valid JSON: {e}")))
+        })?;
+        Gateway::from_value(value).map(NativeGateway::new).map_err(to_js)
+    }
+
+    /// A plain chat completion (no cancellation): resolves to the response's JSON text.
+    #[napi]
+    pub async fn chat(&self, request: String, options: String) -> Result<String> {
+        let gateway = self.gateway()?;
+        let (request, options) = parse_call(&request, &options)?;
+        let response = gateway.chat(request, options).await.map_err(to_js)?;
+        Ok(response.to_string())
+    }
+
+    /// A call that can be cancelled: `run()` (plain) or `open()` (stream), and `cancel()`.
+    #[napi]
+    pub fn call(&self, request: String, options: String) -> Result<NativeCall> {
+        Ok(NativeCall::new(self.gateway()?, request, options, Arc::new(Cancel::new())))
+    }
+
+    /// Refuses new calls from now on; calls and streams already running are not affected.
+    #[napi]
+    pub fn close(&self) {
+        self.inner.write().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).is_none()
+    }
+}
+
+/// Reads and parses a config file off the JS thread.
+#[napi]
+pub async fn gateway_from_file(path: String) -> Result<NativeGateway> {
+    let loaded = tokio::task::spawn_blocking(move || Gateway::from_file(path))
+        .await
+        .map_err(|e| to_js(sluicegate::Error::internal(format!("loading the config failed: {e}"))))?;
+    loaded.map(NativeGateway::new).map_err(to_js)
+}
