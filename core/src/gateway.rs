@@ -8,9 +8,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::meter::{CallRecord, new_request_id};
 use crate::options::CallOptions;
 use crate::pricing::PriceBook;
-use crate::providers::Provider;
+use crate::providers::{Limits, Provider};
 use crate::request;
-use crate::router::Plan;
+use crate::routing::{Dispatcher, Plan, Router};
 use crate::runtime;
 use crate::secrets::Scrubber;
 use crate::stream::{self, ChatStream};
@@ -30,6 +30,7 @@ pub(crate) struct Inner {
     pub config: Config,
     pub providers: HashMap<String, Arc<Provider>>,
     pub prices: PriceBook,
+    pub router: Router,
 }
 
 impl Gateway {
@@ -50,7 +51,8 @@ impl Gateway {
             .collect();
         let file = config.pricing.file.as_ref().map(|f| config.resolve_path(f));
         let prices = PriceBook::from_config(&config.pricing, file.as_deref())?;
-        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices }) })
+        let router = Router::new(&config);
+        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router }) })
     }
 
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Gateway> {
@@ -103,8 +105,9 @@ impl Gateway {
             let hint = if want_stream { "set `stream: true` or use the non-streaming call" } else { "use the streaming call for `stream: true`" };
             return Err(fail(Error::invalid_request(format!("this call does not match the request's `stream` field; {hint}"))));
         }
-        let plan = Plan::for_model(&self.inner.config, &checked.model, options).map_err(fail)?;
-        let record = CallRecord::new(request_id, plan.route.clone(), options.tags.clone());
+        let plan = Plan::for_request(&self.inner.config, &self.inner.prices, &checked.model, request, options).map_err(fail)?;
+        let mut record = CallRecord::new(request_id, plan.route.clone(), options.tags.clone());
+        record.skipped = plan.skipped.clone();
         Ok((plan, record))
     }
 
@@ -131,36 +134,52 @@ impl Gateway {
         record.cost_usd = usage.and_then(|u| self.inner.prices.cost(&deployment.model, &u));
     }
 
+    pub(crate) fn dispatcher<'a>(&'a self, plan: &'a Plan) -> Dispatcher<'a> {
+        Dispatcher::new(plan, &self.inner.router, &self.inner.prices)
+    }
+
+    /// Which deployment would serve `model` for a call with these options, and why.
+    pub fn explain(&self, model: &str, options: &CallOptions, prompt_tokens: u64) -> Result<Value> {
+        crate::routing::explain::explain(&self.inner.config, &self.inner.prices, &self.inner.router, model, options, prompt_tokens)
+    }
+
     async fn run_chat(&self, request: Value, options: CallOptions) -> Result<Value> {
         let (plan, mut record) = self.begin(&request, &options, false)?;
         let deadline = plan.deadline(record.started);
+        let limits = Limits::from(&plan.timeout);
+        let mut dispatcher = self.dispatcher(&plan);
         let mut last_error: Option<Error> = None;
-        for deployment in &plan.candidates {
-            let provider = self.provider(deployment)?;
-            let upstream = Self::upstream_request(&request, deployment);
-            record.attempts += 1;
+        while let Some((deployment, admission)) = dispatcher.next(&mut record, deadline).await {
+            let provider = self.provider(&deployment)?;
+            let upstream = Self::upstream_request(&request, &deployment);
             let sent = Instant::now();
+            let call = provider.chat(&deployment, &upstream, &limits);
             let answer = match deadline {
-                Some(d) => match tokio::time::timeout_at(d.into(), provider.chat(deployment, &upstream)).await {
-                    Ok(answer) => answer,
-                    Err(_) => Err(plan.timeout_error(&record)),
-                },
-                None => provider.chat(deployment, &upstream).await,
+                Some(d) => tokio::time::timeout_at(d.into(), call).await.unwrap_or_else(|_| Err(plan.timeout_error(&record))),
+                None => call.await,
             };
-            record.provider_time += sent.elapsed();
+            let took = sent.elapsed();
+            record.provider_time += took;
             match answer {
                 Ok(mut response) => {
                     record.first_token = Some(record.started.elapsed());
                     let usage = response.get("usage").and_then(Usage::from_openai);
-                    self.settle(&mut record, deployment, usage);
+                    admission.succeeded(took, usage.map(|u| u.input_tokens + u.output_tokens));
+                    self.settle(&mut record, &deployment, usage);
                     response["gateway"] = record.to_json();
                     return Ok(response);
                 }
-                Err(e) if e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d) => {
-                    return Err(e.with_request_id(&record.request_id));
+                Err(e) => {
+                    admission.failed(&e, took, &plan.breaker);
+                    if e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(e.with_request_id(&record.request_id));
+                    }
+                    if !e.retryable {
+                        return Err(e.with_request_id(&record.request_id));
+                    }
+                    dispatcher.failed(&e);
+                    last_error = Some(e);
                 }
-                Err(e) if e.retryable => last_error = Some(e),
-                Err(e) => return Err(e.with_request_id(&record.request_id)),
             }
         }
         Err(plan.exhausted(last_error, &record))

@@ -20,7 +20,7 @@ mod options;
 pub mod pricing;
 pub mod providers;
 mod request;
-mod router;
+pub mod routing;
 pub mod runtime;
 pub mod secrets;
 mod stream;

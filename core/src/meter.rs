@@ -23,6 +23,8 @@ pub struct CallRecord {
     pub provider_time: Duration,
     pub first_token: Option<Duration>,
     pub tags: BTreeMap<String, String>,
+    /// Deployments passed over for this call, with the reason.
+    pub skipped: Vec<(String, String)>,
 }
 
 impl CallRecord {
@@ -41,6 +43,7 @@ impl CallRecord {
             provider_time: Duration::ZERO,
             first_token: None,
             tags,
+            skipped: Vec::new(),
         }
     }
 
@@ -65,6 +68,7 @@ impl CallRecord {
             "ttft_ms": self.first_token.map(ms),
             "overhead_us": elapsed.saturating_sub(self.provider_time).as_micros() as u64,
             "tags": self.tags,
+            "skipped": self.skipped.iter().map(|(d, why)| json!({"deployment": d, "reason": why})).collect::<Vec<_>>(),
         })
     }
 }

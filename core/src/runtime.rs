@@ -6,7 +6,9 @@
 
 use crate::error::{Error, Result};
 use std::future::Future;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinHandle;
 
@@ -26,15 +28,28 @@ pub fn runtime() -> &'static Runtime {
 /// The shared HTTP client: connection pooling across every gateway and call.
 pub fn http_client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .tcp_nodelay(true)
-            .user_agent(concat!("sluicegate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("sluicegate: cannot build the HTTP client")
-    })
+    CLIENT.get_or_init(|| build_client(None))
+}
+
+/// The shared client for a connect timeout (reqwest sets it per client, not per request).
+/// One client per distinct timeout, kept for the life of the process.
+pub fn http_client_with(connect: Option<Duration>) -> reqwest::Client {
+    let Some(connect) = connect else { return http_client().clone() };
+    static CLIENTS: OnceLock<Mutex<HashMap<Duration, reqwest::Client>>> = OnceLock::new();
+    let mut clients = CLIENTS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    clients.entry(connect).or_insert_with(|| build_client(Some(connect))).clone()
+}
+
+fn build_client(connect: Option<Duration>) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .user_agent(concat!("sluicegate/", env!("CARGO_PKG_VERSION")));
+    if let Some(c) = connect {
+        builder = builder.connect_timeout(c);
+    }
+    builder.build().expect("sluicegate: cannot build the HTTP client")
 }
 
 /// A spawned task that is aborted when its handle is dropped, so that a caller who stops

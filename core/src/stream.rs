@@ -5,7 +5,9 @@
 //! moves on to the next candidate and the caller never sees it. After that, a failure ends the
 //! stream with a `stream_interrupted` error. The `gateway` metadata is set once the stream ends.
 
-use crate::config::DeploymentConfig;
+use crate::config::{BreakerConfig, DeploymentConfig};
+use crate::providers::Limits;
+use crate::routing::health::Admission;
 use crate::error::{Error, ErrorKind, Result};
 use crate::gateway::Gateway;
 use crate::meter::CallRecord;
@@ -18,7 +20,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// A chat completion stream. Dropping it cancels the upstream request.
@@ -108,16 +110,17 @@ fn forward(chunk: &Value, wants_usage: bool) -> bool {
 pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions) -> Result<ChatStream> {
     let (plan, mut record) = gateway.begin(&request, &options, true)?;
     let deadline = plan.deadline(record.started);
+    let limits = Limits::from(&plan.timeout);
     let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
     let mut tally = Tally::default();
     let mut last_error: Option<Error> = None;
-    for deployment in &plan.candidates {
-        let provider = gateway.provider(deployment)?;
-        let upstream = Gateway::upstream_request(&request, deployment);
-        record.attempts += 1;
+    let mut dispatcher = gateway.dispatcher(&plan);
+    while let Some((deployment, admission)) = dispatcher.next(&mut record, deadline).await {
+        let provider = gateway.provider(&deployment)?;
+        let upstream = Gateway::upstream_request(&request, &deployment);
         let sent = Instant::now();
         let opened = async {
-            let mut chunks = provider.chat_stream(deployment, &upstream).await?;
+            let mut chunks = provider.chat_stream(&deployment, &upstream, &limits).await?;
             let mut head = VecDeque::new();
             loop {
                 match chunks.next().await {
@@ -133,8 +136,18 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
                 }
             }
         };
-        let opened = match deadline {
-            Some(d) => tokio::time::timeout_at(d.into(), opened).await.unwrap_or_else(|_| Err(plan.timeout_error(&record))),
+        let first_token_deadline = match (deadline, limits.first_token.map(|t| sent + t)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let opened = match first_token_deadline {
+            Some(d) => tokio::time::timeout_at(d.into(), opened).await.unwrap_or_else(|_| {
+                if deadline.is_some_and(|total| Instant::now() >= total) {
+                    Err(plan.timeout_error(&record))
+                } else {
+                    Err(Error::new(ErrorKind::Timeout, format!("deployment `{}` sent no first token within {:.3}s", deployment.name, limits.first_token.unwrap_or_default().as_secs_f64())))
+                }
+            }),
             None => opened.await,
         };
         record.provider_time += sent.elapsed();
@@ -151,15 +164,34 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
                 let (tx, rx) = mpsc::channel(64);
                 let meta = Arc::new(Mutex::new(None));
                 let request_id = record.request_id.clone();
-                let pump = Pump { gateway: gateway.clone(), deployment: deployment.clone(), record, tally, deadline, wants_usage, prompt_estimate: tokens::estimate_prompt(&request), meta: meta.clone() };
+                let pump = Pump {
+                    gateway: gateway.clone(),
+                    deployment: deployment.clone(),
+                    admission: Some(admission),
+                    breaker: plan.breaker,
+                    sent,
+                    record,
+                    tally,
+                    deadline,
+                    idle: limits.first_token,
+                    wants_usage,
+                    prompt_estimate: tokens::estimate_prompt(&request),
+                    meta: meta.clone(),
+                };
                 let task = runtime().spawn(pump.run(chunks, tx));
                 return Ok(ChatStream { pending, rx, meta, request_id, _pump: AbortOnDrop(task) });
             }
-            Err(e) if e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d) => {
-                return Err(e.with_request_id(&record.request_id));
+            Err(e) => {
+                admission.failed(&e, sent.elapsed(), &plan.breaker);
+                if e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(e.with_request_id(&record.request_id));
+                }
+                if !e.retryable {
+                    return Err(e.with_request_id(&record.request_id));
+                }
+                dispatcher.failed(&e);
+                last_error = Some(e);
             }
-            Err(e) if e.retryable => last_error = Some(e),
-            Err(e) => return Err(e.with_request_id(&record.request_id)),
         }
     }
     Err(plan.exhausted(last_error, &record))
@@ -168,9 +200,15 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
 struct Pump {
     gateway: Gateway,
     deployment: DeploymentConfig,
+    /// The deployment's in-flight slot and breaker report; released when the stream ends.
+    admission: Option<Admission>,
+    breaker: BreakerConfig,
+    sent: Instant,
     record: CallRecord,
     tally: Tally,
     deadline: Option<Instant>,
+    /// Longest pause between chunks before the stream counts as stalled.
+    idle: Option<Duration>,
     wants_usage: bool,
     prompt_estimate: u64,
     meta: Arc<Mutex<Option<Value>>>,
@@ -180,10 +218,18 @@ impl Pump {
     async fn run(mut self, mut chunks: ChunkStream, tx: mpsc::Sender<Result<Value>>) {
         let waited = Instant::now();
         let failure = loop {
-            let next = match self.deadline {
-                Some(d) => match tokio::time::timeout_at(d.into(), chunks.next()).await {
+            let stall_at = self.idle.map(|i| Instant::now() + i);
+            let limit = match (self.deadline, stall_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let next = match limit {
+                Some(at) => match tokio::time::timeout_at(at.into(), chunks.next()).await {
                     Ok(next) => next,
-                    Err(_) => break Some(Error::new(ErrorKind::Timeout, format!("the stream on route `{}` exceeded its total timeout", self.record.route))),
+                    Err(_) if self.deadline.is_some_and(|d| Instant::now() >= d) => {
+                        break Some(Error::new(ErrorKind::Timeout, format!("the stream on route `{}` exceeded its total timeout", self.record.route)));
+                    }
+                    Err(_) => break Some(Error::new(ErrorKind::Timeout, format!("the stream stalled: no chunk for {:.3}s", self.idle.unwrap_or_default().as_secs_f64()))),
                 },
                 None => chunks.next().await,
             };
@@ -204,11 +250,16 @@ impl Pump {
             Some(Usage { input_tokens: self.prompt_estimate, output_tokens: tokens::estimate_text(&self.tally.text), ..Usage::default() })
         });
         self.gateway.settle(&mut self.record, &self.deployment, usage);
+        if let Some(admission) = self.admission.take() {
+            match &failure {
+                None => admission.succeeded(self.sent.elapsed(), usage.map(|u| u.input_tokens + u.output_tokens)),
+                Some(e) => admission.failed(e, self.sent.elapsed(), &self.breaker),
+            }
+        }
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record.to_json());
         if let Some(cause) = failure {
-            let kind = if cause.kind == ErrorKind::Timeout { ErrorKind::Timeout } else { ErrorKind::StreamInterrupted };
             let error = Error::new(
-                kind,
+                ErrorKind::StreamInterrupted,
                 format!(
                     "the stream from deployment `{}` on route `{}` broke after content was delivered: {}; the reply is incomplete",
                     self.deployment.name, self.record.route, cause.message

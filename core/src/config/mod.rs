@@ -6,9 +6,11 @@
 mod duration;
 mod env;
 mod read;
+mod route;
 pub mod suggest;
 
 pub use duration::parse_duration;
+pub use route::{ATTEMPT_CAP, BreakerConfig, RetryConfig, RouteConfig, RouteRule, Strategy, TimeoutConfig};
 
 use crate::error::{Error, ErrorKind, Result};
 use read::{Problems, join, object};
@@ -68,21 +70,8 @@ pub struct DeploymentConfig {
     pub rpm: Option<u64>,
     pub tpm: Option<u64>,
     pub weight: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    Priority,
-}
-
-#[derive(Debug, Clone)]
-pub struct RouteConfig {
-    pub name: String,
-    pub strategy: Strategy,
-    pub targets: Vec<String>,
-    pub fallbacks: Vec<String>,
-    /// Total time for one call on this route, all attempts included.
-    pub timeout_total: Option<Duration>,
+    /// The model's context window; defaults to the price catalog's.
+    pub max_input_tokens: Option<u64>,
 }
 
 /// Prices per million tokens, from `pricing.models` in config.
@@ -111,9 +100,7 @@ pub struct Config {
 
 const TOP_KEYS: [&str; 4] = ["providers", "deployments", "routes", "pricing"];
 const PROVIDER_KEYS: [&str; 8] = ["type", "api_base", "api_key", "headers", "timeout", "script", "latency", "description"];
-const DEPLOYMENT_KEYS: [&str; 7] = ["provider", "model", "region", "rpm", "tpm", "weight", "description"];
-const ROUTE_KEYS: [&str; 5] = ["strategy", "targets", "fallbacks", "timeout", "description"];
-const ROUTE_TIMEOUT_KEYS: [&str; 1] = ["total"];
+const DEPLOYMENT_KEYS: [&str; 8] = ["provider", "model", "region", "rpm", "tpm", "weight", "max_input_tokens", "description"];
 const PRICING_KEYS: [&str; 2] = ["file", "models"];
 const PRICE_KEYS: [&str; 3] = ["input_per_mtok", "output_per_mtok", "cached_input_per_mtok"];
 
@@ -200,7 +187,7 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
         .map(|(k, _)| k.clone())
         .collect();
     for (name, v) in read::named_map(top.get("routes"), "routes", p) {
-        if let Some(r) = read_route(name, v, &config, &route_names, p) {
+        if let Some(r) = route::read_route(name, v, &config, &route_names, p) {
             config.routes.insert(name.clone(), r);
         }
     }
@@ -273,49 +260,8 @@ fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> 
         rpm: read::whole(map, &path, "rpm", p),
         tpm: read::whole(map, &path, "tpm", p),
         weight,
+        max_input_tokens: read::whole(map, &path, "max_input_tokens", p),
     })
-}
-
-fn read_route(name: &str, v: &Value, config: &Config, routes: &[String], p: &mut Problems) -> Option<RouteConfig> {
-    let path = join("routes", name);
-    let map = object(v, &path, &ROUTE_KEYS, p)?;
-    let strategy = match read::string(map, &path, "strategy", p).as_deref() {
-        None | Some("priority") => Strategy::Priority,
-        Some(other) => {
-            let near = suggest::hint(other, ["priority"]);
-            p.push(&join(&path, "strategy"), format!("unknown or unsupported strategy `{other}`{near} (supported: priority)"));
-            Strategy::Priority
-        }
-    };
-    let targets = read::string_list(map, &path, "targets", p);
-    if targets.is_empty() {
-        p.push(&join(&path, "targets"), "a route needs at least one target deployment");
-    }
-    for (i, t) in targets.iter().enumerate() {
-        if !config.deployments.contains_key(t) {
-            let near = suggest::hint(t, config.deployments.keys().map(String::as_str));
-            p.push(&format!("{path}.targets[{i}]"), format!("no deployment named `{t}`{near}; define it under `deployments`"));
-        }
-    }
-    let fallbacks = read::string_list(map, &path, "fallbacks", p);
-    for (i, f) in fallbacks.iter().enumerate() {
-        if !routes.contains(f) {
-            let near = suggest::hint(f, routes.iter().map(String::as_str));
-            p.push(&format!("{path}.fallbacks[{i}]"), format!("no route named `{f}`{near}; fallbacks name other routes"));
-        } else if f == name {
-            p.push(&format!("{path}.fallbacks[{i}]"), "a route cannot fall back to itself");
-        }
-    }
-    let mut timeout_total = None;
-    if let Some(t) = map.get("timeout") {
-        let tpath = join(&path, "timeout");
-        if t.is_string() || t.is_number() {
-            timeout_total = read::duration(map, &path, "timeout", p);
-        } else if let Some(tmap) = object(t, &tpath, &ROUTE_TIMEOUT_KEYS, p) {
-            timeout_total = read::duration(tmap, &tpath, "total", p);
-        }
-    }
-    Some(RouteConfig { name: name.to_owned(), strategy, targets, fallbacks, timeout_total })
 }
 
 fn read_pricing(v: &Value, p: &mut Problems) -> PricingConfig {

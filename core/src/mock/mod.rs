@@ -4,7 +4,7 @@
 mod script;
 pub mod server;
 
-pub use script::{Script, Step, default_reply};
+pub use script::{STALL, Script, Step, default_reply};
 pub use server::MockServer;
 
 /// A deterministic unit-length embedding derived from the text (FNV-1a seeded).

@@ -34,14 +34,19 @@ pub struct Step {
     pub finish_reason: Option<String>,
     /// Streams only: send this many chunks, then cut the connection.
     pub cut_after: Option<usize>,
+    /// Streams only: send this many chunks, then hang (a minute, or until the client leaves).
+    pub stall_after: Option<usize>,
     /// Answer 200 with a body that is not JSON.
     pub malformed: bool,
 }
 
-const STEP_KEYS: [&str; 11] = [
+const STEP_KEYS: [&str; 12] = [
     "reply", "tool_calls", "status", "error", "retry_after", "delay", "chunk_delay", "usage", "finish_reason",
-    "cut_after", "malformed",
+    "cut_after", "stall_after", "malformed",
 ];
+
+/// How long a scripted stall lasts.
+pub const STALL: Duration = Duration::from_secs(60);
 
 impl Step {
     fn from_value(v: &Value, path: &str) -> Result<Step, String> {
@@ -82,6 +87,7 @@ impl Step {
             usage: map.get("usage").cloned().filter(|v| !v.is_null()),
             finish_reason: map.get("finish_reason").and_then(Value::as_str).map(str::to_owned),
             cut_after: map.get("cut_after").and_then(Value::as_u64).map(|n| n as usize),
+            stall_after: map.get("stall_after").and_then(Value::as_u64).map(|n| n as usize),
             malformed: map.get("malformed").and_then(Value::as_bool).unwrap_or(false),
         })
     }

@@ -249,17 +249,21 @@ fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, path: &str, mode
         None => events.push(Ok(Bytes::from_static(b"data: [DONE]\n\n"))),
     }
     let chunk_delay = step.chunk_delay;
+    let stall_after = step.stall_after;
     guard.streaming = true;
-    let stream = futures_util::stream::unfold((events.into_iter(), guard, true), move |(mut it, mut guard, first)| async move {
+    let stream = futures_util::stream::unfold((events.into_iter().enumerate(), guard, true), move |(mut it, mut guard, first)| async move {
         let next = it.next();
         match next {
             None => {
                 guard.finished();
                 None
             }
-            Some(item) => {
+            Some((index, item)) => {
                 if let (Some(d), false) = (chunk_delay, first) {
                     tokio::time::sleep(d).await;
+                }
+                if stall_after == Some(index) {
+                    tokio::time::sleep(super::STALL).await;
                 }
                 if item.is_err() {
                     // Let hyper flush the chunks before the cut, as a real broken stream would.

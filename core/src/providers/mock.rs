@@ -2,7 +2,7 @@
 //! same scripts as the mock HTTP server (see [`crate::mock::Script`]).
 
 use super::http_error::{self, Origin};
-use super::ChunkStream;
+use super::{ChunkStream, Limits, within_first_token};
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mock::{Script, Step};
@@ -58,13 +58,13 @@ impl MockProvider {
         Ok((step, id))
     }
 
-    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value) -> Result<Value> {
-        let (step, id) = self.begin(deployment).await?;
+    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
+        let (step, id) = within_first_token(limits, &format!("deployment `{}`", deployment.name), self.begin(deployment)).await?;
         Ok(step.completion(&id, &deployment.model, request))
     }
 
-    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value) -> Result<ChunkStream> {
-        let (step, id) = self.begin(deployment).await?;
+    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
+        let (step, id) = within_first_token(limits, &format!("deployment `{}`", deployment.name), self.begin(deployment)).await?;
         let mut upstream = request.clone();
         upstream["stream_options"]["include_usage"] = Value::Bool(true);
         let mut items: Vec<Result<Value>> = step.chunks(&id, &deployment.model, &upstream).into_iter().map(Ok).collect();
@@ -75,10 +75,13 @@ impl MockProvider {
                 format!("deployment `{}` (provider `{}`): the stream broke (scripted cut)", deployment.name, self.name),
             )));
         }
-        let delay = step.chunk_delay;
-        let stream = futures_util::stream::iter(items).then(move |item| async move {
-            if let Some(d) = delay {
+        let (delay, stall_after) = (step.chunk_delay, step.stall_after);
+        let stream = futures_util::stream::iter(items.into_iter().enumerate()).then(move |(index, item)| async move {
+            if let (Some(d), true) = (delay, index > 0) {
                 tokio::time::sleep(d).await;
+            }
+            if stall_after == Some(index) {
+                tokio::time::sleep(crate::mock::STALL).await;
             }
             item
         });

@@ -6,7 +6,8 @@ pub mod mock;
 pub mod openai;
 pub mod sse;
 
-use crate::config::{DeploymentConfig, ProviderConfig, ProviderKind};
+use crate::config::{DeploymentConfig, ProviderConfig, ProviderKind, TimeoutConfig};
+use std::time::Duration;
 use crate::error::Result;
 use crate::secrets::Scrubber;
 use futures_util::stream::BoxStream;
@@ -16,6 +17,29 @@ pub use http_error::kind_for_status;
 
 /// OpenAI-format chunks from one upstream stream; an `Err` ends it.
 pub type ChunkStream = BoxStream<'static, Result<Value>>;
+
+/// Per-attempt time limits from the route (`timeout.connect`, `timeout.first_token`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    pub connect: Option<Duration>,
+    pub first_token: Option<Duration>,
+}
+
+impl From<&TimeoutConfig> for Limits {
+    fn from(t: &TimeoutConfig) -> Limits {
+        Limits { connect: t.connect, first_token: t.first_token }
+    }
+}
+
+/// Runs `future` within the first-token limit, if any.
+pub(crate) async fn within_first_token<T>(limits: &Limits, what: &str, future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    match limits.first_token {
+        None => future.await,
+        Some(t) => tokio::time::timeout(t, future).await.unwrap_or_else(|_| {
+            Err(crate::Error::new(crate::ErrorKind::Timeout, format!("{what} sent nothing within the first-token timeout of {:.3}s", t.as_secs_f64())))
+        }),
+    }
+}
 
 /// A configured provider, ready to serve its deployments.
 pub enum Provider {
@@ -32,18 +56,18 @@ impl Provider {
     }
 
     /// One non-streaming call. `request.model` is already the deployment's model.
-    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value) -> Result<Value> {
+    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
         match self {
-            Provider::OpenAi(p) => p.chat(deployment, request).await,
-            Provider::Mock(p) => p.chat(deployment, request).await,
+            Provider::OpenAi(p) => p.chat(deployment, request, limits).await,
+            Provider::Mock(p) => p.chat(deployment, request, limits).await,
         }
     }
 
     /// Opens a stream; errors before the first byte come back here, later ones in the stream.
-    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value) -> Result<ChunkStream> {
+    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
         match self {
-            Provider::OpenAi(p) => p.chat_stream(deployment, request).await,
-            Provider::Mock(p) => p.chat_stream(deployment, request).await,
+            Provider::OpenAi(p) => p.chat_stream(deployment, request, limits).await,
+            Provider::Mock(p) => p.chat_stream(deployment, request, limits).await,
         }
     }
 

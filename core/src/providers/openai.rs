@@ -3,10 +3,10 @@
 
 use super::http_error::{self, Origin};
 use super::sse::SseParser;
-use super::ChunkStream;
+use super::{ChunkStream, Limits, within_first_token};
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
-use crate::runtime::http_client;
+use crate::runtime::http_client_with;
 use crate::secrets::Scrubber;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -52,15 +52,16 @@ impl OpenAiProvider {
         Origin { deployment: &deployment.name, provider: &self.name }
     }
 
-    async fn send(&self, deployment: &DeploymentConfig, request: &Value) -> Result<reqwest::Response> {
-        let mut builder = http_client().post(&self.chat_url).headers(self.headers.clone()).json(request);
+    async fn send(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<reqwest::Response> {
+        let mut builder = http_client_with(limits.connect).post(&self.chat_url).headers(self.headers.clone()).json(request);
         if let Some(t) = self.timeout {
             builder = builder.timeout(t);
         }
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))?;
+        let what = format!("deployment `{}` (provider `{}`)", deployment.name, self.name);
+        let response = within_first_token(limits, &what, async {
+            builder.send().await.map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))
+        })
+        .await?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(response);
@@ -70,8 +71,8 @@ impl OpenAiProvider {
         Err(http_error::from_status(status, &body, retry_after, &self.origin(deployment), &self.scrubber))
     }
 
-    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value) -> Result<Value> {
-        let response = self.send(deployment, request).await?;
+    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
+        let response = self.send(deployment, request, limits).await?;
         let bytes = response
             .bytes()
             .await
@@ -91,11 +92,11 @@ impl OpenAiProvider {
         Ok(value)
     }
 
-    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value) -> Result<ChunkStream> {
+    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
         let mut upstream = request.clone();
         // Ask for the usage chunk so that streamed calls are metered exactly.
         upstream["stream_options"]["include_usage"] = Value::Bool(true);
-        let response = self.send(deployment, &upstream).await?;
+        let response = self.send(deployment, &upstream, limits).await?;
         let label = format!("deployment `{}` (provider `{}`)", deployment.name, self.name);
         let scrubber = self.scrubber.clone();
         let bytes = response.bytes_stream();
