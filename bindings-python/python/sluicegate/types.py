@@ -1,0 +1,273 @@
+"""Response objects: OpenAI Chat Completions JSON with attribute access.
+
+Each object wraps the JSON the gateway returned, unchanged: ``r.choices[0].message.content``
+reads it, ``r.to_dict()`` gives a copy back, and fields the gateway does not know about
+(a provider's extras) are kept and reachable as ``r["field"]`` or, at run time, ``r.field``.
+A known field that is absent reads as ``None``, as in openai-python.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import typing
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
+
+__all__ = [
+    "BaseObject",
+    "Object",
+    "ChatCompletion",
+    "Choice",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageToolCall",
+    "Function",
+    "CompletionUsage",
+    "ChatCompletionChunk",
+    "ChunkChoice",
+    "ChoiceDelta",
+    "ChoiceDeltaToolCall",
+    "ChoiceDeltaToolCallFunction",
+    "GatewayInfo",
+    "GatewayUsage",
+]
+
+# How a field's raw JSON becomes a Python value: kept as is, one object, a list of objects,
+# or (fields nobody declared) dicts become `Object`s wherever they are.
+_RAW = "raw"
+_GENERIC = "generic"
+_Spec = Union[str, Tuple[str, type]]
+
+
+def _wrap(value: Any, spec: _Spec) -> Any:
+    if value is None or spec == _RAW:
+        return value
+    if spec == _GENERIC:
+        if isinstance(value, dict):
+            return Object(value)
+        if isinstance(value, list):
+            return [_wrap(v, _GENERIC) for v in value]
+        return value
+    shape, cls = spec
+    if shape == "one":
+        return cls(value) if isinstance(value, dict) else value
+    if isinstance(value, list):
+        return [cls(v) if isinstance(v, dict) else v for v in value]
+    return value
+
+
+class BaseObject:
+    """A read-only view of one JSON object, with typed attribute access to its declared fields."""
+
+    _specs: ClassVar[Dict[str, _Spec]] = {}
+    _data: Dict[str, Any]
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        if not isinstance(data, dict):
+            data = dict(data)
+        object.__setattr__(self, "_data", data)
+
+    if not TYPE_CHECKING:
+        # Hidden from type checkers so that they flag typos in declared models.
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            data = self._data
+            if name in data:
+                value = _wrap(data[name], self._specs.get(name, _GENERIC))
+            elif name in self._specs:
+                value = None
+            else:
+                raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+            self.__dict__[name] = value  # later reads skip __getattr__
+            return value
+
+    def __getitem__(self, key: str) -> Any:
+        """Any field, declared or not, by its JSON name (``KeyError`` when absent)."""
+        return _wrap(self._data[key], self._specs.get(key, _GENERIC))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only; use .to_dict() for a mutable copy")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only; use .to_dict() for a mutable copy")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, BaseObject):
+            return type(self) is type(other) and self._data == other._data
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={self[k]!r}" for k in self._data if isinstance(k, str))
+        return f"{type(self).__name__}({fields})"
+
+    def __dir__(self) -> List[str]:
+        names = set(super().__dir__()) | set(self._specs)
+        names.update(k for k in self._data if isinstance(k, str) and k.isidentifier())
+        return sorted(names)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A deep copy of the JSON object, unknown fields included."""
+        return copy.deepcopy(self._data)
+
+    def to_json(self, *, indent: Optional[int] = 2) -> str:
+        """The JSON object as text."""
+        return json.dumps(self._data, indent=indent, ensure_ascii=False)
+
+
+class Object(BaseObject):
+    """A JSON object with no declared fields: every key is an attribute."""
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any: ...
+
+
+class Function(BaseObject):
+    name: str
+    arguments: str
+
+
+class ChatCompletionMessageToolCall(BaseObject):
+    id: str
+    type: str
+    function: Function
+
+
+class ChatCompletionMessage(BaseObject):
+    role: str
+    content: Optional[str]
+    refusal: Optional[str]
+    tool_calls: Optional[List[ChatCompletionMessageToolCall]]
+    function_call: Optional[Object]
+    annotations: Optional[List[Object]]
+    audio: Optional[Object]
+
+
+class Choice(BaseObject):
+    index: int
+    message: ChatCompletionMessage
+    finish_reason: Optional[str]
+    logprobs: Optional[Object]
+
+
+class CompletionUsage(BaseObject):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    prompt_tokens_details: Optional[Object]
+    completion_tokens_details: Optional[Object]
+
+
+class GatewayUsage(BaseObject):
+    """Tokens as the gateway metered them (``estimated`` when the provider reported none)."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    estimated: Optional[bool]
+
+
+class GatewayInfo(BaseObject):
+    """What the gateway did for one call: route, deployment, attempts, usage, cost, timings."""
+
+    request_id: str
+    route: str
+    deployment: Optional[str]
+    provider: Optional[str]
+    model: Optional[str]
+    attempts: int
+    cache_hit: bool
+    usage: GatewayUsage
+    cost_usd: Optional[float]
+    latency_ms: float
+    ttft_ms: Optional[float]
+    overhead_us: int
+    tags: Dict[str, str]
+    policy: Optional[Object]
+
+
+class ChatCompletion(BaseObject):
+    """A chat completion, with the gateway's report in ``gateway``."""
+
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: List[Choice]
+    usage: Optional[CompletionUsage]
+    system_fingerprint: Optional[str]
+    service_tier: Optional[str]
+    gateway: GatewayInfo
+
+
+class ChoiceDeltaToolCallFunction(BaseObject):
+    name: Optional[str]
+    arguments: Optional[str]
+
+
+class ChoiceDeltaToolCall(BaseObject):
+    index: int
+    id: Optional[str]
+    type: Optional[str]
+    function: Optional[ChoiceDeltaToolCallFunction]
+
+
+class ChoiceDelta(BaseObject):
+    role: Optional[str]
+    content: Optional[str]
+    refusal: Optional[str]
+    tool_calls: Optional[List[ChoiceDeltaToolCall]]
+    function_call: Optional[Object]
+
+
+class ChunkChoice(BaseObject):
+    index: int
+    delta: ChoiceDelta
+    finish_reason: Optional[str]
+    logprobs: Optional[Object]
+
+
+class ChatCompletionChunk(BaseObject):
+    """One chunk of a streamed chat completion."""
+
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: List[ChunkChoice]
+    usage: Optional[CompletionUsage]
+    system_fingerprint: Optional[str]
+    service_tier: Optional[str]
+
+
+def _spec_for(hint: Any) -> _Spec:
+    """The wrapping rule for a declared field's type."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is Union and len(args) == 1:
+        hint = args[0]  # Optional[X] -> X
+    if isinstance(hint, type) and issubclass(hint, BaseObject):
+        return ("one", hint)
+    if typing.get_origin(hint) in (list, List):
+        (item,) = typing.get_args(hint)
+        if isinstance(item, type) and issubclass(item, BaseObject):
+            return ("list", item)
+    return _RAW
+
+
+def _declare_fields() -> None:
+    module = sys.modules[__name__]
+    for name in __all__:
+        cls = getattr(module, name)
+        hints = typing.get_type_hints(cls)
+        specs = {field: _spec_for(hint) for field, hint in hints.items() if not field.startswith("_")}
+        type.__setattr__(cls, "_specs", specs)
+
+
+_declare_fields()

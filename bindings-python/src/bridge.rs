@@ -1,0 +1,150 @@
+//! Waiting on the core's futures from Python.
+//!
+//! - Sync calls ([`wait`]) block without the GIL, but wake every 50 ms to run
+//!   `check_signals`, so Ctrl-C interrupts them; returning early drops the future, which
+//!   cancels the upstream request.
+//! - Async calls ([`into_asyncio`]) run the future on the core's runtime and resolve an asyncio
+//!   future from a blocking-pool thread via `loop.call_soon_threadsafe`. Cancelling the asyncio
+//!   future aborts the task, which drops the core future and so cancels upstream.
+//!
+//! Why not pyo3-async-runtimes: its threads can still hold the GIL while the interpreter
+//! finalizes, which crashed short scripts at exit (build notes, pitfall 3). Here every GIL entry
+//! from a runtime thread is counted in `INFLIGHT`, and an `atexit` hook sets `CLOSING` and waits
+//! (GIL released) until none is left.
+
+use crate::error;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use sluicegate::runtime::runtime;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a sync call sleeps between checks for Ctrl-C.
+const SIGNAL_SLICE: Duration = Duration::from_millis(50);
+
+static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
+static CLOSING: AtomicBool = AtomicBool::new(false);
+
+/// Runs `future` to completion without the GIL; Ctrl-C (or any signal handler that raises)
+/// stops waiting and drops the future.
+pub fn wait<T, F>(py: Python<'_>, future: F) -> PyResult<T>
+where
+    F: Future<Output = sluicegate::Result<T>> + Send,
+    T: Send,
+{
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(PyRuntimeError::new_err(
+            "a blocking sluicegate call was made from a sluicegate runtime thread; use AsyncGateway there",
+        ));
+    }
+    let mut future = std::pin::pin!(future);
+    loop {
+        // The timer must be created inside the runtime, hence the async block.
+        let slice = py.detach(|| runtime().block_on(async { tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await }));
+        match slice {
+            Ok(result) => return result.map_err(|e| error::to_py(py, &e)),
+            Err(_) => py.check_signals()?,
+        }
+    }
+}
+
+/// Converts a finished core result into the Python value the awaiting coroutine receives.
+pub type Convert<T> = fn(Python<'_>, T) -> PyResult<Py<PyAny>>;
+
+/// Starts `future` on the core's runtime and returns an asyncio future for its result.
+/// Must be called with an event loop running in this thread.
+pub fn into_asyncio<'py, T, F>(py: Python<'py>, future: F, convert: Convert<T>) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = sluicegate::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
+    let py_future = event_loop.call_method0("create_future")?;
+    let target = Target { event_loop: event_loop.unbind(), future: py_future.clone().unbind() };
+    let task = runtime().spawn(async move {
+        let result = future.await;
+        // Taking the GIL can block: do it on the blocking pool, never on a runtime worker.
+        drop(tokio::task::spawn_blocking(move || target.resolve(result, convert)));
+    });
+    py_future.call_method1("add_done_callback", (AbortOnDone { task: task.abort_handle() },))?;
+    Ok(py_future)
+}
+
+/// Where a result goes: an asyncio future and the loop that owns it.
+struct Target {
+    event_loop: Py<PyAny>,
+    future: Py<PyAny>,
+}
+
+impl Target {
+    fn resolve<T>(self, result: sluicegate::Result<T>, convert: Convert<T>) {
+        INFLIGHT.fetch_add(1, Ordering::SeqCst);
+        if CLOSING.load(Ordering::SeqCst) {
+            // The interpreter is shutting down: touching it now could crash the process.
+            std::mem::forget(self);
+        } else {
+            Python::attach(|py| {
+                let (ok, value) = match result.map_err(|e| error::to_py(py, &e)).and_then(|v| convert(py, v)) {
+                    Ok(value) => (true, value),
+                    Err(err) => (false, err.into_value(py).into_any()),
+                };
+                let delivered = resolve_fn(py).and_then(|resolve| {
+                    self.event_loop.call_method1(py, "call_soon_threadsafe", (resolve, &self.future, ok, value))
+                });
+                // A closed event loop refuses the call; nobody is waiting any more, so drop it.
+                drop(delivered);
+                drop(self);
+            });
+        }
+        INFLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn resolve_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    RESOLVE.import(py, "sluicegate._native", "_resolve")
+}
+
+/// Runs on the event loop: settles the future unless it was cancelled meanwhile.
+#[pyfunction]
+pub fn _resolve(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyResult<()> {
+    if future.call_method0("done")?.is_truthy()? {
+        return Ok(());
+    }
+    if ok {
+        future.call_method1("set_result", (value,))?;
+    } else {
+        future.call_method1("set_exception", (value,))?;
+    }
+    Ok(())
+}
+
+/// A done-callback: once the asyncio future is done (resolved or cancelled), abort the task.
+/// Aborting a finished task is a no-op; aborting a running one cancels the upstream request.
+#[pyclass(frozen)]
+struct AbortOnDone {
+    task: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl AbortOnDone {
+    fn __call__(&self, _future: &Bound<'_, PyAny>) {
+        self.task.abort();
+    }
+}
+
+/// Registered with `atexit`: stop entering Python from runtime threads and wait (at most 2 s)
+/// for those already inside.
+#[pyfunction]
+pub fn _shutdown(py: Python<'_>) {
+    CLOSING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let start = Instant::now();
+        while INFLIGHT.load(Ordering::SeqCst) > 0 && start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}

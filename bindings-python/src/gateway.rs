@@ -1,0 +1,118 @@
+//! `NativeGateway`: the core [`Gateway`] behind `sluicegate.Gateway` and `AsyncGateway`.
+//!
+//! Requests and options arrive as Python dicts and leave the core as JSON; responses come back
+//! as plain dicts, which the Python layer wraps in attribute-access objects.
+
+use crate::bridge;
+use crate::convert;
+use crate::error;
+use crate::stream::NativeStream;
+use pyo3::prelude::*;
+use serde_json::Value;
+use sluicegate::{CallOptions, Gateway};
+use std::path::PathBuf;
+
+#[pyclass(module = "sluicegate._native", frozen)]
+pub struct NativeGateway {
+    inner: Gateway,
+}
+
+/// Reads the request and the per-call options (`None` means no options).
+fn arguments(
+    py: Python<'_>,
+    request: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Value, CallOptions)> {
+    let request = convert::to_value(request, "request")?;
+    let options = match options {
+        Some(o) => convert::to_value(o, "options")?,
+        None => Value::Null,
+    };
+    let options = CallOptions::from_json(&options).map_err(|e| error::to_py(py, &e))?;
+    Ok((request, options))
+}
+
+fn response_to_py(py: Python<'_>, response: Value) -> PyResult<Py<PyAny>> {
+    Ok(convert::to_py(py, &response)?.unbind())
+}
+
+fn stream_to_py(py: Python<'_>, stream: sluicegate::ChatStream) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, NativeStream::new(stream))?.into_any())
+}
+
+#[pymethods]
+impl NativeGateway {
+    /// From YAML or JSON text.
+    #[staticmethod]
+    fn from_text(py: Python<'_>, text: &str) -> PyResult<NativeGateway> {
+        let text = text.to_owned();
+        let loaded = py.detach(move || Gateway::from_text(&text));
+        loaded.map(|inner| NativeGateway { inner }).map_err(|e| error::to_py(py, &e))
+    }
+
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<NativeGateway> {
+        let loaded = py.detach(move || Gateway::from_file(&path));
+        loaded.map(|inner| NativeGateway { inner }).map_err(|e| error::to_py(py, &e))
+    }
+
+    /// From a dict (the same shape as the YAML file).
+    #[staticmethod]
+    fn from_value(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<NativeGateway> {
+        let config = convert::to_value(config, "config")?;
+        let loaded = py.detach(move || Gateway::from_value(config));
+        loaded.map(|inner| NativeGateway { inner }).map_err(|e| error::to_py(py, &e))
+    }
+
+    /// A chat completion, blocking without the GIL; returns the response dict.
+    #[pyo3(signature = (request, options = None))]
+    fn chat<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+        options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (request, options) = arguments(py, request, options)?;
+        let response = bridge::wait(py, self.inner.chat(request, options))?;
+        convert::to_py(py, &response)
+    }
+
+    /// Opens a stream, blocking until the first content arrives (failover happens before).
+    #[pyo3(signature = (request, options = None))]
+    fn chat_stream(
+        &self,
+        py: Python<'_>,
+        request: &Bound<'_, PyAny>,
+        options: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<NativeStream> {
+        let (request, options) = arguments(py, request, options)?;
+        let stream = bridge::wait(py, self.inner.chat_stream(request, options))?;
+        Ok(NativeStream::new(stream))
+    }
+
+    /// `chat` for asyncio: returns an awaitable; cancelling it cancels the upstream request.
+    #[pyo3(signature = (request, options = None))]
+    fn chat_async<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+        options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (request, options) = arguments(py, request, options)?;
+        let gateway = self.inner.clone();
+        bridge::into_asyncio(py, async move { gateway.chat(request, options).await }, response_to_py)
+    }
+
+    /// `chat_stream` for asyncio: an awaitable of a `NativeStream`.
+    #[pyo3(signature = (request, options = None))]
+    fn chat_stream_async<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+        options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (request, options) = arguments(py, request, options)?;
+        let gateway = self.inner.clone();
+        bridge::into_asyncio(py, async move { gateway.chat_stream(request, options).await }, stream_to_py)
+    }
+}
