@@ -1,6 +1,7 @@
 //! The `sluicegate` command: `demo`, `validate`, `mock-provider`, `version`.
 
 mod demo;
+mod explain;
 mod mock_provider;
 mod validate;
 
@@ -11,6 +12,8 @@ const USAGE: &str = "usage: sluicegate <command>
 commands:
   demo                         run a built-in config on mock providers (no keys, no network)
   validate FILE                check a config file; prints OK or every problem found
+  explain FILE --model M [--tag k=v]... [--prompt-tokens N] [--json]
+                               which deployment would serve, and why each candidate was kept or skipped
   mock-provider [--port N] [--script FILE|JSON] [--api-key KEY]
                                serve a mock OpenAI-compatible API on 127.0.0.1
   version                      print the version";
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "demo" => demo::run(),
         "validate" => validate::run(rest),
+        "explain" => explain::run(rest),
         "mock-provider" => mock_provider::run(rest),
         "version" | "--version" | "-V" => {
             println!("sluicegate {}", sluicegate::VERSION);
