@@ -1,0 +1,151 @@
+//! Gateway handles and plain (non-streaming) calls.
+
+use crate::args::{self, Out, OwnedString};
+use crate::error::sg_error;
+use crate::error::sg_status;
+use crate::panic::{ffi_call, ffi_value};
+use serde_json::Value;
+use sluicegate::{CallOptions, Gateway, Result};
+use std::ffi::{CString, c_char};
+use std::sync::OnceLock;
+
+/// A configured gateway. Thread-safe: one handle may serve calls from any number of threads
+/// at once. Create it with `sg_gateway_new` or `sg_gateway_new_from_file`; free it with
+/// `sg_gateway_free` once no call on it is running.
+pub struct sg_gateway {
+    pub(crate) gateway: Gateway,
+}
+
+fn give_gateway(out: *mut *mut sg_gateway, build: impl FnOnce() -> Result<Gateway>) -> Result<()> {
+    let out = Out::required(out, "out")?;
+    let handle = Box::new(sg_gateway { gateway: build()? });
+    // SAFETY: `out` was checked to be non-NULL; the caller passes a valid `sg_gateway **`.
+    unsafe { out.set(Box::into_raw(handle)) };
+    Ok(())
+}
+
+/// Builds a gateway from config text, YAML or JSON (`config_len` bytes, no NUL needed).
+/// On success `*out` receives the handle. On failure (`SG_INVALID_CONFIG` names every
+/// problem's path) `*err` receives the error when `err` is not NULL.
+///
+/// # Safety
+/// `config` must point to `config_len` readable bytes; `out` must be a valid `sg_gateway **`;
+/// `err` must be NULL or a valid `sg_error **`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sg_gateway_new(
+    config: *const c_char,
+    config_len: usize,
+    out: *mut *mut sg_gateway,
+    err: *mut *mut sg_error,
+) -> sg_status {
+    ffi_call(err, || {
+        give_gateway(out, || {
+            let text = unsafe { args::text(config, config_len, "config") }?;
+            Gateway::from_text(text)
+        })
+    })
+}
+
+/// Builds a gateway from a config file (YAML or JSON). Relative paths inside the config
+/// (e.g. `pricing.file`) are resolved against the file's folder.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string; `out` and `err` as for `sg_gateway_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sg_gateway_new_from_file(
+    path: *const c_char,
+    out: *mut *mut sg_gateway,
+    err: *mut *mut sg_error,
+) -> sg_status {
+    ffi_call(err, || {
+        give_gateway(out, || {
+            let path = unsafe { args::cstr(path, "path") }?;
+            Gateway::from_file(path)
+        })
+    })
+}
+
+/// Frees a gateway. NULL is a no-op. No call on it may be running, and its streams must
+/// have been freed first.
+///
+/// # Safety
+/// `gw` must be NULL or a handle from `sg_gateway_new*`, not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sg_gateway_free(gw: *mut sg_gateway) {
+    if !gw.is_null() {
+        // SAFETY: per the contract, `gw` came from `Box::into_raw` in `give_gateway`.
+        ffi_value((), || drop(unsafe { Box::from_raw(gw) }))
+    }
+}
+
+/// The request and options of a call, read from C.
+pub(crate) struct Call<'a> {
+    pub gateway: &'a Gateway,
+    pub request: Value,
+    pub options: CallOptions,
+}
+
+impl Call<'_> {
+    /// # Safety
+    /// As documented on `sg_chat`.
+    pub(crate) unsafe fn read<'a>(
+        gw: *const sg_gateway,
+        request: *const c_char,
+        request_len: usize,
+        options_json: *const c_char,
+    ) -> Result<Call<'a>> {
+        let gateway = &unsafe { args::handle(gw, "gw") }?.gateway;
+        let request = args::json(unsafe { args::text(request, request_len, "request") }?, "request")?;
+        let options = match unsafe { args::optional_cstr(options_json, "options_json") }? {
+            Some(text) => CallOptions::from_json(&args::json(text, "options_json")?)?,
+            None => CallOptions::default(),
+        };
+        Ok(Call { gateway, request, options })
+    }
+}
+
+/// A chat completion, blocking the calling thread until the answer (or the error) is there.
+///
+/// `request` is an OpenAI Chat Completions request as JSON text (`request_len` bytes) whose
+/// `model` names a route; it must not ask for `"stream": true` (use `sg_chat_stream`).
+/// `options_json` is NULL or a NUL-terminated JSON object of call options: `tags`,
+/// `request_id`, `timeout`. On success `*out` receives the response JSON (NUL-terminated, with
+/// its `gateway` object; free it with `sg_string_free`) and `*out_len` its length when
+/// `out_len` is not NULL.
+///
+/// Thread-safe. From inside a tokio runtime (an async task of a Rust host) it answers
+/// `SG_INTERNAL` instead of deadlocking.
+///
+/// # Safety
+/// `gw` must be a live gateway; `request` must point to `request_len` readable bytes;
+/// `options_json` must be NULL or NUL-terminated; `out` must be a valid `char **`; `out_len`
+/// and `err` must be NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sg_chat(
+    gw: *const sg_gateway,
+    request: *const c_char,
+    request_len: usize,
+    options_json: *const c_char,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut sg_error,
+) -> sg_status {
+    ffi_call(err, || {
+        let out = Out::required(out, "out")?;
+        let out_len = Out::optional(out_len);
+        let call = unsafe { Call::read(gw, request, request_len, options_json) }?;
+        let response = call.gateway.chat_blocking(call.request, call.options)?;
+        let text = OwnedString::json(&response)?;
+        unsafe { text.give(&out, &out_len) };
+        Ok(())
+    })
+}
+
+/// The library version, e.g. "0.1.0" (the same as `SG_VERSION`). The string is static.
+#[unsafe(no_mangle)]
+pub extern "C" fn sg_version() -> *const c_char {
+    static VERSION: OnceLock<CString> = OnceLock::new();
+    ffi_value(c"".as_ptr(), || {
+        VERSION.get_or_init(|| CString::new(sluicegate::VERSION).expect("the version has no NUL")).as_ptr()
+    })
+}
