@@ -14,7 +14,7 @@ from collections.abc import Iterable as _IterableABC
 from types import TracebackType
 from typing import Any, Dict, Iterable, Literal, Mapping, Optional, Tuple, Type, TypeVar, Union, overload
 
-from . import _native
+from ._native import NativeGateway
 from ._streaming import AsyncStream, Stream
 from .errors import GatewayError
 from .types import ChatCompletion
@@ -33,15 +33,15 @@ MessageParam = Mapping[str, Any]
 _Self = TypeVar("_Self")
 
 
-def _load(config: object) -> _native.NativeGateway:
+def _load(config: object) -> NativeGateway:
     if isinstance(config, Mapping):
-        return _native.NativeGateway.from_value(config if isinstance(config, dict) else dict(config))
+        return NativeGateway.from_value(config if isinstance(config, dict) else dict(config))
     if isinstance(config, str):
-        return _native.NativeGateway.from_text(config)
+        return NativeGateway.from_text(config)
     if isinstance(config, bytes):
-        return _native.NativeGateway.from_text(config.decode("utf-8"))
+        return NativeGateway.from_text(config.decode("utf-8"))
     if isinstance(config, os.PathLike):
-        return _native.NativeGateway.from_file(os.fspath(config))
+        return NativeGateway.from_file(os.fspath(config))
     raise TypeError(
         "config must be a dict, YAML/JSON text (str) or a pathlib.Path, not "
         f"{type(config).__name__}; to read a file given as a str use Gateway.from_file(path)"
@@ -264,7 +264,7 @@ class AsyncChat:
 
 
 class _GatewayBase:
-    _native: Optional[_native.NativeGateway]
+    _native: Optional[NativeGateway]
 
     def __init__(self, config: ConfigInput) -> None:
         self._native = _load(config)
@@ -283,7 +283,7 @@ class _GatewayBase:
             raise TypeError(f"text must be a str, not {type(text).__name__}")
         return cls(text)  # type: ignore[call-arg]
 
-    def _native_gateway(self) -> _native.NativeGateway:
+    def _native_gateway(self) -> NativeGateway:
         native = self._native
         if native is None:
             raise RuntimeError(f"this {type(self).__name__} is closed")

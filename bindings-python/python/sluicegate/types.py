@@ -42,7 +42,7 @@ _Spec = Union[str, Tuple[str, type]]
 def _wrap(value: Any, spec: _Spec) -> Any:
     if value is None or spec == _RAW:
         return value
-    if spec == _GENERIC:
+    if not isinstance(spec, tuple):  # _GENERIC
         if isinstance(value, dict):
             return Object(value)
         if isinstance(value, list):
