@@ -181,3 +181,5 @@ module.exports = {
   errorCodes: () => native.errorCodes(),
   ...Object.fromEntries(Object.entries(errors).filter(([name]) => /^[A-Z]/.test(name))),
 };
+// `import sluicegate from 'sluicegate'` in TypeScript's CommonJS output reads `.default`.
+Object.defineProperty(module.exports, 'default', { value: module.exports, enumerable: false });

@@ -7,6 +7,7 @@ use crate::gateway::parse_call;
 use napi::Result;
 use napi_derive::napi;
 use sluicegate::{ChatStream, Gateway};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
@@ -91,6 +92,7 @@ impl NativeCall {
             gateway: Mutex::new(None),
             request_id,
             cancel: self.cancel.clone(),
+            reported: AtomicBool::new(false),
         })
     }
 
@@ -110,6 +112,8 @@ pub struct NativeStream {
     gateway: Mutex<Option<String>>,
     request_id: String,
     cancel: Arc<Cancel>,
+    /// Set once the caller has been told how the stream ended (end, failure or cancellation).
+    reported: AtomicBool,
 }
 
 impl NativeStream {
@@ -126,15 +130,25 @@ impl NativeStream {
     #[napi]
     pub async fn next(&self) -> Result<Option<String>> {
         let mut slot = self.stream.lock().await;
-        let Some(stream) = slot.as_mut() else { return Ok(None) };
+        let Some(stream) = slot.as_mut() else {
+            // Cancelled while no read was pending: the next read reports it, once.
+            if self.cancel.is_cancelled() && !self.reported.swap(true, Ordering::SeqCst) {
+                return Err(error::cancelled());
+            }
+            return Ok(None);
+        };
         let item = tokio::select! {
             biased;
             _ = self.cancel.cancelled() => {
                 slot.take();
+                self.reported.store(true, Ordering::SeqCst);
                 return Err(error::cancelled());
             }
             item = stream.next() => item,
         };
+        if !matches!(item, Some(Ok(_))) {
+            self.reported.store(true, Ordering::SeqCst);
+        }
         match item {
             Some(Ok(chunk)) => Ok(Some(chunk.to_string())),
             Some(Err(e)) => {

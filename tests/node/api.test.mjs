@@ -1,0 +1,443 @@
+// The Node API beyond the vectors: loading (ESM and CommonJS), error classes, cancellation
+// reaching upstream, bad JS types, secrets, concurrency and close().
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import * as sg from '../../bindings-node/index.mjs';
+import { ROOT, startMockServer, eventually } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const PKG = join(ROOT, 'bindings-node');
+const { Gateway, GatewayError } = sg;
+
+const hi = (model = 'chat', extra = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+
+const MOCK_CONFIG = {
+  providers: { local: { type: 'mock', latency: '5ms' } },
+  deployments: { mini: { provider: 'local', model: 'gpt-4o-mini' } },
+  routes: { chat: { targets: ['mini'] } },
+};
+
+/** A config whose routes go to the mock HTTP server at `url` (one route per scripted model). */
+function httpConfig(url, apiKey = 'sk-test-0000') {
+  const models = ['fast', 'slow', 'chunky', 'flaky'];
+  return {
+    providers: { oai: { type: 'openai', api_base: `${url}/v1`, api_key: apiKey } },
+    deployments: Object.fromEntries(models.map((m) => [m, { provider: 'oai', model: m }])),
+    routes: Object.fromEntries(models.map((m) => [m, { targets: [m] }])),
+  };
+}
+
+const SCRIPT = {
+  fast: [{ reply: 'quick' }],
+  slow: [{ delay: '5s' }],
+  chunky: [{ reply: Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '), chunk_delay: '50ms' }],
+  flaky: [{ status: 503, error: 'overloaded (scripted)' }],
+};
+
+describe('loading', () => {
+  test('CommonJS and ESM entry points share one module instance', async () => {
+    const cjs = require(PKG);
+    const esm = await import(pathToFileURL(join(PKG, 'index.mjs')).href);
+    assert.equal(esm.Gateway, cjs.Gateway);
+    assert.equal(esm.GatewayError, cjs.GatewayError);
+    assert.equal(esm.default, cjs);
+    assert.equal(cjs.default, cjs);
+    assert.match(cjs.VERSION, /^\d+\.\d+\.\d+/);
+    // An error thrown through one entry point is an instance of the other's class.
+    assert.throws(() => new cjs.Gateway({ config: 'providers: [' }), esm.InvalidConfigError);
+  });
+
+  test('the package.json exports map resolves both conditions', () => {
+    const pkg = require(join(PKG, 'package.json'));
+    assert.equal(pkg.exports['.'].require, './index.js');
+    assert.equal(pkg.exports['.'].import, './index.mjs');
+    assert.equal(pkg.exports['.'].types, './index.d.ts');
+    assert.equal(pkg.main, 'index.js');
+    assert.equal(pkg.napi.binaryName, 'sluicegate');
+  });
+});
+
+describe('errors', () => {
+  const errors = require(join(PKG, 'lib', 'errors.js'));
+
+  test('every core error code maps to its own GatewayError subclass', () => {
+    const codes = sg.errorCodes();
+    assert.equal(codes.length, 14);
+    const seen = new Set();
+    for (const code of codes) {
+      const cls = errors.classes[code];
+      assert.ok(cls, `no error class for code ${code}`);
+      assert.notEqual(cls, GatewayError, code);
+      assert.equal(cls.code, code);
+      assert.equal(sg[cls.name], cls, `${cls.name} is not exported`);
+      assert.ok(!seen.has(cls), `${cls.name} is used twice`);
+      seen.add(cls);
+      const e = new cls('boom', { status: 418, retryable: true, retryAfter: 2, requestId: 'r-1' });
+      assert.ok(e instanceof GatewayError && e instanceof Error);
+      assert.equal(e.name, cls.name);
+      assert.equal(e.code, code);
+      assert.deepEqual(
+        { status: e.status, retryable: e.retryable, retryAfter: e.retryAfter, requestId: e.requestId },
+        { status: 418, retryable: true, retryAfter: 2, requestId: 'r-1' },
+      );
+    }
+    // Nothing else is mapped: the JS side has no class for a code the core does not know.
+    assert.deepEqual(Object.keys(errors.classes).sort(), [...codes].sort());
+  });
+
+  test('a native rejection of every code becomes its class, with every field', () => {
+    for (const code of sg.errorCodes()) {
+      const json = { code, message: `m-${code}`, status_code: 502, retryable: true, retry_after: 1.5, request_id: 'sg-1', problems: ['a: b'] };
+      const e = errors.fromNative(new Error(`sluicegate-error-json:${JSON.stringify(json)}`));
+      assert.ok(e instanceof errors.classes[code], code);
+      assert.deepEqual(e.toJSON(), json);
+      assert.equal(e.message, `m-${code}`);
+    }
+    const other = new TypeError('not ours');
+    assert.equal(errors.fromNative(other), other);
+  });
+
+  test('openai-node names and the timeout/connection relation', () => {
+    assert.ok(new sg.APIConnectionTimeoutError('t') instanceof sg.APIConnectionError);
+    assert.equal(sg.RateLimitError.code, 'rate_limited');
+    assert.equal(sg.BadRequestError.code, 'invalid_request');
+    assert.equal(sg.InternalServerError.code, 'internal');
+  });
+
+  test('a config error lists its problems and names the path', () => {
+    const config = { providers: { local: { type: 'mock' } }, deployments: { d: { provider: 'locl', model: 'm' } }, routes: { chat: { targets: ['d'] } } };
+    const e = (() => { try { new Gateway({ config }); } catch (x) { return x; } })();
+    assert.ok(e instanceof sg.InvalidConfigError, inspect(e));
+    assert.equal(e.code, 'invalid_config');
+    assert.match(e.message, /deployments\.d\.provider/);
+    assert.match(e.message, /local/); // the near miss
+    assert.ok(e.problems.length >= 1);
+  });
+});
+
+describe('over HTTP (mock-provider process)', () => {
+  let server;
+  let gw;
+  before(async () => {
+    server = await startMockServer(SCRIPT);
+    gw = new Gateway({ config: httpConfig(server.url) });
+  });
+  after(async () => {
+    await gw?.close();
+    await server?.stop();
+  });
+
+  test('errors from real calls carry kind, status, retryable and request id', async () => {
+    const e = await gw.chat.completions.create(hi('flaky'), { requestId: 'mine-1' }).catch((x) => x);
+    assert.ok(e instanceof sg.ProviderError, inspect(e));
+    assert.ok(e instanceof GatewayError);
+    assert.equal(e.code, 'provider_error');
+    assert.equal(e.status, 503);
+    assert.equal(e.requestId, 'mine-1');
+    assert.match(e.stack, /ProviderError/);
+    const nf = await gw.chat.completions.create(hi('nope')).catch((x) => x);
+    assert.ok(nf instanceof sg.NotFoundError);
+    assert.equal(nf.status, 404);
+  });
+
+  test('an AbortSignal cancels a plain call and the upstream request', async () => {
+    const before = await server.stats();
+    const ac = new AbortController();
+    const started = Date.now();
+    setTimeout(() => ac.abort(), 150);
+    const e = await gw.chat.completions.create(hi('slow'), { signal: ac.signal }).catch((x) => x);
+    assert.ok(e instanceof sg.CancelledError, inspect(e));
+    assert.equal(e.code, 'cancelled');
+    assert.ok(Date.now() - started < 2000, 'the call did not stop at the abort');
+    // The server saw the request and then lost it: nothing is left in flight long before its 5 s delay.
+    assert.ok(await eventually(async () => (await server.stats()).in_flight === 0, 2000), 'upstream request still in flight');
+    const after = await server.stats();
+    assert.equal(after.by_model.slow - (before.by_model.slow ?? 0), 1);
+    assert.ok(Date.now() - started < 3000);
+  });
+
+  test('an already aborted signal fails at once and sends nothing', async () => {
+    const before = await server.stats();
+    const e = await gw.chat.completions.create(hi('fast'), { signal: AbortSignal.abort() }).catch((x) => x);
+    assert.ok(e instanceof sg.CancelledError);
+    const s = await gw.chat.completions.create(hi('chunky', { stream: true }), { signal: AbortSignal.abort() }).catch((x) => x);
+    assert.ok(s instanceof sg.CancelledError);
+    assert.equal((await server.stats()).requests, before.requests);
+  });
+
+  test('an abort after the call finished is harmless', async () => {
+    const ac = new AbortController();
+    const r = await gw.chat.completions.create(hi('fast'), { signal: ac.signal });
+    ac.abort();
+    assert.equal(r.choices[0].message.content, 'quick');
+    await new Promise((res) => setTimeout(res, 20));
+  });
+
+  test('break out of for-await cancels the upstream stream', async () => {
+    const before = await server.stats();
+    const stream = await gw.chat.completions.create(hi('chunky', { stream: true }));
+    let n = 0;
+    for await (const chunk of stream) {
+      assert.equal(chunk.object, 'chat.completion.chunk');
+      if (++n === 3) break;
+    }
+    assert.ok(
+      await eventually(async () => {
+        const s = await server.stats();
+        return s.disconnects === before.disconnects + 1 && s.in_flight === 0;
+      }),
+      `no disconnect seen: ${JSON.stringify(await server.stats())}`,
+    );
+    assert.equal((await server.stats()).completed_streams, before.completed_streams);
+    // A stream is read once.
+    await assert.rejects(async () => { for await (const _ of stream); }, sg.BadRequestError);
+  });
+
+  test('an AbortSignal during a stream ends the loop with CancelledError and cancels upstream', async () => {
+    const before = await server.stats();
+    const ac = new AbortController();
+    const stream = await gw.chat.completions.create(hi('chunky', { stream: true }), { signal: ac.signal });
+    let n = 0;
+    const e = await (async () => {
+      for await (const _ of stream) if (++n === 2) ac.abort();
+    })().catch((x) => x);
+    assert.ok(e instanceof sg.CancelledError, inspect(e));
+    assert.ok(n >= 2 && n < 10, `read ${n} chunks`);
+    assert.ok(await eventually(async () => {
+      const s = await server.stats();
+      return s.disconnects === before.disconnects + 1 && s.in_flight === 0;
+    }), JSON.stringify(await server.stats()));
+  });
+
+  test('stream.controller.abort() stops a stream', async () => {
+    const before = await server.stats();
+    const stream = await gw.chat.completions.create(hi('chunky', { stream: true }));
+    const chunks = [];
+    const e = await (async () => {
+      for await (const c of stream) {
+        chunks.push(c);
+        if (chunks.length === 2) stream.controller.abort();
+      }
+    })().catch((x) => x);
+    assert.ok(e instanceof sg.CancelledError, inspect(e));
+    assert.ok(await eventually(async () => (await server.stats()).disconnects === before.disconnects + 1));
+  });
+
+  test('a stream read to the end exposes gateway metadata and completes upstream', async () => {
+    const before = await server.stats();
+    const stream = await gw.chat.completions.create(hi('fast', { stream: true }), { tags: { team: 'search' } });
+    assert.equal(stream.gateway, null);
+    assert.match(stream.requestId, /^sg-/);
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+    assert.equal(text, 'quick');
+    assert.equal(stream.gateway.route, 'fast');
+    assert.equal(stream.gateway.request_id, stream.requestId);
+    assert.deepEqual(stream.gateway.tags, { team: 'search' });
+    assert.ok(await eventually(async () => (await server.stats()).completed_streams === before.completed_streams + 1));
+  });
+
+  test('32 concurrent calls over HTTP all succeed, each with its own request id', async () => {
+    const calls = Array.from({ length: 32 }, (_, i) =>
+      gw.chat.completions.create(hi('fast'), { requestId: `c-${i}`, tags: { i: String(i) } }));
+    const results = await Promise.all(calls);
+    results.forEach((r, i) => {
+      assert.equal(r.gateway.request_id, `c-${i}`);
+      assert.equal(r.gateway.tags.i, String(i));
+      assert.equal(r.choices[0].message.content, 'quick');
+    });
+  });
+
+  test('concurrent streams and plain calls interleave', async () => {
+    const streams = await Promise.all(Array.from({ length: 8 }, () => gw.chat.completions.create(hi('fast', { stream: true }))));
+    const texts = await Promise.all(streams.map(async (s) => {
+      let t = '';
+      for await (const c of s) t += c.choices[0]?.delta?.content ?? '';
+      return t;
+    }));
+    assert.deepEqual(texts, Array(8).fill('quick'));
+  });
+});
+
+describe('secrets', () => {
+  const SECRET = 'sk-live-SECRET-node-9f8e7d6c5b4a';
+
+  test('a provider 401 never shows the key (message, stack, JSON, inspect)', async () => {
+    const server = await startMockServer({}, 'sk-the-right-key');
+    try {
+      const gw = new Gateway({ config: httpConfig(server.url, SECRET) });
+      const e = await gw.chat.completions.create(hi('fast')).catch((x) => x);
+      assert.ok(e instanceof sg.AuthenticationError, inspect(e));
+      assert.equal(e.status, 401);
+      for (const text of [e.message, e.stack, JSON.stringify(e), inspect(e, { depth: 5 }), String(e)]) {
+        assert.ok(!text.includes(SECRET) && !text.includes('SECRET-node'), text);
+      }
+      const s = await gw.chat.completions.create(hi('fast', { stream: true })).catch((x) => x);
+      assert.ok(s instanceof sg.AuthenticationError);
+      assert.ok(!s.message.includes('SECRET-node'));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a config error does not echo the key', () => {
+    const e = (() => {
+      try {
+        new Gateway({ config: { providers: { oai: { type: 'openai', api_key: SECRET, api_bsae: 'x' } }, deployments: {}, routes: {} } });
+      } catch (x) {
+        return x;
+      }
+    })();
+    assert.ok(e instanceof sg.InvalidConfigError);
+    assert.match(e.message, /api_base/);
+    assert.ok(!JSON.stringify(e).includes('SECRET-node') && !e.message.includes('SECRET-node'));
+  });
+});
+
+describe('bad JS types give clear errors, never a crash', () => {
+  const gw = new Gateway({ config: MOCK_CONFIG });
+  const circular = hi();
+  circular.self = circular;
+
+  const badRequests = [
+    ['undefined', undefined, /request must be a JSON object/],
+    ['a string', 'hello', /request must be a JSON object/],
+    ['a number', 42, /request must be a JSON object/],
+    ['an array', [1, 2], /request must be a JSON object/],
+    ['a numeric model', { model: 1, messages: [{ role: 'user', content: 'x' }] }, /`model` must be a non-empty string/],
+    ['messages as an object', { model: 'chat', messages: { role: 'user' } }, /`messages` must be a list/],
+    ['a non-boolean stream', hi('chat', { stream: 'yes' }), /`stream` must be true or false/],
+    ['a BigInt', hi('chat', { max_tokens: 10n }), /cannot be converted to JSON.*BigInt/],
+    ['a cycle', circular, /cannot be converted to JSON.*circular/i],
+  ];
+  for (const [what, request, message] of badRequests) {
+    test(`request: ${what}`, async () => {
+      const e = await gw.chat.completions.create(request).catch((x) => x);
+      assert.ok(e instanceof sg.BadRequestError, `${what}: ${inspect(e)}`);
+      assert.equal(e.code, 'invalid_request');
+      assert.match(e.message, message);
+    });
+  }
+
+  const badOptions = [
+    ['a string', 'fast', /call options must be an object/],
+    ['an array', [], /call options must be an object/],
+    ['tags as a string', { tags: 'team' }, /option `tags`/],
+    ['a nested tag', { tags: { team: { a: 1 } } }, /tag `team` must be a string/],
+    ['a negative timeout', { timeout: -1 }, /option `timeout`/],
+    ['a bad duration', { timeout: 'soon' }, /option `timeout`/],
+    ['a numeric requestId', { requestId: 5 }, /request_id/],
+    ['requestId and request_id', { requestId: 'a', request_id: 'b' }, /either `requestId` or `request_id`/],
+    ['a non-signal', { signal: 'stop' }, /option `signal` must be an AbortSignal/],
+    ['an unknown option', { maxRetries: 2 }, /unknown call option `maxRetries`/],
+  ];
+  for (const [what, options, message] of badOptions) {
+    test(`options: ${what}`, async () => {
+      const e = await gw.chat.completions.create(hi(), options).catch((x) => x);
+      assert.ok(e instanceof sg.BadRequestError, `${what}: ${inspect(e)}`);
+      assert.match(e.message, message);
+    });
+  }
+
+  test('create() never throws synchronously', () => {
+    const p = gw.chat.completions.create(Symbol('x'));
+    assert.ok(p instanceof Promise);
+    return p.then(() => assert.fail('resolved'), (e) => assert.ok(e instanceof sg.BadRequestError));
+  });
+
+  const badConfigs = [
+    ['no options', undefined, /Gateway options must be an object/],
+    ['a number', 42, /Gateway options must be an object/],
+    ['config: a number', { config: 42 }, /`config` must be an object or YAML\/JSON text, not number/],
+    ['config: null', { config: null }, /not null/],
+    ['config: an array', { config: [1] }, /`config` must be an object/],
+    ['a misspelt option', { confg: {} }, /unknown Gateway option `confg`/],
+    ['config text that is a list', { config: '[1, 2]' }, /./],
+    ['a BigInt in the config', { config: { providers: { p: { type: 'mock', latency: 1n } } } }, /cannot be converted to JSON/],
+  ];
+  for (const [what, options, message] of badConfigs) {
+    test(`new Gateway(): ${what}`, () => {
+      const e = (() => { try { new Gateway(options); } catch (x) { return x; } })();
+      assert.ok(e instanceof sg.InvalidConfigError, `${what}: ${inspect(e)}`);
+      assert.match(e.message, message);
+    });
+  }
+
+  test('Gateway.fromFile() with a bad argument or a missing file', async () => {
+    await assert.rejects(Gateway.fromFile(42), sg.InvalidConfigError);
+    await assert.rejects(Gateway.fromFile(), sg.InvalidConfigError);
+    const e = await Gateway.fromFile('/nonexistent/gateway.yaml').catch((x) => x);
+    assert.ok(e instanceof sg.InvalidConfigError, inspect(e));
+    assert.match(e.message, /\/nonexistent\/gateway\.yaml/);
+  });
+
+  test('the gateway still works after all of that', async () => {
+    const r = await gw.chat.completions.create(hi());
+    assert.equal(r.gateway.deployment, 'mini');
+  });
+});
+
+describe('the in-process mock and the Gateway lifecycle', () => {
+  test('Gateway.fromFile() reads YAML from a path and from a file: URL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluicegate-node-'));
+    try {
+      const file = join(dir, 'gateway.yaml');
+      writeFileSync(file, 'providers:\n  local: { type: mock }\ndeployments:\n  mini: { provider: local, model: gpt-4o-mini }\nroutes:\n  chat: { targets: [mini] }\n');
+      for (const where of [file, pathToFileURL(file)]) {
+        const gw = await Gateway.fromFile(where);
+        const r = await gw.chat.completions.create(hi(), { tags: { team: 'a' } });
+        assert.equal(r.choices[0].message.content, 'Hello from gpt-4o-mini! You said: hi');
+        assert.equal(r.gateway.route, 'chat');
+        await gw.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('config as JSON text and YAML text', async () => {
+    for (const config of [JSON.stringify(MOCK_CONFIG), 'providers: {local: {type: mock}}\ndeployments: {mini: {provider: local, model: m}}\nroutes: {chat: {targets: [mini]}}']) {
+      const gw = new Gateway({ config });
+      assert.equal((await gw.chat.completions.create(hi())).gateway.provider, 'local');
+    }
+  });
+
+  test('close() refuses new calls; running calls and streams finish', async () => {
+    const gw = new Gateway({ config: { ...MOCK_CONFIG, providers: { local: { type: 'mock', latency: '100ms' } } } });
+    const running = gw.chat.completions.create(hi());
+    const stream = await gw.chat.completions.create(hi('chat', { stream: true }));
+    assert.equal(gw.closed, false);
+    await gw.close();
+    assert.equal(gw.closed, true);
+    await gw.close(); // twice is fine
+    const e = await gw.chat.completions.create(hi()).catch((x) => x);
+    assert.ok(e instanceof sg.BadRequestError);
+    assert.match(e.message, /closed/);
+    assert.equal((await running).gateway.attempts, 1);
+    let n = 0;
+    for await (const _ of stream) n++;
+    assert.ok(n > 2);
+  });
+
+  test('32 concurrent calls to an in-process mock', async () => {
+    const gw = new Gateway({ config: MOCK_CONFIG });
+    const t0 = Date.now();
+    const results = await Promise.all(Array.from({ length: 32 }, (_, i) => gw.chat.completions.create(hi(), { requestId: `p-${i}` })));
+    assert.deepEqual(results.map((r) => r.gateway.request_id), Array.from({ length: 32 }, (_, i) => `p-${i}`));
+    // 32 calls with 5 ms of latency each run concurrently, not one after another.
+    assert.ok(Date.now() - t0 < 32 * 5, `took ${Date.now() - t0} ms`);
+  });
+
+  test('a Gateway is frozen and exposes only the OpenAI-style namespace', () => {
+    const gw = new Gateway({ config: MOCK_CONFIG });
+    assert.ok(Object.isFrozen(gw));
+    assert.equal(typeof gw.chat.completions.create, 'function');
+  });
+});
