@@ -72,6 +72,12 @@ static CATALOG: &[(&str, Price)] = &[
     ("mistral-small-latest", p(0.1, 0.3, 0.0, 128_000, 128_000)),
 ];
 
+/// The built-in catalog entry for a model (exact name, then without a `provider/` prefix).
+pub fn catalog_price(model: &str) -> Option<&'static Price> {
+    let find = |name: &str| CATALOG.iter().find(|(n, _)| *n == name).map(|(_, p)| p);
+    find(model).or_else(|| model.split_once('/').and_then(|(_, bare)| find(bare)))
+}
+
 /// The prices a gateway uses: the catalog with the file and config overrides applied.
 #[derive(Debug, Clone, Default)]
 pub struct PriceBook {
@@ -156,9 +162,11 @@ impl PriceBook {
         let price = self.get(model)?;
         // Cached tokens are counted inside input tokens (OpenAI's convention, which usage follows).
         let cached = usage.cached_tokens.min(usage.input_tokens);
-        let fresh = usage.input_tokens - cached;
+        let written = usage.cache_write_tokens.min(usage.input_tokens - cached);
+        let fresh = usage.input_tokens - cached - written;
         let cost = fresh as f64 * price.input
             + cached as f64 * price.cached_input.unwrap_or(price.input)
+            + written as f64 * price.cache_write.unwrap_or(price.input)
             + usage.output_tokens as f64 * price.output;
         Some((cost * 1e12).round() / 1e12)
     }
@@ -176,7 +184,7 @@ mod tests {
     #[test]
     fn cost_counts_cached_tokens_once() {
         let book = PriceBook::builtin();
-        let usage = Usage { input_tokens: 1000, output_tokens: 100, cached_tokens: 400, reasoning_tokens: 0 };
+        let usage = Usage { input_tokens: 1000, output_tokens: 100, cached_tokens: 400, ..Usage::default() };
         let cost = book.cost("gpt-4o", &usage).unwrap();
         let expected = 600.0 * 2.5e-6 + 400.0 * 1.25e-6 + 100.0 * 1e-5;
         assert!((cost - expected).abs() < 1e-12);

@@ -85,3 +85,8 @@ pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     }
     runtime().block_on(future)
 }
+
+/// Seconds since the Unix epoch (for `created` fields).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

@@ -9,6 +9,8 @@ pub struct Usage {
     /// Completion tokens, reasoning ones included.
     pub output_tokens: u64,
     pub cached_tokens: u64,
+    /// Prompt tokens written to the provider's cache (Anthropic bills them at a premium).
+    pub cache_write_tokens: u64,
     pub reasoning_tokens: u64,
 }
 
@@ -23,6 +25,7 @@ impl Usage {
             input_tokens: n("/prompt_tokens"),
             output_tokens: n("/completion_tokens"),
             cached_tokens: n("/prompt_tokens_details/cached_tokens"),
+            cache_write_tokens: n("/prompt_tokens_details/cache_write_tokens"),
             reasoning_tokens: n("/completion_tokens_details/reasoning_tokens"),
         })
     }
@@ -32,6 +35,7 @@ impl Usage {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
             "reasoning_tokens": self.reasoning_tokens,
         })
     }

@@ -13,46 +13,24 @@ pub use duration::parse_duration;
 pub use route::{ATTEMPT_CAP, BreakerConfig, RetryConfig, RouteConfig, RouteRule, Strategy, TimeoutConfig};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::providers::presets::{self, Preset, Wire};
 use read::{Problems, join, object};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Which wire protocol a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderKind {
-    /// Any OpenAI-compatible Chat Completions server.
-    OpenAi,
-    /// In-process, no network: deterministic, scriptable replies.
-    Mock,
-}
-
-impl ProviderKind {
-    const NAMES: [&'static str; 2] = ["openai", "mock"];
-
-    fn parse(name: &str) -> Option<ProviderKind> {
-        match name {
-            "openai" => Some(ProviderKind::OpenAi),
-            "mock" => Some(ProviderKind::Mock),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ProviderKind::OpenAi => "openai",
-            ProviderKind::Mock => "mock",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
     pub name: String,
-    pub kind: ProviderKind,
+    /// The `type`: its wire protocol and defaults.
+    pub preset: &'static Preset,
+    /// The configured base URL, else the type's default.
     pub api_base: Option<String>,
+    /// The configured key, else the type's key variable from the environment.
     pub api_key: Option<String>,
+    /// Azure's `api-version` query parameter, or Anthropic's `anthropic-version` header.
+    pub api_version: Option<String>,
     pub headers: Vec<(String, String)>,
     pub timeout: Option<Duration>,
     /// `type: mock` only: per-model scripts (see [`crate::mock::Script`]).
@@ -99,7 +77,7 @@ pub struct Config {
 }
 
 const TOP_KEYS: [&str; 4] = ["providers", "deployments", "routes", "pricing"];
-const PROVIDER_KEYS: [&str; 8] = ["type", "api_base", "api_key", "headers", "timeout", "script", "latency", "description"];
+const PROVIDER_KEYS: [&str; 9] = ["type", "api_base", "api_key", "api_version", "headers", "timeout", "script", "latency", "description"];
 const DEPLOYMENT_KEYS: [&str; 8] = ["provider", "model", "region", "rpm", "tpm", "weight", "max_input_tokens", "description"];
 const PRICING_KEYS: [&str; 2] = ["file", "models"];
 const PRICE_KEYS: [&str; 3] = ["input_per_mtok", "output_per_mtok", "cached_input_per_mtok"];
@@ -201,9 +179,10 @@ fn read_provider(name: &str, v: &Value, p: &mut Problems) -> Option<ProviderConf
     let path = join("providers", name);
     let map = object(v, &path, &PROVIDER_KEYS, p)?;
     let type_name = read::required_string(map, &path, "type", p)?;
-    let Some(kind) = ProviderKind::parse(&type_name) else {
-        let near = suggest::hint(&type_name, ProviderKind::NAMES);
-        p.push(&join(&path, "type"), format!("unknown provider type `{type_name}`{near} (known: {})", ProviderKind::NAMES.join(", ")));
+    let Some(preset) = presets::find(&type_name) else {
+        let known: Vec<&str> = presets::names().collect();
+        let near = suggest::hint(&type_name, known.iter().copied());
+        p.push(&join(&path, "type"), format!("unknown provider type `{type_name}`{near} (known: {})", known.join(", ")));
         return None;
     };
     let api_base = read::string(map, &path, "api_base", p);
@@ -212,10 +191,10 @@ fn read_provider(name: &str, v: &Value, p: &mut Problems) -> Option<ProviderConf
             p.push(&join(&path, "api_base"), format!("`{base}` is not an http(s) URL; write it like `https://api.openai.com/v1`"));
         }
     }
-    if kind == ProviderKind::OpenAi && api_base.is_none() {
-        // Defaults to OpenAI's own endpoint; nothing to check.
+    if preset.wire == Wire::AzureOpenAi && api_base.is_none() {
+        p.push(&join(&path, "api_base"), "is required for azure_openai, like `https://my-resource.openai.azure.com`");
     }
-    if kind != ProviderKind::Mock {
+    if preset.wire != Wire::Mock {
         for key in ["script", "latency"] {
             if map.contains_key(key) {
                 p.push(&join(&path, key), "only providers of `type: mock` take this key");
@@ -228,11 +207,14 @@ fn read_provider(name: &str, v: &Value, p: &mut Problems) -> Option<ProviderConf
             p.push(&join(&path, "script"), message);
         }
     }
+    let api_key = read::string(map, &path, "api_key", p)
+        .or_else(|| preset.key_env.and_then(|var| std::env::var(var).ok()).filter(|k| !k.is_empty()));
     Some(ProviderConfig {
         name: name.to_owned(),
-        kind,
-        api_base,
-        api_key: read::string(map, &path, "api_key", p),
+        preset,
+        api_base: api_base.or_else(|| preset.api_base.map(str::to_owned)),
+        api_key,
+        api_version: read::string(map, &path, "api_version", p),
         headers: read::string_map(map, &path, "headers", p),
         timeout: read::duration(map, &path, "timeout", p),
         script,
@@ -308,7 +290,7 @@ routes:
     fn reads_a_good_config() {
         let c = Config::from_text(GOOD).unwrap();
         assert_eq!(c.routes["chat"].targets, vec!["a"]);
-        assert_eq!(c.providers["local"].kind, ProviderKind::Mock);
+        assert_eq!(c.providers["local"].preset.wire, Wire::Mock);
     }
 
     #[test]

@@ -229,7 +229,7 @@ impl Step {
         json!({
             "id": id,
             "object": "chat.completion",
-            "created": unix_now(),
+            "created": crate::runtime::unix_now(),
             "model": model,
             "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": self.finish_reason()}],
             "usage": self.usage(model, request),
@@ -238,7 +238,7 @@ impl Step {
 
     /// The stream a provider would send, as chunk objects (a usage chunk last when asked for).
     pub fn chunks(&self, id: &str, model: &str, request: &Value) -> Vec<Value> {
-        let created = unix_now();
+        let created = crate::runtime::unix_now();
         let chunk = |delta: Value, finish: Value| {
             json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
                    "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
@@ -292,12 +292,6 @@ fn split_words(text: &str) -> Vec<String> {
     pieces
 }
 
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 #[cfg(test)]
 mod tests {

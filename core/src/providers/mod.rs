@@ -1,12 +1,19 @@
 //! Provider adapters: each turns an OpenAI-format request into its provider's wire format and
 //! the answer (plain, streamed or an error) back into OpenAI format and gateway errors.
 
+pub mod anthropic;
+pub mod cohere;
+pub mod dialect;
+pub mod gemini;
+mod http;
 mod http_error;
 pub mod mock;
 pub mod openai;
+pub mod presets;
 pub mod sse;
 
-use crate::config::{DeploymentConfig, ProviderConfig, ProviderKind, TimeoutConfig};
+use crate::config::{DeploymentConfig, ProviderConfig, TimeoutConfig};
+use presets::Wire;
 use std::time::Duration;
 use crate::error::Result;
 use crate::secrets::Scrubber;
@@ -43,22 +50,26 @@ pub(crate) async fn within_first_token<T>(limits: &Limits, what: &str, future: i
 
 /// A configured provider, ready to serve its deployments.
 pub enum Provider {
-    OpenAi(openai::OpenAiProvider),
+    Http(http::HttpProvider),
     Mock(mock::MockProvider),
 }
 
 impl Provider {
     pub fn new(config: &ProviderConfig, scrubber: Scrubber) -> Provider {
-        match config.kind {
-            ProviderKind::OpenAi => Provider::OpenAi(openai::OpenAiProvider::new(config, scrubber)),
-            ProviderKind::Mock => Provider::Mock(mock::MockProvider::new(config)),
-        }
+        let dialect: Box<dyn dialect::Dialect> = match config.preset.wire {
+            Wire::Mock => return Provider::Mock(mock::MockProvider::new(config)),
+            Wire::OpenAi | Wire::AzureOpenAi => Box::new(openai::OpenAi::for_provider(config)),
+            Wire::Anthropic => Box::new(anthropic::Anthropic::for_provider(config)),
+            Wire::Gemini => Box::new(gemini::Gemini),
+            Wire::Cohere => Box::new(cohere::Cohere),
+        };
+        Provider::Http(http::HttpProvider::new(config, dialect, scrubber))
     }
 
     /// One non-streaming call. `request.model` is already the deployment's model.
     pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
         match self {
-            Provider::OpenAi(p) => p.chat(deployment, request, limits).await,
+            Provider::Http(p) => p.chat(deployment, request, limits).await,
             Provider::Mock(p) => p.chat(deployment, request, limits).await,
         }
     }
@@ -66,15 +77,8 @@ impl Provider {
     /// Opens a stream; errors before the first byte come back here, later ones in the stream.
     pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
         match self {
-            Provider::OpenAi(p) => p.chat_stream(deployment, request, limits).await,
+            Provider::Http(p) => p.chat_stream(deployment, request, limits).await,
             Provider::Mock(p) => p.chat_stream(deployment, request, limits).await,
-        }
-    }
-
-    pub fn kind(&self) -> ProviderKind {
-        match self {
-            Provider::OpenAi(_) => ProviderKind::OpenAi,
-            Provider::Mock(_) => ProviderKind::Mock,
         }
     }
 }

@@ -1,174 +1,180 @@
-//! OpenAI Chat Completions over HTTP: OpenAI itself and any compatible server (vLLM, Ollama,
-//! LM Studio, the `sluicegate mock-provider` server, …).
+//! OpenAI Chat Completions: OpenAI, Azure OpenAI, and every OpenAI-compatible server (Mistral,
+//! Groq, Together, Fireworks, DeepSeek, xAI, OpenRouter, vLLM, Ollama, the mock server).
+//! Requests pass through (unknown fields included); answers are normalised for the known quirks.
 
-use super::http_error::{self, Origin};
-use super::sse::SseParser;
-use super::{ChunkStream, Limits, within_first_token};
+use super::dialect::{Dialect, StreamDecoder};
+use super::http_error::provider_message;
+use super::presets::Wire;
+use super::sse::SseEvent;
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
-use crate::runtime::http_client_with;
-use crate::secrets::Scrubber;
-use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::Value;
-use std::time::Duration;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+use std::collections::HashMap;
 
-pub const DEFAULT_API_BASE: &str = "https://api.openai.com/v1";
-
-pub struct OpenAiProvider {
-    name: String,
-    chat_url: String,
-    headers: HeaderMap,
-    timeout: Option<Duration>,
-    scrubber: Scrubber,
+pub struct OpenAi {
+    pub azure: bool,
+    pub nine_char_tool_ids: bool,
 }
 
-impl OpenAiProvider {
-    pub fn new(config: &ProviderConfig, scrubber: Scrubber) -> OpenAiProvider {
-        let base = config.api_base.as_deref().unwrap_or(DEFAULT_API_BASE).trim_end_matches('/');
-        let mut headers = HeaderMap::new();
-        headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(key) = config.api_key.as_deref().filter(|k| !k.is_empty()) {
-            if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {key}")) {
-                value.set_sensitive(true);
-                headers.insert(reqwest::header::AUTHORIZATION, value);
-            }
-        }
-        for (name, value) in &config.headers {
-            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-                headers.insert(n, v);
-            }
-        }
-        OpenAiProvider {
-            name: config.name.clone(),
-            chat_url: format!("{base}/chat/completions"),
-            headers,
-            timeout: config.timeout,
-            scrubber,
-        }
-    }
-
-    fn origin<'a>(&'a self, deployment: &'a DeploymentConfig) -> Origin<'a> {
-        Origin { deployment: &deployment.name, provider: &self.name }
-    }
-
-    async fn send(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<reqwest::Response> {
-        let mut builder = http_client_with(limits.connect).post(&self.chat_url).headers(self.headers.clone()).json(request);
-        if let Some(t) = self.timeout {
-            builder = builder.timeout(t);
-        }
-        let what = format!("deployment `{}` (provider `{}`)", deployment.name, self.name);
-        let response = within_first_token(limits, &what, async {
-            builder.send().await.map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))
-        })
-        .await?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(response);
-        }
-        let retry_after = http_error::retry_after(response.headers());
-        let body = response.text().await.unwrap_or_default();
-        Err(http_error::from_status(status, &body, retry_after, &self.origin(deployment), &self.scrubber))
-    }
-
-    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
-        let response = self.send(deployment, request, limits).await?;
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::new(
-                ErrorKind::ProviderError,
-                format!("deployment `{}` (provider `{}`) sent a response that is not valid JSON: {e}", deployment.name, self.name),
-            )
-        })?;
-        if !value.get("choices").is_some_and(Value::is_array) {
-            return Err(Error::new(
-                ErrorKind::ProviderError,
-                format!("deployment `{}` (provider `{}`) sent a response without `choices`", deployment.name, self.name),
-            ));
-        }
-        Ok(value)
-    }
-
-    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
-        let mut upstream = request.clone();
-        // Ask for the usage chunk so that streamed calls are metered exactly.
-        upstream["stream_options"]["include_usage"] = Value::Bool(true);
-        let response = self.send(deployment, &upstream, limits).await?;
-        let label = format!("deployment `{}` (provider `{}`)", deployment.name, self.name);
-        let scrubber = self.scrubber.clone();
-        let bytes = response.bytes_stream();
-        let state = (bytes, SseParser::default(), std::collections::VecDeque::<Result<Value>>::new(), false);
-        let stream = futures_util::stream::unfold(state, move |(mut bytes, mut parser, mut ready, mut done)| {
-            let label = label.clone();
-            let scrubber = scrubber.clone();
-            async move {
-                loop {
-                    if let Some(item) = ready.pop_front() {
-                        return Some((item, (bytes, parser, ready, done)));
-                    }
-                    if done {
-                        return None;
-                    }
-                    match bytes.next().await {
-                        Some(Ok(chunk)) => {
-                            for event in parser.feed(&chunk) {
-                                if let Some(item) = decode_event(&event.data, &label, &scrubber, &mut done) {
-                                    ready.push_back(item);
-                                }
-                            }
-                        }
-                        Some(Err(e)) => {
-                            done = true;
-                            ready.push_back(Err(Error::new(
-                                ErrorKind::Connection,
-                                format!("{label}: the stream broke: {}", scrubber.scrub(&e.to_string())),
-                            )));
-                        }
-                        None => {
-                            if let Some(event) = parser.finish() {
-                                if let Some(item) = decode_event(&event.data, &label, &scrubber, &mut done) {
-                                    ready.push_back(item);
-                                }
-                            }
-                            if !done {
-                                done = true;
-                                ready.push_back(Err(Error::new(
-                                    ErrorKind::Connection,
-                                    format!("{label}: the stream ended without `[DONE]`"),
-                                )));
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        Ok(stream.boxed())
+impl OpenAi {
+    pub fn for_provider(config: &ProviderConfig) -> OpenAi {
+        OpenAi { azure: config.preset.wire == Wire::AzureOpenAi, nine_char_tool_ids: config.preset.nine_char_tool_ids }
     }
 }
 
-/// One SSE payload: a chunk, the end (`[DONE]`), or an in-stream error.
-fn decode_event(data: &str, label: &str, scrubber: &Scrubber, done: &mut bool) -> Option<Result<Value>> {
-    if *done {
-        return None;
-    }
-    let data = data.trim();
-    if data == "[DONE]" {
-        *done = true;
-        return None;
-    }
-    match serde_json::from_str::<Value>(data) {
-        Ok(v) if v.get("error").is_some() => {
-            *done = true;
-            let message = scrubber.scrub(&http_error::provider_message(data));
-            Some(Err(Error::new(ErrorKind::ProviderError, format!("{label} sent an error in the stream: {message}"))))
+fn header(value: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(value).ok()
+}
+
+impl Dialect for OpenAi {
+    fn chat_url(&self, provider: &ProviderConfig, deployment: &DeploymentConfig, _stream: bool) -> String {
+        let base = provider.api_base.as_deref().unwrap_or_default().trim_end_matches('/');
+        match (self.azure, &provider.api_version) {
+            (false, _) => format!("{base}/chat/completions"),
+            (true, Some(version)) => format!("{base}/openai/deployments/{}/chat/completions?api-version={version}", deployment.model),
+            (true, None) => format!("{base}/openai/v1/chat/completions"),
         }
-        Ok(v) => Some(Ok(v)),
-        Err(e) => {
-            *done = true;
-            Some(Err(Error::new(ErrorKind::ProviderError, format!("{label} sent a stream event that is not JSON: {e}"))))
+    }
+
+    fn headers(&self, provider: &ProviderConfig, headers: &mut HeaderMap) {
+        let Some(key) = provider.api_key.as_deref().filter(|k| !k.is_empty()) else { return };
+        if self.azure {
+            if let Some(v) = header(key) {
+                headers.insert("api-key", v);
+            }
+        } else if let Some(v) = header(&format!("Bearer {key}")) {
+            headers.insert(reqwest::header::AUTHORIZATION, v);
         }
+    }
+
+    fn encode(&self, request: &Value, _deployment: &DeploymentConfig, stream: bool) -> Result<Value> {
+        let mut body = request.clone();
+        if stream {
+            // Ask for the usage chunk so that streamed calls are metered exactly.
+            body["stream_options"]["include_usage"] = Value::Bool(true);
+        }
+        if self.nine_char_tool_ids {
+            rewrite_tool_ids(&mut body);
+        }
+        Ok(body)
+    }
+
+    fn decode(&self, body: Value, _deployment: &DeploymentConfig) -> Result<Value> {
+        if !body.get("choices").is_some_and(Value::is_array) {
+            return Err(Error::new(ErrorKind::ProviderError, "the response has no `choices`"));
+        }
+        Ok(body)
+    }
+
+    fn stream_decoder(&self, _deployment: &DeploymentConfig) -> Box<dyn StreamDecoder> {
+        Box::new(OpenAiStream { done: false })
+    }
+
+    fn classify(&self, status: u16, body: &Value) -> Option<(ErrorKind, bool)> {
+        let code = body.pointer("/error/code").and_then(Value::as_str);
+        match (status, code) {
+            (_, Some("content_filter")) => Some((ErrorKind::GuardrailBlocked, false)),
+            (429, Some("insufficient_quota")) => Some((ErrorKind::RateLimited, false)),
+            _ => None,
+        }
+    }
+}
+
+struct OpenAiStream {
+    done: bool,
+}
+
+impl StreamDecoder for OpenAiStream {
+    fn event(&mut self, event: &SseEvent) -> Result<Vec<Value>> {
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            return Ok(vec![]);
+        }
+        let mut chunk: Value = serde_json::from_str(data)
+            .map_err(|e| Error::new(ErrorKind::ProviderError, format!("sent a stream event that is not JSON: {e}")))?;
+        if chunk.get("error").is_some_and(|e| !e.is_null()) {
+            return Err(Error::new(ErrorKind::ProviderError, format!("sent an error in the stream: {}", provider_message(data))));
+        }
+        // vLLM sends `choices: null` (or none) on the usage chunk; Groq's older streams put
+        // usage under `x_groq`.
+        if !chunk.get("choices").is_some_and(Value::is_array) {
+            chunk["choices"] = json!([]);
+        }
+        if chunk.get("usage").is_none_or(Value::is_null) {
+            if let Some(usage) = chunk.pointer("/x_groq/usage").cloned() {
+                chunk["usage"] = usage;
+            }
+        }
+        let empty = chunk["choices"].as_array().is_some_and(Vec::is_empty);
+        if empty && chunk.get("usage").is_none_or(Value::is_null) {
+            // Azure's first chunk carries only prompt filter results.
+            return Ok(vec![]);
+        }
+        Ok(vec![chunk])
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn end(&mut self) -> Result<Vec<Value>> {
+        if self.done {
+            Ok(vec![])
+        } else {
+            Err(Error::new(ErrorKind::Connection, "the stream ended without `[DONE]`"))
+        }
+    }
+}
+
+/// Mistral accepts only 9-alphanumeric tool-call ids: map every other id to one, consistently
+/// within the request (a call and its result keep matching).
+fn rewrite_tool_ids(body: &mut Value) {
+    fn valid(id: &str) -> bool {
+        id.len() == 9 && id.chars().all(|c| c.is_ascii_alphanumeric())
+    }
+    fn nine(id: &str) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        let mut hash: u64 = 0xcbf29ce484222325;
+        for b in id.bytes() {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x100000001b3);
+        }
+        (0..9).map(|i| ALPHABET[((hash >> (i * 6)) % 62) as usize] as char).collect()
+    }
+    let mut mapped: HashMap<String, String> = HashMap::new();
+    let mut map_id = |v: &mut Value| {
+        if let Some(id) = v.as_str().filter(|id| !valid(id)) {
+            let new = mapped.entry(id.to_owned()).or_insert_with(|| nine(id)).clone();
+            *v = Value::String(new);
+        }
+    };
+    for message in body.get_mut("messages").and_then(Value::as_array_mut).into_iter().flatten() {
+        if let Some(id) = message.get_mut("tool_call_id") {
+            map_id(id);
+        }
+        for call in message.get_mut("tool_calls").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(id) = call.get_mut("id") {
+                map_id(id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mistral_ids_are_rewritten_consistently() {
+        let mut body = json!({"messages": [
+            {"role": "assistant", "tool_calls": [{"id": "call_0fypS1hVX_long", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_0fypS1hVX_long", "content": "42"},
+        ]});
+        rewrite_tool_ids(&mut body);
+        let a = body.pointer("/messages/0/tool_calls/0/id").unwrap().as_str().unwrap().to_owned();
+        assert_eq!(a.len(), 9);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(body.pointer("/messages/1/tool_call_id").unwrap(), &json!(a));
     }
 }

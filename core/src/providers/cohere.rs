@@ -1,0 +1,203 @@
+//! Cohere Chat v2: OpenAI-like messages and tools, content as typed parts, `COMPLETE` /
+//! `TOOL_CALL` finish reasons, billed-unit usage, and named stream events with tool-call
+//! deltas carried as objects rather than lists.
+
+use super::dialect::{ChunkMaker, Dialect, StreamDecoder, max_tokens, openai_usage, stop_list, text_of};
+use super::sse::SseEvent;
+use crate::config::{DeploymentConfig, ProviderConfig};
+use crate::error::{Error, ErrorKind, Result};
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Map, Value, json};
+
+pub struct Cohere;
+
+fn finish_reason(reason: &str) -> &'static str {
+    match reason {
+        "MAX_TOKENS" => "length",
+        "TOOL_CALL" => "tool_calls",
+        "ERROR" => "content_filter",
+        _ => "stop",
+    }
+}
+
+/// Billed units are what the caller pays for; raw token counts are the fallback.
+fn usage(u: &Value) -> Value {
+    let n = |k: &str| {
+        u.pointer(&format!("/billed_units/{k}"))
+            .and_then(Value::as_f64)
+            .or_else(|| u.pointer(&format!("/tokens/{k}")).and_then(Value::as_f64))
+            .unwrap_or(0.0) as u64
+    };
+    openai_usage(n("input_tokens"), n("output_tokens"), 0, 0, 0)
+}
+
+fn content_text(message: &Value) -> String {
+    match message.get("content") {
+        Some(Value::Array(parts)) => parts.iter().filter(|p| p["type"] == "text").filter_map(|p| p["text"].as_str()).collect(),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+impl Dialect for Cohere {
+    fn chat_url(&self, provider: &ProviderConfig, _deployment: &DeploymentConfig, _stream: bool) -> String {
+        let base = provider.api_base.as_deref().unwrap_or_default().trim_end_matches('/');
+        let base = base.strip_suffix("/v2").unwrap_or(base);
+        format!("{base}/v2/chat")
+    }
+
+    fn headers(&self, provider: &ProviderConfig, headers: &mut HeaderMap) {
+        if let Some(v) = provider.api_key.as_deref().and_then(|k| HeaderValue::from_str(&format!("Bearer {k}")).ok()) {
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+    }
+
+    fn encode(&self, request: &Value, deployment: &DeploymentConfig, stream: bool) -> Result<Value> {
+        let messages: Vec<Value> = request["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let content = m.get("content").unwrap_or(&Value::Null);
+                match m["role"].as_str().unwrap_or("user") {
+                    "system" | "developer" => json!({"role": "system", "content": text_of(content)}),
+                    "assistant" => {
+                        let mut out = json!({"role": "assistant"});
+                        let text = text_of(content);
+                        match m.get("tool_calls").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
+                            Some(calls) => {
+                                out["tool_calls"] = calls.clone();
+                                if !text.is_empty() {
+                                    out["tool_plan"] = json!(text);
+                                }
+                            }
+                            None => out["content"] = json!(text),
+                        }
+                        out
+                    }
+                    "tool" | "function" => json!({"role": "tool", "tool_call_id": m.get("tool_call_id").cloned().unwrap_or(json!("")), "content": text_of(content)}),
+                    _ => json!({"role": "user", "content": text_of(content)}),
+                }
+            })
+            .collect();
+        let mut body = Map::new();
+        body.insert("model".into(), json!(deployment.model));
+        body.insert("messages".into(), Value::Array(messages));
+        for (from, to) in [("temperature", "temperature"), ("top_p", "p"), ("seed", "seed"), ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty"), ("tools", "tools")] {
+            if let Some(v) = request.get(from).filter(|v| !v.is_null()) {
+                body.insert(to.into(), v.clone());
+            }
+        }
+        if let Some(max) = max_tokens(request) {
+            body.insert("max_tokens".into(), json!(max));
+        }
+        if let Some(stop) = stop_list(request) {
+            body.insert("stop_sequences".into(), stop);
+        }
+        match request.get("tool_choice").and_then(Value::as_str) {
+            Some("required") => {
+                body.insert("tool_choice".into(), json!("REQUIRED"));
+            }
+            Some("none") => {
+                body.insert("tool_choice".into(), json!("NONE"));
+            }
+            _ => {}
+        }
+        if request.pointer("/response_format/type").and_then(Value::as_str) == Some("json_object") {
+            body.insert("response_format".into(), json!({"type": "json_object"}));
+        }
+        if stream {
+            body.insert("stream".into(), json!(true));
+        }
+        Ok(Value::Object(body))
+    }
+
+    fn decode(&self, body: Value, deployment: &DeploymentConfig) -> Result<Value> {
+        let message = body.get("message").ok_or_else(|| Error::new(ErrorKind::ProviderError, "the response has no `message`"))?;
+        let calls = message.get("tool_calls").and_then(Value::as_array).cloned().unwrap_or_default();
+        let text = content_text(message);
+        let mut out = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) }});
+        if !calls.is_empty() {
+            out["tool_calls"] = Value::Array(calls);
+        }
+        Ok(json!({
+            "id": body["id"],
+            "object": "chat.completion",
+            "created": crate::runtime::unix_now(),
+            "model": deployment.model,
+            "choices": [{"index": 0, "message": out, "logprobs": null, "finish_reason": finish_reason(body["finish_reason"].as_str().unwrap_or("COMPLETE"))}],
+            "usage": usage(body.get("usage").unwrap_or(&json!({}))),
+        }))
+    }
+
+    fn stream_decoder(&self, deployment: &DeploymentConfig) -> Box<dyn StreamDecoder> {
+        Box::new(CohereStream { maker: ChunkMaker::new("", deployment.model.clone()), done: false, usage: None })
+    }
+
+    fn classify(&self, status: u16, _body: &Value) -> Option<(ErrorKind, bool)> {
+        match status {
+            498 => Some((ErrorKind::Authentication, false)),
+            499 => Some((ErrorKind::Cancelled, false)),
+            _ => None,
+        }
+    }
+}
+
+struct CohereStream {
+    maker: ChunkMaker,
+    done: bool,
+    usage: Option<Value>,
+}
+
+impl StreamDecoder for CohereStream {
+    fn event(&mut self, event: &SseEvent) -> Result<Vec<Value>> {
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            return Ok(vec![]);
+        }
+        let data: Value = serde_json::from_str(data)
+            .map_err(|e| Error::new(ErrorKind::ProviderError, format!("sent a stream event that is not JSON: {e}")))?;
+        let index = data["index"].as_u64().unwrap_or(0);
+        Ok(match data["type"].as_str().or(event.event.as_deref()).unwrap_or("") {
+            "message-start" => {
+                self.maker.id = data["id"].as_str().unwrap_or("").to_owned();
+                vec![self.maker.delta(json!({"role": "assistant", "content": ""}), None)]
+            }
+            "content-delta" => match data.pointer("/delta/message/content/text").and_then(Value::as_str) {
+                Some(t) if !t.is_empty() => vec![self.maker.delta(json!({"content": t}), None)],
+                _ => vec![],
+            },
+            "tool-call-start" => {
+                let call = data.pointer("/delta/message/tool_calls").cloned().unwrap_or(json!({}));
+                vec![self.maker.delta(json!({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                    "function": {"name": call.pointer("/function/name").cloned().unwrap_or(json!("")), "arguments": call.pointer("/function/arguments").cloned().unwrap_or(json!(""))}}]}), None)]
+            }
+            "tool-call-delta" => match data.pointer("/delta/message/tool_calls/function/arguments").and_then(Value::as_str) {
+                Some(a) if !a.is_empty() => vec![self.maker.delta(json!({"tool_calls": [{"index": index, "function": {"arguments": a}}]}), None)],
+                _ => vec![],
+            },
+            "message-end" => {
+                self.done = true;
+                self.usage = data.pointer("/delta/usage").map(usage);
+                let reason = data.pointer("/delta/finish_reason").and_then(Value::as_str).unwrap_or("COMPLETE");
+                if reason == "ERROR" || reason == "TIMEOUT" {
+                    return Err(Error::new(ErrorKind::ProviderError, format!("ended the stream with finish reason {reason}")));
+                }
+                vec![self.maker.delta(json!({}), Some(finish_reason(reason)))]
+            }
+            _ => vec![],
+        })
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn end(&mut self) -> Result<Vec<Value>> {
+        if !self.done {
+            return Err(Error::new(ErrorKind::Connection, "the stream ended before `message-end`"));
+        }
+        Ok(self.usage.take().map(|u| vec![self.maker.usage(u)]).unwrap_or_default())
+    }
+}

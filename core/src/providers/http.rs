@@ -1,0 +1,167 @@
+//! A provider reached over HTTP: the shared mechanics (pooled client, timeouts, error mapping,
+//! SSE framing) around one [`Dialect`] that does the translation.
+
+use super::dialect::{Dialect, StreamDecoder};
+use super::http_error::{self, Origin};
+use super::sse::SseParser;
+use super::{ChunkStream, Limits, within_first_token};
+use crate::config::{DeploymentConfig, ProviderConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::runtime::http_client_with;
+use crate::secrets::Scrubber;
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+use std::collections::VecDeque;
+
+pub struct HttpProvider {
+    config: ProviderConfig,
+    dialect: Box<dyn Dialect>,
+    headers: HeaderMap,
+    scrubber: Scrubber,
+}
+
+impl HttpProvider {
+    pub fn new(config: &ProviderConfig, dialect: Box<dyn Dialect>, scrubber: Scrubber) -> HttpProvider {
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        dialect.headers(config, &mut headers);
+        for value in headers.values_mut() {
+            value.set_sensitive(true);
+        }
+        for (name, value) in &config.headers {
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                headers.insert(n, v);
+            }
+        }
+        HttpProvider { config: config.clone(), dialect, headers, scrubber }
+    }
+
+    fn origin<'a>(&'a self, deployment: &'a DeploymentConfig) -> Origin<'a> {
+        Origin { deployment: &deployment.name, provider: &self.config.name }
+    }
+
+    fn label(&self, deployment: &DeploymentConfig) -> String {
+        format!("deployment `{}` (provider `{}`)", deployment.name, self.config.name)
+    }
+
+    async fn send(&self, deployment: &DeploymentConfig, request: &Value, stream: bool, limits: &Limits) -> Result<reqwest::Response> {
+        let body = self.dialect.encode(request, deployment, stream)?;
+        let url = self.dialect.chat_url(&self.config, deployment, stream);
+        let mut builder = http_client_with(limits.connect).post(url).headers(self.headers.clone()).json(&body);
+        if let Some(t) = self.config.timeout {
+            builder = builder.timeout(t);
+        }
+        let response = within_first_token(limits, &self.label(deployment), async {
+            builder.send().await.map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))
+        })
+        .await?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let retry_after = http_error::retry_after(response.headers());
+        let text = response.text().await.unwrap_or_default();
+        let mut error = http_error::from_status(status, &text, retry_after, &self.origin(deployment), &self.scrubber);
+        if let Some((kind, retryable)) = serde_json::from_str::<Value>(&text).ok().and_then(|b| self.dialect.classify(status, &b)) {
+            error.kind = kind;
+            error.retryable = retryable;
+        }
+        Err(error)
+    }
+
+    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
+        let response = self.send(deployment, request, false, limits).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))?;
+        let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(ErrorKind::ProviderError, format!("{} sent a response that is not valid JSON: {e}", self.label(deployment)))
+        })?;
+        self.dialect.decode(body, deployment).map_err(|mut e| {
+            e.message = format!("{}: {}", self.label(deployment), self.scrubber.scrub(&e.message));
+            e
+        })
+    }
+
+    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
+        let response = self.send(deployment, request, true, limits).await?;
+        let label = self.label(deployment);
+        let scrubber = self.scrubber.clone();
+        let state = Pump { bytes: response.bytes_stream().boxed(), parser: SseParser::default(), decoder: self.dialect.stream_decoder(deployment), ready: VecDeque::new(), finished: false };
+        let stream = futures_util::stream::unfold(state, move |mut pump| {
+            let label = label.clone();
+            let scrubber = scrubber.clone();
+            async move {
+                let item = pump.next(&label, &scrubber).await?;
+                Some((item, pump))
+            }
+        });
+        Ok(stream.boxed())
+    }
+}
+
+/// Reads bytes, frames events, decodes chunks, and ends with an error on any cut.
+struct Pump {
+    bytes: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    parser: SseParser,
+    decoder: Box<dyn StreamDecoder>,
+    ready: VecDeque<Result<Value>>,
+    finished: bool,
+}
+
+impl Pump {
+    fn push(&mut self, decoded: Result<Vec<Value>>, label: &str, scrubber: &Scrubber) {
+        match decoded {
+            Ok(chunks) => self.ready.extend(chunks.into_iter().map(Ok)),
+            Err(mut e) => {
+                e.message = format!("{label}: {}", scrubber.scrub(&e.message));
+                self.ready.push_back(Err(e));
+                self.finished = true;
+            }
+        }
+    }
+
+    async fn next(&mut self, label: &str, scrubber: &Scrubber) -> Option<Result<Value>> {
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Some(item);
+            }
+            if self.finished {
+                return None;
+            }
+            match self.bytes.next().await {
+                Some(Ok(chunk)) => {
+                    for event in self.parser.feed(&chunk) {
+                        if self.finished || self.decoder.done() {
+                            break;
+                        }
+                        let decoded = self.decoder.event(&event);
+                        self.push(decoded, label, scrubber);
+                    }
+                    if self.decoder.done() {
+                        let end = self.decoder.end();
+                        self.push(end, label, scrubber);
+                        self.finished = true;
+                    }
+                }
+                Some(Err(e)) => {
+                    self.finished = true;
+                    self.ready.push_back(Err(Error::new(ErrorKind::Connection, format!("{label}: the stream broke: {}", scrubber.scrub(&e.to_string())))));
+                }
+                None => {
+                    if let Some(event) = self.parser.finish() {
+                        let decoded = self.decoder.event(&event);
+                        self.push(decoded, label, scrubber);
+                    }
+                    if !self.finished {
+                        let end = self.decoder.end();
+                        self.push(end, label, scrubber);
+                        self.finished = true;
+                    }
+                }
+            }
+        }
+    }
+}
