@@ -135,23 +135,25 @@ impl Script {
     }
 }
 
-fn last_user_text(request: &Value) -> String {
-    request
+/// The last message a caller sent: a user message, or a tool result.
+fn last_said(request: &Value) -> Option<(String, String)> {
+    let m = request
         .get("messages")
-        .and_then(Value::as_array)
-        .and_then(|m| m.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("user")))
-        .and_then(|m| m.get("content"))
-        .map(tokens::content_text)
-        .unwrap_or_default()
+        .and_then(Value::as_array)?
+        .iter()
+        .rev()
+        .find(|m| matches!(m.get("role").and_then(Value::as_str), Some("user" | "tool")))?;
+    let role = m.get("role").and_then(Value::as_str).unwrap_or("user").to_owned();
+    Some((role, m.get("content").map(tokens::content_text).unwrap_or_default()))
 }
 
-/// The deterministic default reply.
+/// The deterministic default reply: it names the model and echoes what it was last told, so
+/// that a test can see the request got through translation intact.
 pub fn default_reply(model: &str, request: &Value) -> String {
-    let said = last_user_text(request);
-    if said.is_empty() {
-        format!("Hello from {model}!")
-    } else {
-        format!("Hello from {model}! You said: {said}")
+    match last_said(request) {
+        Some((role, said)) if role == "tool" => format!("Hello from {model}! The tool said: {said}"),
+        Some((_, said)) if !said.is_empty() => format!("Hello from {model}! You said: {said}"),
+        _ => format!("Hello from {model}!"),
     }
 }
 

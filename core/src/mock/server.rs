@@ -6,6 +6,7 @@
 //! `sluicegate mock-provider --port N` runs it as a process.
 
 use super::script::{Script, Step};
+use super::wire::{self, Flavor};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
@@ -129,6 +130,7 @@ fn full(status: StatusCode, body: Value) -> Response<Body> {
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
     let headers: BTreeMap<String, String> = req
         .headers()
         .iter()
@@ -165,7 +167,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     if let Some(response) = control {
         return Ok(response);
     }
-    if method != "POST" || !(path.ends_with("/chat/completions") || path.ends_with("/embeddings")) {
+    let flavor = wire::flavor(&path);
+    let is_embeddings = path.ends_with("/embeddings");
+    if method != "POST" || (flavor.is_none() && !is_embeddings) {
         return Ok(full(
             StatusCode::NOT_FOUND,
             json!({"error": {"message": format!("mock provider has no endpoint {method} {path}"), "type": "invalid_request_error", "param": null, "code": "unknown_url"}}),
@@ -180,42 +184,38 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             ));
         }
     };
+    let asked = wire::asked(flavor.unwrap_or(Flavor::OpenAi), &path, &query, &headers, &request);
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let model = request.get("model").and_then(Value::as_str).unwrap_or("").to_owned();
-    *state.by_model.lock().unwrap_or_else(|e| e.into_inner()).entry(model.clone()).or_insert(0) += 1;
+    *state.by_model.lock().unwrap_or_else(|e| e.into_inner()).entry(asked.model.clone()).or_insert(0) += 1;
     {
         let mut log = state.log.lock().unwrap_or_else(|e| e.into_inner());
         if log.len() >= LOG_LIMIT {
             log.remove(0);
         }
-        log.push(json!({"method": method.as_str(), "path": path, "headers": headers, "body": request}));
+        log.push(json!({"method": method.as_str(), "path": path, "query": query, "headers": headers, "body": request}));
     }
     if let Some(expected) = &state.api_key {
-        let given = headers
-            .get("authorization")
-            .map(|h| h.trim_start_matches("Bearer ").to_owned())
-            .or_else(|| headers.get("api-key").cloned())
-            .unwrap_or_default();
-        if &given != expected {
-            // Like the real API, echo the key that was sent: the gateway must scrub it.
-            return Ok(full(
-                StatusCode::UNAUTHORIZED,
-                json!({"error": {"message": format!("Incorrect API key provided: {given}. You can find your API key in your account settings."), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
-            ));
+        if &asked.key != expected {
+            // Like the real APIs, echo the key that was sent: the gateway must scrub it.
+            let (status, body) = wire::bad_key(asked.flavor, &asked.key);
+            return Ok(full(StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), body));
         }
     }
     let script = state.script.read().unwrap_or_else(|e| e.into_inner()).clone();
-    let step = script.next_step(&model);
+    let step = script.next_step(&asked.model);
     let guard = InFlight::new(state.clone());
     if let Some(delay) = step.delay {
         tokio::time::sleep(delay).await;
     }
-    Ok(answer(&state, guard, &step, &path, &model, &request))
+    if is_embeddings {
+        return Ok(full(StatusCode::OK, embeddings(&asked.model, &request)));
+    }
+    Ok(answer(&state, guard, &step, &asked))
 }
 
-fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, path: &str, model: &str, request: &Value) -> Response<Body> {
+fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, asked: &wire::Asked) -> Response<Body> {
     if step.status != 200 {
-        let mut response = full(StatusCode::from_u16(step.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), step.error_body());
+        let mut response = full(StatusCode::from_u16(step.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), wire::error_body(asked.flavor, step));
         if let Some(after) = &step.retry_after {
             if let Ok(v) = after.parse() {
                 response.headers_mut().insert("retry-after", v);
@@ -230,23 +230,13 @@ fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, path: &str, mode
             .expect("static response");
     }
     let id = format!("chatcmpl-mock-{}", state.counters.ids.fetch_add(1, Ordering::Relaxed) + 1);
-    if path.ends_with("/embeddings") {
-        return full(StatusCode::OK, embeddings(model, request));
+    if !asked.stream {
+        return full(StatusCode::OK, wire::body(asked.flavor, step, &id, asked));
     }
-    if request.get("stream").and_then(Value::as_bool) != Some(true) {
-        return full(StatusCode::OK, step.completion(&id, model, request));
-    }
-    let mut events: Vec<Result<Bytes, std::io::Error>> = step
-        .chunks(&id, model, request)
-        .into_iter()
-        .map(|c| Ok(Bytes::from(format!("data: {c}\n\n"))))
-        .collect();
-    match step.cut_after {
-        Some(n) => {
-            events.truncate(n);
-            events.push(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "scripted cut")));
-        }
-        None => events.push(Ok(Bytes::from_static(b"data: [DONE]\n\n"))),
+    let mut events: Vec<Result<Bytes, std::io::Error>> = wire::events(asked.flavor, step, &id, asked).into_iter().map(|e| Ok(Bytes::from(e))).collect();
+    if let Some(n) = step.cut_after {
+        events.truncate(n);
+        events.push(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "scripted cut")));
     }
     let chunk_delay = step.chunk_delay;
     let stall_after = step.stall_after;
