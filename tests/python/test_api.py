@@ -116,6 +116,7 @@ def test_response_attribute_access_and_dicts() -> None:
     assert (g.request_id, g.route, g.deployment, g.provider, g.attempts) == ("req-1", "chat", "mini", "local", 1)
     assert g.tags == {"team": "search"}
     assert g.usage.input_tokens == r.usage.prompt_tokens
+    assert g.skipped == []
     d = r.to_dict()
     assert d["choices"][0]["message"]["content"] == r.choices[0].message.content
     assert d["gateway"]["request_id"] == "req-1"
@@ -130,6 +131,33 @@ def test_response_attribute_access_and_dicts() -> None:
     assert "choices" in dir(r)
     assert pickle.loads(pickle.dumps(r)) == r
     assert repr(r).startswith("ChatCompletion(id=")
+
+
+def test_declared_fields_cover_what_the_core_returns(mock_server: Any) -> None:
+    """The typed objects must keep up with the core: every field it sends is declared."""
+    gw = sluicegate.Gateway(mock_config())
+    r = gw.chat.completions.create(model="chat", messages=HI)
+    stream = gw.chat.completions.create(model="chat", messages=HI, stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    server = mock_server({"gpt-4o": [{"tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]})
+    tool = sluicegate.Gateway(http_config(server)).chat.completions.create(model="chat", messages=HI)
+    pairs: List[Any] = [(r, types.ChatCompletion), (tool, types.ChatCompletion), (stream.gateway, types.GatewayInfo)]
+    pairs += [(c, types.ChatCompletionChunk) for c in chunks]
+
+    def check(obj: Any, cls: Any, path: str) -> None:
+        if not isinstance(obj, types.BaseObject):
+            return
+        assert type(obj) is cls, path
+        undeclared = set(obj.to_dict()) - set(cls._specs)
+        assert not undeclared, f"{path}: the core sends {sorted(undeclared)}, not declared in types.{cls.__name__}"
+        for field, spec in cls._specs.items():
+            value = getattr(obj, field)
+            if isinstance(spec, tuple):
+                for i, item in enumerate(value if isinstance(value, list) else [value]):
+                    check(item, spec[1], f"{path}.{field}[{i}]")
+
+    for obj, cls in pairs:
+        check(obj, cls, cls.__name__)
 
 
 def test_unknown_fields_are_kept() -> None:
@@ -172,8 +200,27 @@ def test_every_error_code_maps_to_its_class() -> None:
     assert len(set(errors.ERROR_CLASSES.values())) == len(errors.ERROR_CLASSES), "two codes share a class"
     # openai-python's names
     assert sluicegate.BadRequestError is sluicegate.InvalidRequestError
+    assert sluicegate.InternalServerError is errors.ERROR_CLASSES["internal"]
     assert issubclass(sluicegate.APITimeoutError, sluicegate.APIConnectionError)
     assert errors.error_class("something_new") is sluicegate.GatewayError
+
+
+def test_error_classes_match_the_node_binding() -> None:
+    """One product: each code's class has the Node binding's name, or an alias of it
+    (timeouts differ on purpose: openai-python says APITimeoutError, openai-node
+    APIConnectionTimeoutError)."""
+    node = ROOT / "bindings-node" / "lib" / "errors.js"
+    if not node.exists():
+        pytest.skip("no Node binding in this checkout")
+    import re
+
+    pairs = re.findall(r"define\('(\w+)', '(\w+)'", node.read_text())
+    assert len(pairs) == len(errors.ERROR_CLASSES)
+    for name, code in pairs:
+        if code == "timeout":
+            continue
+        cls = errors.ERROR_CLASSES[code]
+        assert cls.__name__ == name or getattr(sluicegate, name, None) is cls, (code, name, cls.__name__)
 
 
 def test_raised_errors_carry_the_facts() -> None:

@@ -6,8 +6,9 @@ status a provider answered with, or the code's usual one), ``retryable``, ``retr
 (seconds, when the provider said), ``request_id`` and, for configs, ``problems``.
 
 Class names follow openai-python where one exists, so ``except sluicegate.RateLimitError``
-reads the same as ``except openai.RateLimitError``; a few openai spellings are kept as aliases
-(``BadRequestError``, ``InternalServerError``, ``GuardrailError``).
+reads the same as ``except openai.RateLimitError``, and match the Node binding's classes (its
+timeout class is openai-node's ``APIConnectionTimeoutError``). Three classes also have an alias
+named after their code: ``InvalidRequestError``, ``GuardrailBlockedError``, ``InternalError``.
 """
 
 from __future__ import annotations
@@ -94,14 +95,14 @@ class GatewayError(Exception):
         return (_from_native, (self.to_dict(),))
 
 
-class InvalidRequestError(GatewayError, ValueError):
-    """The request or call options are malformed, or name an unknown route (``invalid_request``)."""
+class BadRequestError(GatewayError, ValueError):
+    """The request or call options are malformed (``invalid_request``)."""
 
     code = "invalid_request"
 
 
-#: openai-python's name for the same error.
-BadRequestError = InvalidRequestError
+#: The same class, named after its code.
+InvalidRequestError = BadRequestError
 
 
 class InvalidConfigError(GatewayError, ValueError):
@@ -140,23 +141,20 @@ class BudgetExceededError(GatewayError):
     code = "budget_exceeded"
 
 
-class GuardrailBlockedError(GatewayError):
+class GuardrailError(GatewayError):
     """A guardrail policy blocked the input or the output (``guardrail_blocked``)."""
 
     code = "guardrail_blocked"
 
 
-GuardrailError = GuardrailBlockedError
+#: The same class, named after its code.
+GuardrailBlockedError = GuardrailError
 
 
 class ProviderError(GatewayError):
     """A provider failed (5xx, malformed answer) and no fallback succeeded (``provider_error``)."""
 
     code = "provider_error"
-
-
-#: openai-python raises ``InternalServerError`` for a provider's 5xx; here that is a provider error.
-InternalServerError = ProviderError
 
 
 class APIConnectionError(GatewayError):
@@ -183,30 +181,34 @@ class CancelledError(GatewayError):
     code = "cancelled"
 
 
-class InternalError(GatewayError):
-    """A bug in sluicegate; please report it (``internal``)."""
+class InternalServerError(GatewayError):
+    """A bug in sluicegate; please report it (``internal``). The Node binding's name too."""
 
     code = "internal"
+
+
+#: The same class, named after its code.
+InternalError = InternalServerError
 
 
 #: The class for each error code; covers every code of the core (a test checks it).
 ERROR_CLASSES: Mapping[str, Type[GatewayError]] = {
     cls.code: cls
     for cls in (
-        InvalidRequestError,
+        BadRequestError,
         InvalidConfigError,
         AuthenticationError,
         PermissionDeniedError,
         NotFoundError,
         RateLimitError,
         BudgetExceededError,
-        GuardrailBlockedError,
+        GuardrailError,
         ProviderError,
         APITimeoutError,
         APIConnectionError,
         StreamInterruptedError,
         CancelledError,
-        InternalError,
+        InternalServerError,
     )
 }
 

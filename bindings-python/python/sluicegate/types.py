@@ -30,6 +30,7 @@ __all__ = [
     "ChoiceDeltaToolCallFunction",
     "GatewayInfo",
     "GatewayUsage",
+    "SkippedDeployment",
 ]
 
 # How a field's raw JSON becomes a Python value: kept as is, one object, a list of objects,
@@ -170,8 +171,16 @@ class GatewayUsage(BaseObject):
     input_tokens: int
     output_tokens: int
     cached_tokens: int
+    cache_write_tokens: int
     reasoning_tokens: int
     estimated: Optional[bool]
+
+
+class SkippedDeployment(BaseObject):
+    """A route target the gateway passed over, and why (cooldown, capacity, region...)."""
+
+    deployment: str
+    reason: str
 
 
 class GatewayInfo(BaseObject):
@@ -190,6 +199,7 @@ class GatewayInfo(BaseObject):
     ttft_ms: Optional[float]
     overhead_us: int
     tags: Dict[str, str]
+    skipped: List[SkippedDeployment]
     policy: Optional[Object]
 
 
