@@ -187,6 +187,7 @@ export declare class Stream<Item = ChatCompletionChunk> implements AsyncIterable
   [Symbol.asyncIterator](): AsyncGenerator<Item, void, undefined>;
 }
 
+/** `gateway.chat.completions`. */
 export declare class Completions {
   private constructor();
   create(body: ChatCompletionCreateParamsNonStreaming, options?: CallOptions): Promise<ChatCompletion>;
@@ -286,6 +287,7 @@ export declare class InternalServerError extends GatewayError { static readonly 
 
 declare const sluicegate: {
   Gateway: typeof Gateway;
+  Completions: typeof Completions;
   Stream: typeof Stream;
   VERSION: typeof VERSION;
   errorCodes: typeof errorCodes;

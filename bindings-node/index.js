@@ -176,6 +176,7 @@ const VERSION = native.version();
 
 module.exports = {
   Gateway,
+  Completions,
   Stream,
   VERSION,
   errorCodes: () => native.errorCodes(),

@@ -3,6 +3,7 @@ import sluicegate from './index.js';
 
 export const {
   Gateway,
+  Completions,
   Stream,
   VERSION,
   errorCodes,
