@@ -3,7 +3,7 @@
 
 mod script;
 pub mod server;
-mod wire;
+pub(crate) mod wire;
 
 pub use script::{STALL, Script, Step, default_reply};
 pub use server::MockServer;

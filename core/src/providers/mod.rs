@@ -82,3 +82,6 @@ impl Provider {
         }
     }
 }
+
+#[cfg(test)]
+mod split_tests;

@@ -5,7 +5,8 @@
 
 #[derive(Default)]
 pub struct SseParser {
-    buffer: String,
+    /// Bytes, not text: a read can end in the middle of a multi-byte character.
+    buffer: Vec<u8>,
     data: Vec<String>,
     event: Option<String>,
 }
@@ -20,10 +21,11 @@ pub struct SseEvent {
 impl SseParser {
     /// Feeds bytes; returns every event completed by them.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
-        self.buffer.push_str(&String::from_utf8_lossy(bytes));
+        self.buffer.extend_from_slice(bytes);
         let mut events = Vec::new();
-        while let Some(pos) = self.buffer.find('\n') {
-            let line: String = self.buffer.drain(..=pos).collect();
+        while let Some(pos) = self.buffer.iter().position(|b| *b == b'\n') {
+            let raw: Vec<u8> = self.buffer.drain(..=pos).collect();
+            let line = String::from_utf8_lossy(&raw);
             let line = line.trim_end_matches(['\n', '\r']);
             if line.is_empty() {
                 if let Some(event) = self.take_event() {
@@ -42,7 +44,8 @@ impl SseParser {
     /// Flushes an event left unterminated when the stream ended.
     pub fn finish(&mut self) -> Option<SseEvent> {
         let rest = std::mem::take(&mut self.buffer);
-        if !rest.trim().is_empty() {
+        if !String::from_utf8_lossy(&rest).trim().is_empty() {
+            self.buffer = rest;
             self.feed(b"\n");
         }
         self.take_event()

@@ -126,7 +126,7 @@ fn message(step: &Step) -> String {
 }
 
 /// The step's answer in neutral terms: text, tool calls (name, arguments object, id), usage.
-struct Answer {
+pub(crate) struct Answer {
     text: Option<String>,
     calls: Vec<(String, String, Value)>,
     prompt: u64,
