@@ -7,7 +7,11 @@ use std::path::Path;
 pub fn generate(crate_dir: &Path, version: &str) -> Result<String, String> {
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))?;
     let mut parts = version.split(['.', '-', '+']).map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor, patch) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let (major, minor, patch) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
     config.after_includes = Some(format!(
         "\n#define SG_VERSION \"{version}\"\n#define SG_VERSION_MAJOR {major}\n#define SG_VERSION_MINOR {minor}\n#define SG_VERSION_PATCH {patch}\n"
     ));

@@ -18,7 +18,9 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const c_char, len: usize, name: &str) -> Re
         return Err(null(name));
     }
     if len > isize::MAX as usize {
-        return Err(Error::invalid_request(format!("argument `{name}`: length {len} is too large")));
+        return Err(Error::invalid_request(format!(
+            "argument `{name}`: length {len} is too large"
+        )));
     }
     // SAFETY: non-NULL and `len` readable bytes, per the caller's contract.
     Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
@@ -26,7 +28,10 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const c_char, len: usize, name: &str) -> Re
 
 fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str> {
     std::str::from_utf8(bytes).map_err(|e| {
-        Error::invalid_request(format!("argument `{name}` is not valid UTF-8 (at byte {})", e.valid_up_to()))
+        Error::invalid_request(format!(
+            "argument `{name}` is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
     })
 }
 
@@ -119,7 +124,8 @@ pub(crate) struct OwnedString {
 impl OwnedString {
     pub(crate) fn new(text: String) -> Result<OwnedString> {
         let len = text.len();
-        let c = CString::new(text).map_err(|_| Error::internal("a result contained a NUL byte; please report this as a bug"))?;
+        let c = CString::new(text)
+            .map_err(|_| Error::internal("a result contained a NUL byte; please report this as a bug"))?;
         Ok(OwnedString { ptr: c.into_raw(), len })
     }
 

@@ -133,7 +133,9 @@ pub unsafe extern "C" fn sg_error_code_str(err: *const sg_error) -> *const c_cha
 /// `err` must be NULL or a live `sg_error`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sg_error_message(err: *const sg_error) -> *const c_char {
-    ffi_value(EMPTY.as_ptr(), || unsafe { err.as_ref() }.map_or(EMPTY.as_ptr(), |e| e.message.as_ptr()))
+    ffi_value(EMPTY.as_ptr(), || {
+        unsafe { err.as_ref() }.map_or(EMPTY.as_ptr(), |e| e.message.as_ptr())
+    })
 }
 
 /// The whole error as a JSON object: `{code, message, status_code, retryable, retry_after,
@@ -144,7 +146,9 @@ pub unsafe extern "C" fn sg_error_message(err: *const sg_error) -> *const c_char
 /// `err` must be NULL or a live `sg_error`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sg_error_json(err: *const sg_error) -> *const c_char {
-    ffi_value(EMPTY.as_ptr(), || unsafe { err.as_ref() }.map_or(EMPTY.as_ptr(), |e| e.json.as_ptr()))
+    ffi_value(EMPTY.as_ptr(), || {
+        unsafe { err.as_ref() }.map_or(EMPTY.as_ptr(), |e| e.json.as_ptr())
+    })
 }
 
 /// The HTTP status: the provider's when it answered with an error, else the kind's usual one
@@ -155,7 +159,11 @@ pub unsafe extern "C" fn sg_error_json(err: *const sg_error) -> *const c_char {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sg_error_status_code(err: *const sg_error) -> u16 {
     ffi_value(0, || {
-        unsafe { err.as_ref() }.map_or(0, |e| e.error.status_code.unwrap_or_else(|| e.error.kind.default_http_status()))
+        unsafe { err.as_ref() }.map_or(0, |e| {
+            e.error
+                .status_code
+                .unwrap_or_else(|| e.error.kind.default_http_status())
+        })
     })
 }
 
@@ -174,7 +182,11 @@ pub unsafe extern "C" fn sg_error_retryable(err: *const sg_error) -> bool {
 /// `err` must be NULL or a live `sg_error`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sg_error_retry_after(err: *const sg_error) -> f64 {
-    ffi_value(-1.0, || unsafe { err.as_ref() }.and_then(|e| e.error.retry_after).unwrap_or(-1.0))
+    ffi_value(-1.0, || {
+        unsafe { err.as_ref() }
+            .and_then(|e| e.error.retry_after)
+            .unwrap_or(-1.0)
+    })
 }
 
 /// The call's request id, or NULL when the error happened before the call had one (or for
@@ -185,7 +197,9 @@ pub unsafe extern "C" fn sg_error_retry_after(err: *const sg_error) -> f64 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sg_error_request_id(err: *const sg_error) -> *const c_char {
     ffi_value(std::ptr::null(), || {
-        unsafe { err.as_ref() }.and_then(|e| e.request_id.as_ref()).map_or(std::ptr::null(), |id| id.as_ptr())
+        unsafe { err.as_ref() }
+            .and_then(|e| e.request_id.as_ref())
+            .map_or(std::ptr::null(), |id| id.as_ptr())
     })
 }
 
@@ -219,12 +233,18 @@ mod tests {
             let code = unsafe { CStr::from_ptr(sg_status_str(kind.status_number())) };
             assert_eq!(code.to_str().unwrap(), kind.code());
         }
-        assert!(ErrorKind::ALL.iter().all(|k| k.status_number() != sg_status::SG_STREAM_END as i32));
+        assert!(
+            ErrorKind::ALL
+                .iter()
+                .all(|k| k.status_number() != sg_status::SG_STREAM_END as i32)
+        );
     }
 
     #[test]
     fn error_strings_live_in_the_error() {
-        let error = Error::new(ErrorKind::RateLimited, "slow down").with_retry_after(Some(2.0)).with_request_id("req-1");
+        let error = Error::new(ErrorKind::RateLimited, "slow down")
+            .with_retry_after(Some(2.0))
+            .with_request_id("req-1");
         let e = Box::into_raw(Box::new(sg_error::new(error)));
         unsafe {
             assert_eq!(sg_error_code(e), sg_status::SG_RATE_LIMITED);
@@ -234,7 +254,8 @@ mod tests {
             assert_eq!(sg_error_status_code(e), 429);
             assert!(sg_error_retryable(e));
             assert_eq!(sg_error_retry_after(e), 2.0);
-            let json: serde_json::Value = serde_json::from_str(CStr::from_ptr(sg_error_json(e)).to_str().unwrap()).unwrap();
+            let json: serde_json::Value =
+                serde_json::from_str(CStr::from_ptr(sg_error_json(e)).to_str().unwrap()).unwrap();
             assert_eq!(json["code"], "rate_limited");
             sg_error_free(e);
         }

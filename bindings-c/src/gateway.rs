@@ -100,7 +100,11 @@ impl Call<'_> {
             Some(text) => CallOptions::from_json(&args::json(text, "options_json")?)?,
             None => CallOptions::default(),
         };
-        Ok(Call { gateway, request, options })
+        Ok(Call {
+            gateway,
+            request,
+            options,
+        })
     }
 }
 
@@ -146,6 +150,8 @@ pub unsafe extern "C" fn sg_chat(
 pub extern "C" fn sg_version() -> *const c_char {
     static VERSION: OnceLock<CString> = OnceLock::new();
     ffi_value(c"".as_ptr(), || {
-        VERSION.get_or_init(|| CString::new(sluicegate::VERSION).expect("the version has no NUL")).as_ptr()
+        VERSION
+            .get_or_init(|| CString::new(sluicegate::VERSION).expect("the version has no NUL"))
+            .as_ptr()
     })
 }

@@ -161,14 +161,19 @@ pub unsafe extern "C" fn sg_chat_stream_cb(
             let chunk = OwnedString::json(&item?)?;
             let verdict = unsafe { on_chunk(user_data, chunk.as_ptr(), chunk.len()) };
             if verdict != 0 {
-                let error = Error::new(ErrorKind::Cancelled, format!("the stream was cancelled: on_chunk returned {verdict}"))
-                    .with_request_id(stream.request_id());
+                let error = Error::new(
+                    ErrorKind::Cancelled,
+                    format!("the stream was cancelled: on_chunk returned {verdict}"),
+                )
+                .with_request_id(stream.request_id());
                 drop(stream); // Cancels the upstream request now.
                 return Err(error);
             }
         }
         if gateway_out.wanted() {
-            let meta = stream.gateway().ok_or_else(|| Error::internal("a finished stream had no gateway metadata; please report this as a bug"))?;
+            let meta = stream.gateway().ok_or_else(|| {
+                Error::internal("a finished stream had no gateway metadata; please report this as a bug")
+            })?;
             unsafe { OwnedString::json(&meta)?.give(&gateway_out, &gateway_len) };
         }
         Ok(())
