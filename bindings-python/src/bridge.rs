@@ -18,6 +18,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use sluicegate::runtime::runtime;
 use std::future::Future;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,22 @@ use std::time::{Duration, Instant};
 const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
 static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// The process that started the core's runtime (its threads do not survive `fork`).
+static RUNTIME_PID: OnceLock<u32> = OnceLock::new();
 static CLOSING: AtomicBool = AtomicBool::new(false);
+
+/// The core's runtime, unless this process was forked from the one that started it: a forked
+/// child has the runtime's memory but none of its threads, so a call would wait forever.
+fn runtime_here() -> PyResult<&'static tokio::runtime::Runtime> {
+    let pid = std::process::id();
+    if *RUNTIME_PID.get_or_init(|| pid) != pid {
+        return Err(PyRuntimeError::new_err(
+            "sluicegate was used before this process was forked, and its threads do not survive fork(); \
+             create the Gateway in the child (e.g. in a post-fork hook), or use the `spawn` start method",
+        ));
+    }
+    Ok(runtime())
+}
 
 /// Runs `future` to completion without the GIL; Ctrl-C (or any signal handler that raises)
 /// stops waiting and drops the future.
@@ -39,10 +55,11 @@ where
             "a blocking sluicegate call was made from a sluicegate runtime thread; use AsyncGateway there",
         ));
     }
+    let runtime = runtime_here()?;
     let mut future = std::pin::pin!(future);
     loop {
         // The timer must be created inside the runtime, hence the async block.
-        let slice = py.detach(|| runtime().block_on(async { tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await }));
+        let slice = py.detach(|| runtime.block_on(async { tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await }));
         match slice {
             Ok(result) => return result.map_err(|e| error::to_py(py, &e)),
             Err(_) => py.check_signals()?,
@@ -60,11 +77,12 @@ where
     F: Future<Output = sluicegate::Result<T>> + Send + 'static,
     T: Send + 'static,
 {
+    let runtime = runtime_here()?;
     static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
     let py_future = event_loop.call_method0("create_future")?;
     let target = Target { event_loop: event_loop.unbind(), future: py_future.clone().unbind() };
-    let task = runtime().spawn(async move {
+    let task = runtime.spawn(async move {
         let result = future.await;
         // Taking the GIL can block: do it on the blocking pool, never on a runtime worker.
         drop(tokio::task::spawn_blocking(move || target.resolve(result, convert)));

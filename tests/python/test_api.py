@@ -380,6 +380,35 @@ except KeyboardInterrupt:
     assert wait_for(lambda: server.stats()["in_flight"] == 0), server.stats()
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
+def test_fork_after_use_fails_fast_and_a_fresh_child_works() -> None:
+    script = """
+import os, sys, sluicegate
+cfg = {"providers": {"l": {"type": "mock"}}, "deployments": {"d": {"provider": "l", "model": "m"}},
+       "routes": {"chat": {"targets": ["d"]}}}
+m = [{"role": "user", "content": "x"}]
+if sys.argv[1] == "before":
+    sluicegate.Gateway(cfg).chat.completions.create(model="chat", messages=m)
+gw = sluicegate.Gateway(cfg)
+pid = os.fork()
+if pid == 0:
+    try:
+        gw.chat.completions.create(model="chat", messages=m)
+        print("child ok", flush=True)
+    except RuntimeError as e:
+        print("child refused:", e, flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+gw.chat.completions.create(model="chat", messages=m)
+print("parent ok", flush=True)
+"""
+    used = subprocess.run([sys.executable, "-c", script, "before"], capture_output=True, text=True, timeout=20)
+    assert "child refused: sluicegate was used before this process was forked" in used.stdout, used.stdout + used.stderr
+    assert "parent ok" in used.stdout
+    fresh = subprocess.run([sys.executable, "-c", script, "fresh"], capture_output=True, text=True, timeout=20)
+    assert "child ok" in fresh.stdout, fresh.stdout + fresh.stderr
+
+
 # --- asyncio ------------------------------------------------------------------------------
 
 
