@@ -134,29 +134,44 @@ impl Gateway {
         record.cost_usd = usage.and_then(|u| self.inner.prices.cost(&deployment.model, &u));
     }
 
-    pub(crate) fn dispatcher<'a>(&'a self, plan: &'a Plan) -> Dispatcher<'a> {
-        Dispatcher::new(plan, &self.inner.router, &self.inner.prices)
+    /// An embeddings call, routed like chat (same strategies, fallbacks and metering).
+    pub async fn embeddings(&self, request: Value, options: CallOptions) -> Result<Value> {
+        let this = self.clone();
+        runtime::spawn(async move { this.run_embeddings(request, options).await }).await
     }
 
-    /// Which deployment would serve `model` for a call with these options, and why.
-    pub fn explain(&self, model: &str, options: &CallOptions, prompt_tokens: u64) -> Result<Value> {
-        crate::routing::explain::explain(&self.inner.config, &self.inner.prices, &self.inner.router, model, options, prompt_tokens)
+    pub fn embeddings_blocking(&self, request: Value, options: CallOptions) -> Result<Value> {
+        runtime::block_on(self.embeddings(request, options))
     }
 
-    async fn run_chat(&self, request: Value, options: CallOptions) -> Result<Value> {
-        let (plan, mut record) = self.begin(&request, &options, false)?;
+    async fn run_embeddings(&self, request: Value, options: CallOptions) -> Result<Value> {
+        let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
+        let model = request::check_embeddings(&request).map_err(|e| e.with_request_id(&request_id))?;
+        let plan = Plan::for_request(&self.inner.config, &self.inner.prices, &model, &request, &options).map_err(|e| e.with_request_id(&request_id))?;
+        let mut record = CallRecord::new(request_id, plan.route.clone(), options.tags.clone());
+        record.skipped = plan.skipped.clone();
+        self.dispatch(&request, &plan, record, |p, d, u, l| async move { p.embeddings(&d, &u, &l).await }).await
+    }
+
+    /// Tries the plan's deployments until one answers, then meters the answer. Shared by every
+    /// non-streaming call (`call` is the provider operation).
+    async fn dispatch<F, Fut>(&self, request: &Value, plan: &Plan, mut record: CallRecord, call: F) -> Result<Value>
+    where
+        F: Fn(Arc<Provider>, DeploymentConfig, Value, Limits) -> Fut,
+        Fut: std::future::Future<Output = Result<Value>>,
+    {
         let deadline = plan.deadline(record.started);
         let limits = Limits::from(&plan.timeout);
-        let mut dispatcher = self.dispatcher(&plan);
+        let mut dispatcher = self.dispatcher(plan);
         let mut last_error: Option<Error> = None;
         while let Some((deployment, admission)) = dispatcher.next(&mut record, deadline).await {
             let provider = self.provider(&deployment)?;
-            let upstream = Self::upstream_request(&request, &deployment);
+            let upstream = Self::upstream_request(request, &deployment);
             let sent = Instant::now();
-            let call = provider.chat(&deployment, &upstream, &limits);
+            let attempt = call(provider, deployment.clone(), upstream, limits);
             let answer = match deadline {
-                Some(d) => tokio::time::timeout_at(d.into(), call).await.unwrap_or_else(|_| Err(plan.timeout_error(&record))),
-                None => call.await,
+                Some(d) => tokio::time::timeout_at(d.into(), attempt).await.unwrap_or_else(|_| Err(plan.timeout_error(&record))),
+                None => attempt.await,
             };
             let took = sent.elapsed();
             record.provider_time += took;
@@ -171,10 +186,8 @@ impl Gateway {
                 }
                 Err(e) => {
                     admission.failed(&e, took, &plan.breaker);
-                    if e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(e.with_request_id(&record.request_id));
-                    }
-                    if !e.retryable {
+                    let out_of_time = e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d);
+                    if out_of_time || !e.retryable {
                         return Err(e.with_request_id(&record.request_id));
                     }
                     dispatcher.failed(&e);
@@ -183,5 +196,19 @@ impl Gateway {
             }
         }
         Err(plan.exhausted(last_error, &record))
+    }
+
+    pub(crate) fn dispatcher<'a>(&'a self, plan: &'a Plan) -> Dispatcher<'a> {
+        Dispatcher::new(plan, &self.inner.router, &self.inner.prices)
+    }
+
+    /// Which deployment would serve `model` for a call with these options, and why.
+    pub fn explain(&self, model: &str, options: &CallOptions, prompt_tokens: u64) -> Result<Value> {
+        crate::routing::explain::explain(&self.inner.config, &self.inner.prices, &self.inner.router, model, options, prompt_tokens)
+    }
+
+    async fn run_chat(&self, request: Value, options: CallOptions) -> Result<Value> {
+        let (plan, record) = self.begin(&request, &options, false)?;
+        self.dispatch(&request, &plan, record, |p, d, u, l| async move { p.chat(&d, &u, &l).await }).await
     }
 }

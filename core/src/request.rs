@@ -47,3 +47,20 @@ pub fn check(request: &Value) -> Result<Checked> {
     };
     Ok(Checked { model, stream })
 }
+
+/// Checks an OpenAI embeddings request; returns the route name.
+pub fn check_embeddings(request: &Value) -> Result<String> {
+    let map = request
+        .as_object()
+        .ok_or_else(|| Error::invalid_request("the embeddings request must be a JSON object with `model` and `input`"))?;
+    let model = match map.get("model") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => return Err(Error::invalid_request("`model` is required: name a route from the config")),
+    };
+    match map.get("input") {
+        Some(Value::String(s)) if !s.is_empty() => {}
+        Some(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_string) => {}
+        _ => return Err(Error::invalid_request("`input` must be a non-empty string or a list of strings")),
+    }
+    Ok(model)
+}

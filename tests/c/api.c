@@ -313,6 +313,20 @@ static int on_chunk(void *user_data, const char *chunk, size_t len) {
   return k->cancel_at && k->calls >= k->cancel_at ? 42 : 0;
 }
 
+/* The callback runs on the caller's thread, outside sluicegate's runtime: it may make calls. */
+static int nested_call(void *user_data, const char *chunk, size_t len) {
+  (void)chunk;
+  (void)len;
+  const sg_gateway *gw = user_data;
+  char *out = NULL;
+  sg_error *err = NULL;
+  sg_status st = sg_chat(gw, REQUEST, strlen(REQUEST), NULL, &out, NULL, &err);
+  CHECK(st == SG_OK && contains(out, "You said: hi"), "sg_chat inside on_chunk: %s", sg_error_message(err));
+  sg_string_free(out);
+  sg_error_free(err);
+  return 0;
+}
+
 static void test_stream_callback(const sg_gateway *gw) {
   sink k = {0};
   char *meta = SENTINEL;
@@ -335,6 +349,10 @@ static void test_stream_callback(const sg_gateway *gw) {
   sink quiet = {0};
   CHECK(sg_chat_stream_cb(gw, STREAM_REQUEST, strlen(STREAM_REQUEST), NULL, on_chunk, &quiet, NULL, NULL, NULL) == SG_OK,
         "NULL gateway_out");
+
+  CHECK(sg_chat_stream_cb(gw, STREAM_REQUEST, strlen(STREAM_REQUEST), NULL, nested_call, (void *)gw, NULL, NULL, &err) ==
+            SG_OK,
+        "stream with nested calls: %s", sg_error_message(err));
 
   /* Cancel: a non-zero return stops the stream at once. */
   sink cancel = {.cancel_at = 2};

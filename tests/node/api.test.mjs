@@ -435,9 +435,35 @@ describe('the in-process mock and the Gateway lifecycle', () => {
     assert.ok(Date.now() - t0 < 32 * 5, `took ${Date.now() - t0} ms`);
   });
 
-  test('a Gateway is frozen and exposes only the OpenAI-style namespace', () => {
+  test('a Gateway exposes the OpenAI-style namespace and can be subclassed', async () => {
+    class MyGateway extends Gateway {
+      constructor() {
+        super({ config: MOCK_CONFIG });
+        this.label = 'mine';
+      }
+    }
+    const gw = new MyGateway();
+    assert.ok(Object.isFrozen(gw.chat));
+    assert.equal((await gw.chat.completions.create(hi())).gateway.route, 'chat');
+    assert.equal(gw.label, 'mine');
+  });
+
+  test('errors raised by the JS layer carry the core defaults for their code', async () => {
     const gw = new Gateway({ config: MOCK_CONFIG });
-    assert.ok(Object.isFrozen(gw));
-    assert.equal(typeof gw.chat.completions.create, 'function');
+    const bad = await gw.chat.completions.create(hi(), 'x').catch((e) => e);
+    assert.deepEqual([bad.code, bad.status, bad.retryable], ['invalid_request', 400, false]);
+    const aborted = await gw.chat.completions.create(hi(), { signal: AbortSignal.abort() }).catch((e) => e);
+    assert.deepEqual([aborted.code, aborted.status, aborted.retryable], ['cancelled', 499, false]);
+    const big = await gw.chat.completions.create(hi('chat', { n: 1n })).catch((e) => e);
+    assert.ok(big.cause instanceof TypeError);
+    const cfg = (() => { try { new Gateway({ config: 7 }); } catch (e) { return e; } })();
+    assert.deepEqual([cfg.code, cfg.status], ['invalid_config', 400]);
+  });
+
+  test('aliases: code-named classes and openai-node APIUserAbortError', () => {
+    assert.equal(sg.InvalidRequestError, sg.BadRequestError);
+    assert.equal(sg.GuardrailBlockedError, sg.GuardrailError);
+    assert.equal(sg.InternalError, sg.InternalServerError);
+    assert.equal(sg.APIUserAbortError, sg.CancelledError);
   });
 });

@@ -12,7 +12,7 @@ step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 
 step "cargo build -p sluicegate-cli"
 if [ -z "${SLUICEGATE_BIN:-}" ]; then
-  cargo build -p sluicegate-cli
+  cargo build --locked -p sluicegate-cli
   SLUICEGATE_BIN=$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')/debug/sluicegate
 fi
 export SLUICEGATE_BIN
@@ -21,7 +21,7 @@ step "npm ci (bindings-node)"
 (cd bindings-node && npm ci --no-audit --no-fund)
 
 step "build the addon (cargo build -p sluicegate-node)"
-(cd bindings-node && node scripts/build.mjs)
+(cd bindings-node && node scripts/build.mjs --locked)
 
 # The examples import 'sluicegate' as a user would; point them at this checkout.
 for dir in examples/node examples/typescript; do

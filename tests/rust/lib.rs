@@ -95,6 +95,24 @@ fn run_call(gw: &Gateway, call: &Value) -> Value {
         Err(e) => return error_outcome(&e),
     };
     let request = call["request"].clone();
+    match call.get("kind").and_then(Value::as_str).unwrap_or("chat") {
+        "embeddings" => {
+            return match gw.embeddings_blocking(request, options) {
+                Ok(response) => json!({"response": response}),
+                Err(e) => error_outcome(&e),
+            };
+        }
+        "explain" => {
+            let tags = json!({"tags": call.get("tags").cloned().unwrap_or(Value::Null)});
+            let options = CallOptions::from_json(&tags).expect("tags");
+            let prompt_tokens = call.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(100);
+            return match gw.explain(call["model"].as_str().unwrap_or(""), &options, prompt_tokens) {
+                Ok(report) => json!({"explain": report}),
+                Err(e) => error_outcome(&e),
+            };
+        }
+        _ => {}
+    }
     if request.get("stream").and_then(Value::as_bool) == Some(true) {
         match gw.chat_stream_blocking(request, options) {
             Ok(stream) => drain(stream),

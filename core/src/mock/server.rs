@@ -168,8 +168,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         return Ok(response);
     }
     let flavor = wire::flavor(&path);
-    let is_embeddings = path.ends_with("/embeddings");
-    if method != "POST" || (flavor.is_none() && !is_embeddings) {
+    let is_embeddings = wire::is_embeddings(&path);
+    if method != "POST" || flavor.is_none() {
         return Ok(full(
             StatusCode::NOT_FOUND,
             json!({"error": {"message": format!("mock provider has no endpoint {method} {path}"), "type": "invalid_request_error", "param": null, "code": "unknown_url"}}),
@@ -208,7 +208,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         tokio::time::sleep(delay).await;
     }
     if is_embeddings {
-        return Ok(full(StatusCode::OK, embeddings(&asked.model, &request)));
+        if step.status != 200 {
+            return Ok(full(StatusCode::from_u16(step.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), wire::error_body(asked.flavor, &step)));
+        }
+        return Ok(full(StatusCode::OK, wire::embeddings(asked.flavor, &asked, &request)));
     }
     Ok(answer(&state, guard, &step, &asked))
 }
@@ -268,21 +271,6 @@ fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, asked: &wire::As
         .header("cache-control", "no-cache")
         .body(BodyExt::boxed(StreamBody::new(stream)))
         .expect("static response")
-}
-
-fn embeddings(model: &str, request: &Value) -> Value {
-    let inputs: Vec<String> = match request.get("input") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().map(|i| i.as_str().unwrap_or("").to_owned()).collect(),
-        _ => vec![],
-    };
-    let data: Vec<Value> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": super::embedding_vector(text, 8)}))
-        .collect();
-    let tokens: u64 = inputs.iter().map(|t| crate::tokens::estimate_text(t)).sum();
-    json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 }
 
 /// Counts a request in flight; a stream dropped before its end counts as a disconnect.

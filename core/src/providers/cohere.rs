@@ -46,6 +46,21 @@ impl Dialect for Cohere {
         format!("{base}/v2/chat")
     }
 
+    fn embeddings_url(&self, provider: &ProviderConfig, deployment: &DeploymentConfig) -> Option<String> {
+        Some(self.chat_url(provider, deployment, false).replace("/v2/chat", "/v2/embed"))
+    }
+
+    fn encode_embeddings(&self, request: &Value, deployment: &DeploymentConfig) -> Result<Value> {
+        let input_type = request.get("input_type").and_then(Value::as_str).unwrap_or("search_document");
+        Ok(json!({"model": deployment.model, "texts": super::dialect::embedding_inputs(request), "input_type": input_type, "embedding_types": ["float"]}))
+    }
+
+    fn decode_embeddings(&self, body: Value, deployment: &DeploymentConfig) -> Result<Value> {
+        let vectors = body.pointer("/embeddings/float").and_then(Value::as_array).cloned().ok_or_else(|| Error::new(ErrorKind::ProviderError, "the embeddings response has no `embeddings.float`"))?;
+        let tokens = body.pointer("/meta/billed_units/input_tokens").and_then(Value::as_f64).unwrap_or(0.0) as u64;
+        Ok(super::dialect::embeddings_response(&deployment.model, vectors, tokens))
+    }
+
     fn headers(&self, provider: &ProviderConfig, headers: &mut HeaderMap) {
         if let Some(v) = provider.api_key.as_deref().and_then(|k| HeaderValue::from_str(&format!("Bearer {k}")).ok()) {
             headers.insert(reqwest::header::AUTHORIZATION, v);

@@ -19,6 +19,18 @@ pub trait Dialect: Send + Sync {
     fn decode(&self, body: Value, deployment: &DeploymentConfig) -> Result<Value>;
     /// A decoder for one stream.
     fn stream_decoder(&self, deployment: &DeploymentConfig) -> Box<dyn StreamDecoder>;
+    /// The URL for an embeddings call, or `None` when the provider has no embeddings API.
+    fn embeddings_url(&self, _provider: &ProviderConfig, _deployment: &DeploymentConfig) -> Option<String> {
+        None
+    }
+    /// An OpenAI embeddings request in this provider's format.
+    fn encode_embeddings(&self, request: &Value, _deployment: &DeploymentConfig) -> Result<Value> {
+        Ok(request.clone())
+    }
+    /// An embeddings answer back in OpenAI format.
+    fn decode_embeddings(&self, body: Value, _deployment: &DeploymentConfig) -> Result<Value> {
+        Ok(body)
+    }
     /// A better error kind than the HTTP status gives, when the body says more (bad key sent
     /// as 400, content filters, …), with whether a retry can help.
     fn classify(&self, _status: u16, _body: &Value) -> Option<(ErrorKind, bool)> {
@@ -108,4 +120,19 @@ pub fn stop_list(request: &Value) -> Option<Value> {
 /// `max_completion_tokens`, else the deprecated `max_tokens`.
 pub fn max_tokens(request: &Value) -> Option<u64> {
     request.get("max_completion_tokens").or_else(|| request.get("max_tokens")).and_then(Value::as_u64)
+}
+
+/// The `input` of an embeddings request as a list of texts.
+pub fn embedding_inputs(request: &Value) -> Vec<String> {
+    match request.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items.iter().map(|i| i.as_str().unwrap_or("").to_owned()).collect(),
+        _ => vec![],
+    }
+}
+
+/// An OpenAI embeddings response from vectors and a token count.
+pub fn embeddings_response(model: &str, vectors: Vec<Value>, tokens: u64) -> Value {
+    let data: Vec<Value> = vectors.into_iter().enumerate().map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v})).collect();
+    json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 }

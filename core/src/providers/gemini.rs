@@ -100,6 +100,39 @@ impl Dialect for Gemini {
         }
     }
 
+    fn embeddings_url(&self, provider: &ProviderConfig, deployment: &DeploymentConfig) -> Option<String> {
+        let base = provider.api_base.as_deref().unwrap_or_default().trim_end_matches('/');
+        let model = deployment.model.strip_prefix("gemini/").unwrap_or(&deployment.model);
+        Some(format!("{base}/models/{model}:batchEmbedContents"))
+    }
+
+    fn encode_embeddings(&self, request: &Value, deployment: &DeploymentConfig) -> Result<Value> {
+        let model = format!("models/{}", deployment.model.strip_prefix("gemini/").unwrap_or(&deployment.model));
+        let requests: Vec<Value> = super::dialect::embedding_inputs(request)
+            .into_iter()
+            .map(|text| {
+                let mut r = json!({"model": model, "content": {"parts": [{"text": text}]}});
+                if let Some(d) = request.get("dimensions") {
+                    r["outputDimensionality"] = d.clone();
+                }
+                r
+            })
+            .collect();
+        Ok(json!({"requests": requests}))
+    }
+
+    fn decode_embeddings(&self, body: Value, deployment: &DeploymentConfig) -> Result<Value> {
+        let vectors: Vec<Value> = body
+            .get("embeddings")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::new(ErrorKind::ProviderError, "the embeddings response has no `embeddings`"))?
+            .iter()
+            .map(|e| e.get("values").cloned().unwrap_or(json!([])))
+            .collect();
+        // Gemini reports no token count for embeddings.
+        Ok(super::dialect::embeddings_response(&deployment.model, vectors, 0))
+    }
+
     fn headers(&self, provider: &ProviderConfig, headers: &mut HeaderMap) {
         if let Some(v) = provider.api_key.as_deref().and_then(|k| HeaderValue::from_str(k).ok()) {
             headers.insert("x-goog-api-key", v);

@@ -48,7 +48,11 @@ impl HttpProvider {
     async fn send(&self, deployment: &DeploymentConfig, request: &Value, stream: bool, limits: &Limits) -> Result<reqwest::Response> {
         let body = self.dialect.encode(request, deployment, stream)?;
         let url = self.dialect.chat_url(&self.config, deployment, stream);
-        let mut builder = http_client_with(limits.connect).post(url).headers(self.headers.clone()).json(&body);
+        self.post(deployment, url, &body, limits).await
+    }
+
+    async fn post(&self, deployment: &DeploymentConfig, url: String, body: &Value, limits: &Limits) -> Result<reqwest::Response> {
+        let mut builder = http_client_with(limits.connect).post(url).headers(self.headers.clone()).json(body);
         if let Some(t) = self.config.timeout {
             builder = builder.timeout(t);
         }
@@ -70,15 +74,32 @@ impl HttpProvider {
         Err(error)
     }
 
-    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
-        let response = self.send(deployment, request, false, limits).await?;
+    async fn json_body(&self, deployment: &DeploymentConfig, response: reqwest::Response) -> Result<Value> {
         let bytes = response
             .bytes()
             .await
             .map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))?;
-        let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        serde_json::from_slice(&bytes).map_err(|e| {
             Error::new(ErrorKind::ProviderError, format!("{} sent a response that is not valid JSON: {e}", self.label(deployment)))
+        })
+    }
+
+    pub async fn embeddings(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
+        let url = self.dialect.embeddings_url(&self.config, deployment).ok_or_else(|| {
+            Error::invalid_request(format!("{} has no embeddings API; route embeddings to an OpenAI, Azure, Cohere or Gemini deployment", self.label(deployment)))
         })?;
+        let body = self.dialect.encode_embeddings(request, deployment)?;
+        let response = self.post(deployment, url, &body, limits).await?;
+        let body = self.json_body(deployment, response).await?;
+        self.dialect.decode_embeddings(body, deployment).map_err(|mut e| {
+            e.message = format!("{}: {}", self.label(deployment), self.scrubber.scrub(&e.message));
+            e
+        })
+    }
+
+    pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
+        let response = self.send(deployment, request, false, limits).await?;
+        let body = self.json_body(deployment, response).await?;
         self.dialect.decode(body, deployment).map_err(|mut e| {
             e.message = format!("{}: {}", self.label(deployment), self.scrubber.scrub(&e.message));
             e

@@ -63,6 +63,15 @@ impl MockProvider {
         Ok(step.completion(&id, &deployment.model, request))
     }
 
+    pub async fn embeddings(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
+        within_first_token(limits, &format!("deployment `{}`", deployment.name), self.begin(deployment)).await?;
+        let inputs = super::dialect::embedding_inputs(request);
+        let dims = request.get("dimensions").and_then(Value::as_u64).unwrap_or(8) as usize;
+        let vectors = inputs.iter().map(|t| serde_json::json!(crate::mock::embedding_vector(t, dims))).collect();
+        let tokens = inputs.iter().map(|t| crate::tokens::estimate_text(t)).sum();
+        Ok(super::dialect::embeddings_response(&deployment.model, vectors, tokens))
+    }
+
     pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
         let (step, id) = within_first_token(limits, &format!("deployment `{}`", deployment.name), self.begin(deployment)).await?;
         let mut upstream = request.clone();

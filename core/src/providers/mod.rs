@@ -74,6 +74,14 @@ impl Provider {
         }
     }
 
+    /// One embeddings call. `request.model` is already the deployment's model.
+    pub async fn embeddings(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
+        match self {
+            Provider::Http(p) => p.embeddings(deployment, request, limits).await,
+            Provider::Mock(p) => p.embeddings(deployment, request, limits).await,
+        }
+    }
+
     /// Opens a stream; errors before the first byte come back here, later ones in the stream.
     pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
         match self {

@@ -37,6 +37,11 @@ impl Dialect for OpenAi {
         }
     }
 
+    fn embeddings_url(&self, provider: &ProviderConfig, deployment: &DeploymentConfig) -> Option<String> {
+        let chat = self.chat_url(provider, deployment, false);
+        Some(chat.replacen("/chat/completions", "/embeddings", 1))
+    }
+
     fn headers(&self, provider: &ProviderConfig, headers: &mut HeaderMap) {
         let Some(key) = provider.api_key.as_deref().filter(|k| !k.is_empty()) else { return };
         if self.azure {

@@ -37,17 +37,50 @@ pub struct Asked {
 pub fn flavor(path: &str) -> Option<Flavor> {
     if path.ends_with("/v1/messages") {
         Some(Flavor::Anthropic)
-    } else if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
+    } else if path.contains(":generateContent") || path.contains(":streamGenerateContent") || path.contains(":batchEmbedContents") {
         Some(Flavor::Gemini)
-    } else if path.ends_with("/v2/chat") {
+    } else if path.ends_with("/v2/chat") || path.ends_with("/v2/embed") {
         Some(Flavor::Cohere)
-    } else if path.starts_with("/openai/") && path.ends_with("/chat/completions") {
+    } else if path.starts_with("/openai/") && (path.ends_with("/chat/completions") || path.ends_with("/embeddings")) {
         Some(Flavor::Azure)
-    } else if path.ends_with("/chat/completions") {
+    } else if path.ends_with("/chat/completions") || path.ends_with("/embeddings") {
         Some(Flavor::OpenAi)
     } else {
         None
     }
+}
+
+/// Whether a path is an embeddings endpoint.
+pub fn is_embeddings(path: &str) -> bool {
+    path.ends_with("/embeddings") || path.ends_with("/v2/embed") || path.contains(":batchEmbedContents")
+}
+
+/// An embeddings answer in the provider's format (deterministic vectors).
+pub fn embeddings(flavor: Flavor, asked: &Asked, body: &Value) -> Value {
+    let texts: Vec<String> = match flavor {
+        Flavor::Cohere => body["texts"].as_array().into_iter().flatten().map(|t| t.as_str().unwrap_or("").to_owned()).collect(),
+        Flavor::Gemini => body["requests"].as_array().into_iter().flatten().map(|r| text_of_parts(&r["content"]["parts"])).collect(),
+        _ => match &body["input"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items.iter().map(|i| i.as_str().unwrap_or("").to_owned()).collect(),
+            _ => vec![],
+        },
+    };
+    let dims = body.get("dimensions").and_then(Value::as_u64).unwrap_or(8) as usize;
+    let vectors: Vec<Vec<f64>> = texts.iter().map(|t| super::embedding_vector(t, dims)).collect();
+    let tokens: u64 = texts.iter().map(|t| crate::tokens::estimate_text(t)).sum();
+    match flavor {
+        Flavor::Cohere => json!({"id": "embed-mock", "embeddings": {"float": vectors}, "texts": texts, "meta": {"billed_units": {"input_tokens": tokens}}}),
+        Flavor::Gemini => json!({"embeddings": vectors.iter().map(|v| json!({"values": v})).collect::<Vec<_>>()}),
+        _ => {
+            let data: Vec<Value> = vectors.iter().enumerate().map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v})).collect();
+            json!({"object": "list", "data": data, "model": asked.model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        }
+    }
+}
+
+fn text_of_parts(parts: &Value) -> String {
+    parts.as_array().into_iter().flatten().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" ")
 }
 
 fn header<'a>(headers: &'a std::collections::BTreeMap<String, String>, name: &str) -> Option<&'a str> {
