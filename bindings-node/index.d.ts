@@ -285,6 +285,16 @@ export declare class CancelledError extends GatewayError { static readonly code:
 /** `internal`: a sluicegate bug; please report it. */
 export declare class InternalServerError extends GatewayError { static readonly code: 'internal'; }
 
+// Aliases: named after the codes (as in the Python binding), and openai-node's name for an abort.
+export declare const InvalidRequestError: typeof BadRequestError;
+export type InvalidRequestError = BadRequestError;
+export declare const GuardrailBlockedError: typeof GuardrailError;
+export type GuardrailBlockedError = GuardrailError;
+export declare const InternalError: typeof InternalServerError;
+export type InternalError = InternalServerError;
+export declare const APIUserAbortError: typeof CancelledError;
+export type APIUserAbortError = CancelledError;
+
 declare const sluicegate: {
   Gateway: typeof Gateway;
   Completions: typeof Completions;
@@ -306,5 +316,9 @@ declare const sluicegate: {
   StreamInterruptedError: typeof StreamInterruptedError;
   CancelledError: typeof CancelledError;
   InternalServerError: typeof InternalServerError;
+  InvalidRequestError: typeof BadRequestError;
+  GuardrailBlockedError: typeof GuardrailError;
+  InternalError: typeof InternalServerError;
+  APIUserAbortError: typeof CancelledError;
 };
 export default sluicegate;

@@ -7,17 +7,19 @@ const native = require('./lib/native');
 const errors = require('./lib/errors');
 const { Stream } = require('./lib/stream');
 
-const { BadRequestError, InvalidConfigError, CancelledError, fromNative } = errors;
+const { coreError, fromNative } = errors;
+const badRequest = (message, cause) => coreError('invalid_request', message, cause);
+const invalidConfig = (message, cause) => coreError('invalid_config', message, cause);
 
 const FROM_NATIVE = Symbol('sluicegate.native');
 
-/** JSON text for the core; values JSON cannot carry (BigInt, cycles) are a BadRequestError. */
-function encode(value, what, ErrorClass = BadRequestError) {
+/** JSON text for the core; values JSON cannot carry (BigInt, cycles) are an invalid_request error. */
+function encode(value, what, makeError = badRequest) {
   let text;
   try {
     text = JSON.stringify(value);
   } catch (e) {
-    throw new ErrorClass(`the ${what} cannot be converted to JSON: ${e.message}`, { cause: e });
+    throw makeError(`the ${what} cannot be converted to JSON: ${e.message}`, e);
   }
   return text === undefined ? 'null' : text;
 }
@@ -30,21 +32,21 @@ function isAbortSignal(signal) {
 function callOptions(options) {
   if (options === undefined || options === null) return { json: 'null', signal: undefined };
   if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new BadRequestError('call options must be an object like { tags: { team: "search" }, signal }');
+    throw badRequest('call options must be an object like { tags: { team: "search" }, signal }');
   }
   const { signal, requestId, ...rest } = options;
   if (signal !== undefined && signal !== null && !isAbortSignal(signal)) {
-    throw new BadRequestError('option `signal` must be an AbortSignal (for example `new AbortController().signal`)');
+    throw badRequest('option `signal` must be an AbortSignal (for example `new AbortController().signal`)');
   }
   if (requestId !== undefined) {
-    if (rest.request_id !== undefined) throw new BadRequestError('pass either `requestId` or `request_id`, not both');
+    if (rest.request_id !== undefined) throw badRequest('pass either `requestId` or `request_id`, not both');
     rest.request_id = requestId;
   }
   return { json: encode(rest, 'call options'), signal: signal ?? undefined };
 }
 
 function cancelledError() {
-  return new CancelledError('the call was cancelled by the caller (AbortSignal or a stopped stream)', { status: 499 });
+  return coreError('cancelled', 'the call was cancelled by the caller (AbortSignal or a stopped stream)');
 }
 
 function callNative(fn) {
@@ -117,32 +119,31 @@ class Gateway {
     }
     /** OpenAI-style namespaces: `gw.chat.completions.create(...)`. */
     this.chat = Object.freeze({ completions: new Completions(this) });
-    Object.freeze(this);
   }
 
   static #build(options) {
     const usage = 'pass `new Gateway({ config })` with a config object or YAML/JSON text, or use `await Gateway.fromFile(path)`';
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new InvalidConfigError(`Gateway options must be an object; ${usage}`);
+      throw invalidConfig(`Gateway options must be an object; ${usage}`);
     }
     const { config, ...rest } = options;
     const unknown = Object.keys(rest);
     if (unknown.length > 0) {
-      throw new InvalidConfigError(`unknown Gateway option \`${unknown[0]}\` (known options: config); ${usage}`);
+      throw invalidConfig(`unknown Gateway option \`${unknown[0]}\` (known options: config); ${usage}`);
     }
     if (typeof config === 'string') return callNative(() => native.NativeGateway.fromText(config));
     if (config !== null && typeof config === 'object' && !Array.isArray(config)) {
-      const text = encode(config, 'config', InvalidConfigError);
+      const text = encode(config, 'config', invalidConfig);
       return callNative(() => native.NativeGateway.fromJson(text));
     }
-    throw new InvalidConfigError(`\`config\` must be an object or YAML/JSON text, not ${config === null ? 'null' : typeof config}; ${usage}`);
+    throw invalidConfig(`\`config\` must be an object or YAML/JSON text, not ${config === null ? 'null' : typeof config}; ${usage}`);
   }
 
   /** Reads a YAML or JSON config file (a path or a file: URL). */
   static async fromFile(path) {
     if (path instanceof URL) path = fileURLToPath(path);
     if (typeof path !== 'string') {
-      throw new InvalidConfigError('Gateway.fromFile() needs a file path (a string or a file: URL)');
+      throw invalidConfig('Gateway.fromFile() needs a file path (a string or a file: URL)');
     }
     try {
       return new Gateway({ [FROM_NATIVE]: await native.gatewayFromFile(path) });

@@ -22,6 +22,10 @@ export const {
   StreamInterruptedError,
   CancelledError,
   InternalServerError,
+  InvalidRequestError,
+  GuardrailBlockedError,
+  InternalError,
+  APIUserAbortError,
 } = sluicegate;
 
 export default sluicegate;

@@ -66,6 +66,12 @@ const StreamInterruptedError = define('StreamInterruptedError', 'stream_interrup
 const CancelledError = define('CancelledError', 'cancelled');
 const InternalServerError = define('InternalServerError', 'internal');
 
+// Aliases named after the codes (as in the Python binding), and openai-node's name for an abort.
+const InvalidRequestError = BadRequestError;
+const GuardrailBlockedError = GuardrailError;
+const InternalError = InternalServerError;
+const APIUserAbortError = CancelledError;
+
 /** Builds the class for a core error object ({code, message, status_code, ...}). */
 function fromJSON(json) {
   const cls = classes[json.code] ?? GatewayError;
@@ -77,6 +83,16 @@ function fromJSON(json) {
     requestId: json.request_id,
     problems: json.problems,
   });
+}
+
+/**
+ * An error raised by the JS layer itself (a bad JS value, an aborted signal), built by the core
+ * so that it carries the core's defaults for its code (status, retryable).
+ */
+function coreError(code, message, cause) {
+  const error = fromJSON(JSON.parse(require('./native').errorJson(code, message)));
+  if (cause !== undefined) error.cause = cause;
+  return error;
 }
 
 /** A native rejection as a GatewayError subclass; anything else is returned unchanged. */
@@ -93,6 +109,7 @@ function fromNative(error) {
 
 module.exports = {
   classes,
+  coreError,
   fromJSON,
   fromNative,
   GatewayError,
@@ -110,4 +127,8 @@ module.exports = {
   StreamInterruptedError,
   CancelledError,
   InternalServerError,
+  InvalidRequestError,
+  GuardrailBlockedError,
+  InternalError,
+  APIUserAbortError,
 };

@@ -2,7 +2,7 @@
 // A streaming chat completion as an async iterable of chunks. `break` (or any early exit from
 // `for await`), `stream.controller.abort()` and the call's AbortSignal all cancel upstream.
 
-const { BadRequestError, fromNative } = require('./errors');
+const { coreError, fromNative } = require('./errors');
 
 class Stream {
   #native;
@@ -36,7 +36,9 @@ class Stream {
   }
 
   async *[Symbol.asyncIterator]() {
-    if (this.#started) throw new BadRequestError('this stream has already been iterated; a stream can be read only once');
+    if (this.#started) {
+      throw coreError('invalid_request', 'this stream has already been iterated; a stream can be read only once');
+    }
     this.#started = true;
     try {
       for (;;) {

@@ -1,5 +1,5 @@
 // Builds the native addon with cargo and copies it to `sluicegate.<platform>.node`, the file
-// lib/native.js loads first. Usage: node scripts/build.mjs [--release]
+// lib/native.js loads first. Usage: node scripts/build.mjs [--release] [other cargo flags, e.g. --locked]
 //
 // Plain `cargo build` shares target/ with the rest of the workspace (napi's CLI would build
 // for an explicit --target in a separate directory, a second cold build).
@@ -10,7 +10,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(dirname(fileURLToPath(import.meta.url)));
-const release = process.argv.includes('--release');
 
 function platformName() {
   const { platform, arch } = process;
@@ -22,8 +21,7 @@ function platformName() {
   return `${platform}-${arch}`;
 }
 
-const args = ['build', '-p', 'sluicegate-node', '--message-format=json-render-diagnostics'];
-if (release) args.push('--release');
+const args = ['build', '-p', 'sluicegate-node', '--message-format=json-render-diagnostics', ...process.argv.slice(2)];
 const cargo = spawnSync(process.env.CARGO ?? 'cargo', args, { cwd: here, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 28 });
 if (cargo.error) throw cargo.error;
 if (cargo.status !== 0) process.exit(cargo.status ?? 1);

@@ -22,3 +22,11 @@ pub fn version() -> &'static str {
 pub fn error_codes() -> Vec<String> {
     sluicegate::ErrorKind::ALL.iter().map(|k| k.code().to_owned()).collect()
 }
+
+/// A core error's JSON for an error the JS layer raises itself (a bad JS value, an aborted
+/// signal), so that it carries the core's defaults for its code (status, retryable).
+#[napi]
+pub fn error_json(code: String, message: String) -> String {
+    let kind = sluicegate::ErrorKind::from_code(&code).unwrap_or(sluicegate::ErrorKind::Internal);
+    sluicegate::Error::new(kind, message).to_json().to_string()
+}
