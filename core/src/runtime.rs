@@ -7,36 +7,62 @@
 use crate::error::{Error, Result};
 use std::future::Future;
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinHandle;
 
+/// The runtime and clients of one process. A child made by `fork()` inherits none of the
+/// parent's threads, so it gets its own set (the parent's is leaked there, never touched):
+/// that makes the pre-fork server pattern (gunicorn, Node cluster) work with no extra step.
+struct PerProcess {
+    pid: u32,
+    runtime: Runtime,
+    client: reqwest::Client,
+    clients: Mutex<HashMap<Duration, reqwest::Client>>,
+}
+
+fn current() -> &'static PerProcess {
+    static CURRENT: AtomicPtr<PerProcess> = AtomicPtr::new(std::ptr::null_mut());
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let pid = std::process::id();
+    let found = CURRENT.load(Ordering::Acquire);
+    // SAFETY: the pointer is only ever set from `Box::leak`, so it is valid for 'static.
+    if let Some(p) = unsafe { found.as_ref() }.filter(|p| p.pid == pid) {
+        return p;
+    }
+    let _guard = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    let found = CURRENT.load(Ordering::Acquire);
+    if let Some(p) = unsafe { found.as_ref() }.filter(|p| p.pid == pid) {
+        return p;
+    }
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
+    let runtime = Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("sluicegate")
+        .enable_all()
+        .build()
+        .expect("sluicegate: cannot start the tokio runtime");
+    let fresh: &'static PerProcess = Box::leak(Box::new(PerProcess { pid, runtime, client: build_client(None), clients: Mutex::new(HashMap::new()) }));
+    CURRENT.store(fresh as *const PerProcess as *mut PerProcess, Ordering::Release);
+    fresh
+}
+
 pub fn runtime() -> &'static Runtime {
-    static RT: OnceLock<Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
-        Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("sluicegate")
-            .enable_all()
-            .build()
-            .expect("sluicegate: cannot start the tokio runtime")
-    })
+    &current().runtime
 }
 
 /// The shared HTTP client: connection pooling across every gateway and call.
 pub fn http_client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| build_client(None))
+    &current().client
 }
 
 /// The shared client for a connect timeout (reqwest sets it per client, not per request).
 /// One client per distinct timeout, kept for the life of the process.
 pub fn http_client_with(connect: Option<Duration>) -> reqwest::Client {
     let Some(connect) = connect else { return http_client().clone() };
-    static CLIENTS: OnceLock<Mutex<HashMap<Duration, reqwest::Client>>> = OnceLock::new();
-    let mut clients = CLIENTS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut clients = current().clients.lock().unwrap_or_else(|e| e.into_inner());
     clients.entry(connect).or_insert_with(|| build_client(Some(connect))).clone()
 }
 
