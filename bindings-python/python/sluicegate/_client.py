@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, Literal, Mapping, Optional, Tuple, Type,
 
 from ._native import NativeGateway
 from ._streaming import AsyncStream, Stream
-from .errors import GatewayError
+from .errors import BadRequestError, GatewayError
 from .types import ChatCompletion
 
 
@@ -286,7 +286,10 @@ class _GatewayBase:
     def _native_gateway(self) -> NativeGateway:
         native = self._native
         if native is None:
-            raise RuntimeError(f"this {type(self).__name__} is closed")
+            # The same error as the Node binding's for a closed gateway.
+            raise BadRequestError(
+                "this gateway is closed; create a new Gateway to make more calls", status_code=400
+            )
         return native
 
     @property
