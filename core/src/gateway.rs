@@ -5,7 +5,10 @@
 
 use crate::config::{Config, DeploymentConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::call::Prepared;
 use crate::meter::{CallRecord, new_request_id};
+use crate::policy::Policy;
+use crate::policy::audit::AuditLog;
 use crate::options::CallOptions;
 use crate::pricing::PriceBook;
 use crate::providers::{Limits, Provider};
@@ -31,6 +34,8 @@ pub(crate) struct Inner {
     pub providers: HashMap<String, Arc<Provider>>,
     pub prices: PriceBook,
     pub router: Router,
+    pub policy: Policy,
+    pub audit: Option<AuditLog>,
 }
 
 impl Gateway {
@@ -52,7 +57,12 @@ impl Gateway {
         let file = config.pricing.file.as_ref().map(|f| config.resolve_path(f));
         let prices = PriceBook::from_config(&config.pricing, file.as_deref())?;
         let router = Router::new(&config);
-        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router }) })
+        let policy = Policy::new(&config);
+        let audit = match &config.audit {
+            Some(a) => Some(AuditLog::open(a, config.resolve_path(&a.path))?),
+            None => None,
+        };
+        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router, policy, audit }) })
     }
 
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Gateway> {
@@ -96,19 +106,12 @@ impl Gateway {
         runtime::block_on(self.chat_stream(request, options))
     }
 
-    /// Checks the request and plans the call; shared by plain and streaming calls.
-    pub(crate) fn begin(&self, request: &Value, options: &CallOptions, want_stream: bool) -> Result<(Plan, CallRecord)> {
-        let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
-        let fail = |e: Error| e.with_request_id(&request_id);
-        let checked = request::check(request).map_err(fail)?;
-        if checked.stream != want_stream {
-            let hint = if want_stream { "set `stream: true` or use the non-streaming call" } else { "use the streaming call for `stream: true`" };
-            return Err(fail(Error::invalid_request(format!("this call does not match the request's `stream` field; {hint}"))));
-        }
-        let plan = Plan::for_request(&self.inner.config, &self.inner.prices, &checked.model, request, options).map_err(fail)?;
-        let mut record = CallRecord::new(request_id, plan.route.clone(), options.tags.clone());
-        record.skipped = plan.skipped.clone();
-        Ok((plan, record))
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    pub(crate) fn audit_log(&self) -> Option<&AuditLog> {
+        self.inner.audit.as_ref()
     }
 
     pub(crate) fn provider(&self, deployment: &DeploymentConfig) -> Result<Arc<Provider>> {
@@ -146,11 +149,45 @@ impl Gateway {
 
     async fn run_embeddings(&self, request: Value, options: CallOptions) -> Result<Value> {
         let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
-        let model = request::check_embeddings(&request).map_err(|e| e.with_request_id(&request_id))?;
-        let plan = Plan::for_request(&self.inner.config, &self.inner.prices, &model, &request, &options).map_err(|e| e.with_request_id(&request_id))?;
-        let mut record = CallRecord::new(request_id, plan.route.clone(), options.tags.clone());
-        record.skipped = plan.skipped.clone();
-        self.dispatch(&request, &plan, record, |p, d, u, l| async move { p.embeddings(&d, &u, &l).await }).await
+        let route = request.get("model").and_then(Value::as_str).unwrap_or("").to_owned();
+        let prepared = request::check_embeddings(&request)
+            .map_err(|e| e.with_request_id(&request_id))
+            .and_then(|model| self.prepare(&request, &options, &model, request_id.clone()));
+        let p = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                self.audit("embeddings", &request_id, &route, None, Err(&e), None);
+                return Err(e);
+            }
+        };
+        self.finish("embeddings", p, |p, d, u, l| async move { p.embeddings(&d, &u, &l).await }).await
+    }
+
+    /// Runs a prepared non-streaming call: dispatch, settle, guard the output, audit.
+    async fn finish<F, Fut>(&self, kind: &str, p: Prepared, call: F) -> Result<Value>
+    where
+        F: Fn(Arc<Provider>, DeploymentConfig, Value, Limits) -> Fut,
+        Fut: std::future::Future<Output = Result<Value>>,
+    {
+        let Prepared { plan, mut record, request, ticket, principal, mut guard } = p;
+        let request_id = record.request_id.clone();
+        record.policy = Self::policy_report(&principal, &ticket, &guard);
+        let result = match self.dispatch(&request, &plan, record, call).await {
+            Ok(mut response) => {
+                let meta = &response["gateway"];
+                let tokens = meta.pointer("/usage/input_tokens").and_then(Value::as_u64).unwrap_or(0) + meta.pointer("/usage/output_tokens").and_then(Value::as_u64).unwrap_or(0);
+                ticket.settle(tokens, meta["cost_usd"].as_f64());
+                let guards = &self.policy().guards;
+                let checked = if guards.has_output() { guards.check_output(&mut response, &mut guard) } else { Ok(()) };
+                response["gateway"]["policy"]["guardrails"] = guard.to_json();
+                checked.map(|()| response).map_err(|e| e.with_request_id(&request_id))
+            }
+            Err(e) => Err(e),
+        };
+        let output = result.as_ref().ok().and_then(|r| r.get("choices").cloned()).unwrap_or(Value::Null);
+        let input = request.get("messages").or_else(|| request.get("input")).cloned().unwrap_or(Value::Null);
+        self.audit(kind, &request_id, &plan.route, Some(&principal), result.as_ref().map(|r| &r["gateway"]), Some((&input, &output)));
+        result
     }
 
     /// Tries the plan's deployments until one answers, then meters the answer. Shared by every
@@ -208,7 +245,14 @@ impl Gateway {
     }
 
     async fn run_chat(&self, request: Value, options: CallOptions) -> Result<Value> {
-        let (plan, record) = self.begin(&request, &options, false)?;
-        self.dispatch(&request, &plan, record, |p, d, u, l| async move { p.chat(&d, &u, &l).await }).await
+        let p = match self.begin(&request, &options, false) {
+            Ok(p) => p,
+            Err(e) => {
+                let route = request.get("model").and_then(Value::as_str).unwrap_or("");
+                self.audit("chat", e.request_id.as_deref().unwrap_or(""), route, None, Err(&e), None);
+                return Err(e);
+            }
+        };
+        self.finish("chat", p, |p, d, u, l| async move { p.chat(&d, &u, &l).await }).await
     }
 }

@@ -11,12 +11,15 @@
 //! # Ok::<(), sluicegate::Error>(())
 //! ```
 
+mod call;
 pub mod config;
 mod error;
 mod gateway;
 mod meter;
+pub mod log;
 pub mod mock;
 mod options;
+pub mod policy;
 pub mod pricing;
 pub mod providers;
 mod request;

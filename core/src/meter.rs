@@ -25,6 +25,8 @@ pub struct CallRecord {
     pub tags: BTreeMap<String, String>,
     /// Deployments passed over for this call, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// What policies did: key, rate limits, budgets, guardrails.
+    pub policy: Value,
 }
 
 impl CallRecord {
@@ -44,6 +46,7 @@ impl CallRecord {
             first_token: None,
             tags,
             skipped: Vec::new(),
+            policy: Value::Null,
         }
     }
 
@@ -68,6 +71,7 @@ impl CallRecord {
             "ttft_ms": self.first_token.map(ms),
             "overhead_us": elapsed.saturating_sub(self.provider_time).as_micros() as u64,
             "tags": self.tags,
+            "policy": self.policy,
             "skipped": self.skipped.iter().map(|(d, why)| json!({"deployment": d, "reason": why})).collect::<Vec<_>>(),
         })
     }

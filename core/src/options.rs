@@ -14,9 +14,11 @@ pub struct CallOptions {
     pub request_id: Option<String>,
     /// Upper bound on the whole call, every attempt included.
     pub timeout: Option<Duration>,
+    /// A virtual key's secret (see `keys` in the config); never logged or recorded.
+    pub key: Option<String>,
 }
 
-const KEYS: [&str; 3] = ["tags", "request_id", "timeout"];
+const KEYS: [&str; 4] = ["tags", "request_id", "timeout", "key"];
 
 impl CallOptions {
     /// Reads options from JSON (`null` or `{}` means none). Unknown keys are errors.
@@ -30,6 +32,11 @@ impl CallOptions {
         for (key, v) in map {
             match key.as_str() {
                 "tags" => options.tags = read_tags(v)?,
+                "key" => match v {
+                    Value::Null => {}
+                    Value::String(s) if !s.is_empty() => options.key = Some(s.clone()),
+                    _ => return Err(Error::invalid_request("option `key` must be the virtual key's secret, a non-empty string")),
+                },
                 "request_id" => match v {
                     Value::Null => {}
                     Value::String(s) if !s.is_empty() && s.len() <= 200 => options.request_id = Some(s.clone()),

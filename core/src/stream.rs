@@ -6,7 +6,11 @@
 //! stream with a `stream_interrupted` error. The `gateway` metadata is set once the stream ends.
 
 use crate::config::{BreakerConfig, DeploymentConfig};
+use crate::call::Prepared;
+use crate::policy::guard::{GuardReport, StreamRedactor};
+use crate::policy::{Principal, Ticket};
 use crate::providers::Limits;
+use crate::routing::Plan;
 use crate::routing::health::Admission;
 use crate::error::{Error, ErrorKind, Result};
 use crate::gateway::Gateway;
@@ -108,13 +112,31 @@ fn forward(chunk: &Value, wants_usage: bool) -> bool {
 }
 
 pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions) -> Result<ChatStream> {
-    let (plan, mut record) = gateway.begin(&request, &options, true)?;
+    let prepared = match gateway.begin(&request, &options, true) {
+        Ok(p) => p,
+        Err(e) => {
+            let route = request.get("model").and_then(Value::as_str).unwrap_or("");
+            gateway.audit("chat_stream", e.request_id.as_deref().unwrap_or(""), route, None, Err(&e), None);
+            return Err(e);
+        }
+    };
+    let Prepared { plan, mut record, request, ticket, principal, guard } = prepared;
+    record.policy = Gateway::policy_report(&principal, &ticket, &guard);
+    let result = open_prepared(&gateway, &plan, record, request, ticket, principal, guard).await;
+    if let Err(e) = &result {
+        gateway.audit("chat_stream", e.request_id.as_deref().unwrap_or(""), &plan.route, None, Err(e), None);
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn open_prepared(gateway: &Gateway, plan: &Plan, mut record: CallRecord, request: Value, ticket: Ticket, principal: Principal, guard: GuardReport) -> Result<ChatStream> {
     let deadline = plan.deadline(record.started);
     let limits = Limits::from(&plan.timeout);
     let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
-    let mut tally = Tally::default();
+    let tally = Tally::default();
     let mut last_error: Option<Error> = None;
-    let mut dispatcher = gateway.dispatcher(&plan);
+    let mut dispatcher = gateway.dispatcher(plan);
     while let Some((deployment, admission)) = dispatcher.next(&mut record, deadline).await {
         let provider = gateway.provider(&deployment)?;
         let upstream = Gateway::upstream_request(&request, &deployment);
@@ -154,13 +176,8 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
         match opened {
             Ok((chunks, head)) => {
                 record.first_token = Some(record.started.elapsed());
-                let mut pending = VecDeque::new();
-                for chunk in head {
-                    tally.observe(&chunk);
-                    if forward(&chunk, wants_usage) {
-                        pending.push_back(Ok(chunk));
-                    }
-                }
+                let pending = VecDeque::new();
+                let redactor = gateway.policy().guards.has_output().then(StreamRedactor::default);
                 let (tx, rx) = mpsc::channel(64);
                 let meta = Arc::new(Mutex::new(None));
                 let request_id = record.request_id.clone();
@@ -177,8 +194,14 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
                     wants_usage,
                     prompt_estimate: tokens::estimate_prompt(&request),
                     meta: meta.clone(),
+                    ticket: Some(ticket),
+                    principal,
+                    guard,
+                    redactor,
+                    input: request.get("messages").cloned().unwrap_or(Value::Null),
+                    output: String::new(),
                 };
-                let task = runtime().spawn(pump.run(chunks, tx));
+                let task = runtime().spawn(pump.run(head, chunks, tx));
                 return Ok(ChatStream { pending, rx, meta, request_id, _pump: AbortOnDrop(task) });
             }
             Err(e) => {
@@ -212,12 +235,60 @@ struct Pump {
     wants_usage: bool,
     prompt_estimate: u64,
     meta: Arc<Mutex<Option<Value>>>,
+    /// Rate-limit and budget reservations, settled when the stream ends.
+    ticket: Option<Ticket>,
+    principal: Principal,
+    guard: GuardReport,
+    /// Output guardrails, when any apply.
+    redactor: Option<StreamRedactor>,
+    input: Value,
+    /// The text the caller received, for the audit record.
+    output: String,
+}
+
+/// Why a stream ended early.
+enum Stop {
+    /// The provider or the connection failed.
+    Upstream(Error),
+    /// A guardrail refused the output.
+    Policy(Error),
 }
 
 impl Pump {
-    async fn run(mut self, mut chunks: ChunkStream, tx: mpsc::Sender<Result<Value>>) {
+    /// Applies output guardrails to a chunk's text; a finish chunk flushes what was held back.
+    fn guard_chunk(&mut self, chunk: &mut Value) -> Result<()> {
+        let Some(redactor) = self.redactor.as_mut() else { return Ok(()) };
+        let guards = &self.gateway.policy().guards;
+        let finished = chunk.pointer("/choices/0/finish_reason").is_some_and(|f| !f.is_null());
+        if let Some(text) = chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).map(str::to_owned) {
+            let passed = redactor.push(guards, &text, &mut self.guard)?;
+            chunk["choices"][0]["delta"]["content"] = Value::String(passed);
+        }
+        if finished {
+            let rest = redactor.finish(guards, &mut self.guard)?;
+            if !rest.is_empty() {
+                let before = chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).unwrap_or("").to_owned();
+                chunk["choices"][0]["delta"]["content"] = Value::String(before + &rest);
+            }
+        }
+        Ok(())
+    }
+
+    async fn run(mut self, head: VecDeque<Value>, mut chunks: ChunkStream, tx: mpsc::Sender<Result<Value>>) {
         let waited = Instant::now();
+        let mut head = head;
         let failure = loop {
+            if let Some(mut chunk) = head.pop_front() {
+                self.tally.observe(&chunk);
+                if let Err(e) = self.guard_chunk(&mut chunk) {
+                    break Some(Stop::Policy(e));
+                }
+                self.output.push_str(chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).unwrap_or(""));
+                if forward(&chunk, self.wants_usage) && tx.send(Ok(chunk)).await.is_err() {
+                    return;
+                }
+                continue;
+            }
             let stall_at = self.idle.map(|i| Instant::now() + i);
             let limit = match (self.deadline, stall_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -227,20 +298,15 @@ impl Pump {
                 Some(at) => match tokio::time::timeout_at(at.into(), chunks.next()).await {
                     Ok(next) => next,
                     Err(_) if self.deadline.is_some_and(|d| Instant::now() >= d) => {
-                        break Some(Error::new(ErrorKind::Timeout, format!("the stream on route `{}` exceeded its total timeout", self.record.route)));
+                        break Some(Stop::Upstream(Error::new(ErrorKind::Timeout, format!("the stream on route `{}` exceeded its total timeout", self.record.route))));
                     }
-                    Err(_) => break Some(Error::new(ErrorKind::Timeout, format!("the stream stalled: no chunk for {:.3}s", self.idle.unwrap_or_default().as_secs_f64()))),
+                    Err(_) => break Some(Stop::Upstream(Error::new(ErrorKind::Timeout, format!("the stream stalled: no chunk for {:.3}s", self.idle.unwrap_or_default().as_secs_f64())))),
                 },
                 None => chunks.next().await,
             };
             match next {
-                Some(Ok(chunk)) => {
-                    self.tally.observe(&chunk);
-                    if forward(&chunk, self.wants_usage) && tx.send(Ok(chunk)).await.is_err() {
-                        return; // The caller dropped the stream: stop reading upstream.
-                    }
-                }
-                Some(Err(e)) => break Some(e),
+                Some(Ok(chunk)) => head.push_back(chunk),
+                Some(Err(e)) => break Some(Stop::Upstream(e)),
                 None => break None,
             }
         };
@@ -252,13 +318,19 @@ impl Pump {
         self.gateway.settle(&mut self.record, &self.deployment, usage);
         if let Some(admission) = self.admission.take() {
             match &failure {
-                None => admission.succeeded(self.sent.elapsed(), usage.map(|u| u.input_tokens + u.output_tokens)),
-                Some(e) => admission.failed(e, self.sent.elapsed(), &self.breaker),
+                Some(Stop::Upstream(e)) => admission.failed(e, self.sent.elapsed(), &self.breaker),
+                _ => admission.succeeded(self.sent.elapsed(), usage.map(|u| u.input_tokens + u.output_tokens)),
             }
         }
-        *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record.to_json());
-        if let Some(cause) = failure {
-            let error = Error::new(
+        if let Some(ticket) = self.ticket.take() {
+            ticket.settle(usage.map(|u| u.input_tokens + u.output_tokens).unwrap_or(0), self.record.cost_usd);
+        }
+        self.record.policy["guardrails"] = self.guard.to_json();
+        let meta = self.record.to_json();
+        *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(meta.clone());
+        let error = failure.map(|stop| match stop {
+            Stop::Policy(e) => e.with_request_id(&self.record.request_id),
+            Stop::Upstream(cause) => Error::new(
                 ErrorKind::StreamInterrupted,
                 format!(
                     "the stream from deployment `{}` on route `{}` broke after content was delivered: {}; the reply is incomplete",
@@ -266,7 +338,15 @@ impl Pump {
                 ),
             )
             .with_retryable(false)
-            .with_request_id(&self.record.request_id);
+            .with_request_id(&self.record.request_id),
+        });
+        let outcome = match &error {
+            Some(e) => Err(e),
+            None => Ok(&meta),
+        };
+        let output = Value::String(std::mem::take(&mut self.output));
+        self.gateway.audit("chat_stream", &self.record.request_id, &self.record.route, Some(&self.principal), outcome, Some((&self.input, &output)));
+        if let Some(error) = error {
             let _ = tx.send(Err(error)).await;
         }
     }

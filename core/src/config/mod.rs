@@ -5,11 +5,13 @@
 
 mod duration;
 mod env;
+mod policy;
 mod read;
 mod route;
 pub mod suggest;
 
 pub use duration::parse_duration;
+pub use policy::{AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed, PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector, Window};
 pub use route::{ATTEMPT_CAP, BreakerConfig, RetryConfig, RouteConfig, RouteRule, Strategy, TimeoutConfig};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -72,11 +74,14 @@ pub struct Config {
     pub deployments: BTreeMap<String, DeploymentConfig>,
     pub routes: BTreeMap<String, RouteConfig>,
     pub pricing: PricingConfig,
+    pub keys: BTreeMap<String, KeyConfig>,
+    pub policies: Policies,
+    pub audit: Option<AuditConfig>,
     /// Where relative paths in the config are resolved from.
     pub base_dir: Option<PathBuf>,
 }
 
-const TOP_KEYS: [&str; 4] = ["providers", "deployments", "routes", "pricing"];
+const TOP_KEYS: [&str; 7] = ["providers", "deployments", "routes", "pricing", "keys", "policies", "audit"];
 const PROVIDER_KEYS: [&str; 9] = ["type", "api_base", "api_key", "api_version", "headers", "timeout", "script", "latency", "description"];
 const DEPLOYMENT_KEYS: [&str; 8] = ["provider", "model", "region", "rpm", "tpm", "weight", "max_input_tokens", "description"];
 const PRICING_KEYS: [&str; 2] = ["file", "models"];
@@ -144,6 +149,9 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
         deployments: BTreeMap::new(),
         routes: BTreeMap::new(),
         pricing: PricingConfig::default(),
+        keys: BTreeMap::new(),
+        policies: Policies::default(),
+        audit: None,
         base_dir: None,
     };
     let Some(top) = object(value, "(top level)", &TOP_KEYS, p) else { return config };
@@ -172,6 +180,9 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
     if let Some(v) = top.get("pricing") {
         config.pricing = read_pricing(v, p);
     }
+    config.keys = policy::read_keys(top.get("keys"), &config, p);
+    config.policies = policy::read_policies(top.get("policies"), &config, p);
+    config.audit = policy::read_audit(top.get("audit"), p);
     config
 }
 

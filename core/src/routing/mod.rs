@@ -47,7 +47,14 @@ pub struct Plan {
 }
 
 /// Why config rules a deployment out for a call with these tags and this size.
-pub fn static_skip(route: Option<&RouteConfig>, d: &DeploymentConfig, tags: &std::collections::BTreeMap<String, String>, prompt_tokens: u64, context_window: Option<u64>) -> Option<String> {
+pub fn static_skip(config: &Config, route: Option<&RouteConfig>, d: &DeploymentConfig, tags: &std::collections::BTreeMap<String, String>, prompt_tokens: u64, context_window: Option<u64>) -> Option<String> {
+    for rule in &config.policies.residency {
+        if rule.when_tags.iter().all(|(k, v)| tags.get(k) == Some(v)) && !d.region.as_ref().is_some_and(|r| rule.regions.contains(r)) {
+            let when: Vec<String> = rule.when_tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let region = d.region.as_deref().unwrap_or("unknown");
+            return Some(format!("residency: region `{region}` not allowed for {} (allowed: {})", if when.is_empty() { "any call".to_owned() } else { when.join(",") }, rule.regions.join(", ")));
+        }
+    }
     for rule in route.map(|r| r.rules.as_slice()).unwrap_or_default() {
         if !rule.when_tags.iter().all(|(k, v)| tags.get(k) == Some(v)) {
             continue;
@@ -97,7 +104,7 @@ impl Plan {
                     }
                     seen.push(name.clone());
                     let Some(d) = config.deployments.get(name) else { continue };
-                    match static_skip(Some(route), d, &options.tags, prompt_tokens, window(d)) {
+                    match static_skip(config, Some(route), d, &options.tags, prompt_tokens, window(d)) {
                         Some(reason) => skipped.push((d.name.clone(), reason)),
                         None => deployments.push(d.clone()),
                     }
@@ -112,7 +119,7 @@ impl Plan {
             }
         } else if let Some(d) = config.deployments.get(model) {
             let mut deployments = Vec::new();
-            match static_skip(None, d, &options.tags, prompt_tokens, window(d)) {
+            match static_skip(config, None, d, &options.tags, prompt_tokens, window(d)) {
                 Some(reason) => skipped.push((d.name.clone(), reason)),
                 None => deployments.push(d.clone()),
             }

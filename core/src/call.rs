@@ -1,0 +1,159 @@
+//! The policy steps every call goes through before and after the providers: identify the
+//! caller, guard the input, plan the route (residency included), reserve rate limits and
+//! budget; then settle, guard the output and write the audit record.
+
+use crate::config::AuditContent;
+use crate::error::{Error, Result};
+use crate::gateway::Gateway;
+use crate::meter::{CallRecord, new_request_id};
+use crate::options::CallOptions;
+use crate::policy::guard::GuardReport;
+use crate::policy::{Estimate, Principal, Refused, Ticket, clock, pii};
+use crate::pricing::PriceBook;
+use crate::request;
+use crate::routing::Plan;
+use crate::usage::Usage;
+use serde_json::{Value, json};
+
+/// A call that passed every check before the providers.
+pub(crate) struct Prepared {
+    pub plan: Plan,
+    pub record: CallRecord,
+    /// The request as the providers get it (after input redaction).
+    pub request: Value,
+    pub ticket: Ticket,
+    pub principal: Principal,
+    pub guard: GuardReport,
+}
+
+/// Output tokens assumed for the worst case when neither the caller nor the catalog says.
+const UNKNOWN_MAX_OUTPUT: u64 = 4096;
+/// Prompt estimates are character counts / 4; real tokenizers can count more. Budgets reserve
+/// with this margin so that a call never spends more than it reserved.
+const PROMPT_MARGIN: f64 = 1.5;
+
+/// The most a call could cost on any deployment the plan may use (unpriced ones count 0).
+fn worst_cost(plan: &Plan, prices: &PriceBook, request: &Value) -> Option<f64> {
+    let asked = crate::providers::dialect::max_tokens(request);
+    let prompt = (plan.prompt_tokens as f64 * PROMPT_MARGIN).ceil() as u64;
+    plan.groups
+        .iter()
+        .flat_map(|g| g.deployments.iter())
+        .filter_map(|d| {
+            let price = prices.get(&d.model)?;
+            let cap = price.max_output_tokens.unwrap_or(UNKNOWN_MAX_OUTPUT);
+            let output = asked.map(|a| a.min(cap)).unwrap_or(cap);
+            prices.cost(&d.model, &Usage { input_tokens: prompt, output_tokens: output, ..Usage::default() })
+        })
+        .reduce(f64::max)
+}
+
+impl Gateway {
+    /// Checks, guards, plans and reserves. `model` is the route asked for.
+    pub(crate) fn prepare(&self, request: &Value, options: &CallOptions, model: &str, request_id: String) -> Result<Prepared> {
+        let fail = |e: Error| e.with_request_id(&request_id);
+        let policy = self.policy();
+        let principal = policy.authenticate(options.key.as_deref(), model, &options.tags).map_err(fail)?;
+        let mut request = request.clone();
+        let mut guard = GuardReport::default();
+        if !policy.guards.is_empty() {
+            policy.guards.check_input(&mut request, &mut guard).map_err(fail)?;
+        }
+        let effective = CallOptions { tags: principal.tags.clone(), ..options.clone() };
+        let mut plan = Plan::for_request(self.config(), self.prices(), model, &request, &effective).map_err(fail)?;
+        let estimate = |plan: &Plan| Estimate {
+            tokens: plan.prompt_tokens + crate::providers::dialect::max_tokens(&request).unwrap_or(0),
+            worst_cost_usd: worst_cost(plan, self.prices(), &request),
+        };
+        let ticket = match policy.reserve(&principal, &plan.route, &estimate(&plan)) {
+            Ok(ticket) => ticket,
+            Err(Refused::Error(e)) => return Err(fail(e)),
+            Err(Refused::Fallback(route)) => {
+                plan = Plan::for_request(self.config(), self.prices(), &route, &request, &effective).map_err(fail)?;
+                match policy.reserve(&principal, &plan.route, &estimate(&plan)) {
+                    Ok(ticket) => ticket,
+                    Err(Refused::Error(e)) => return Err(fail(e)),
+                    Err(Refused::Fallback(_)) => {
+                        return Err(fail(Error::new(crate::ErrorKind::BudgetExceeded, format!("the budget for `{model}` is used up, and so is the budget of its fallback route `{route}`")).with_retryable(false)));
+                    }
+                }
+            }
+        };
+        let mut record = CallRecord::new(request_id, plan.route.clone(), principal.tags.clone());
+        record.skipped = plan.skipped.clone();
+        Ok(Prepared { plan, record, request, ticket, principal, guard })
+    }
+
+    /// Checks a chat request and prepares it.
+    pub(crate) fn begin(&self, request: &Value, options: &CallOptions, want_stream: bool) -> Result<Prepared> {
+        let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
+        let checked = request::check(request).map_err(|e| e.with_request_id(&request_id))?;
+        if checked.stream != want_stream {
+            let hint = if want_stream { "set `stream: true` or use the non-streaming call" } else { "use the streaming call for `stream: true`" };
+            return Err(Error::invalid_request(format!("this call does not match the request's `stream` field; {hint}")).with_request_id(&request_id));
+        }
+        self.prepare(request, options, &checked.model, request_id)
+    }
+
+    /// The `gateway.policy` report for a call.
+    pub(crate) fn policy_report(principal: &Principal, ticket: &Ticket, guard: &GuardReport) -> Value {
+        let mut report = ticket.to_json();
+        report["key"] = json!(principal.key);
+        report["guardrails"] = guard.to_json();
+        report
+    }
+
+    /// Writes the audit record for a finished call (success or failure).
+    pub(crate) fn audit(&self, kind: &str, request_id: &str, route: &str, principal: Option<&Principal>, outcome: std::result::Result<&Value, &Error>, content: Option<(&Value, &Value)>) {
+        let Some(log) = self.audit_log() else { return };
+        let tags: serde_json::Map<String, Value> = principal
+            .map(|p| p.tags.iter().map(|(k, v)| (k.clone(), json!(if k == "user" { log.principal_id(v) } else { v.clone() }))).collect())
+            .unwrap_or_default();
+        let mut record = json!({
+            "ts": clock::rfc3339(clock::now_secs()),
+            "kind": kind,
+            "request_id": request_id,
+            "principal": {"key": principal.and_then(|p| p.key.clone()), "tags": tags},
+            "route": route,
+        });
+        match outcome {
+            Ok(meta) => {
+                record["outcome"] = json!("ok");
+                for field in ["deployment", "provider", "model", "attempts", "usage", "cost_usd", "latency_ms", "policy", "skipped"] {
+                    record[field] = meta.get(field).cloned().unwrap_or(Value::Null);
+                }
+            }
+            Err(e) => {
+                record["outcome"] = json!(e.kind.code());
+                record["error"] = json!(e.message);
+            }
+        }
+        if let (AuditContent::Redacted, Some((input, output))) = (log.content(), content) {
+            record["content"] = json!({"input": redact_all(input), "output": redact_all(output)});
+        }
+        if let Err(e) = log.append(record) {
+            crate::log::warn(&format!("sluicegate: audit record for {request_id} not written: {}", e.message));
+        }
+    }
+}
+
+/// Every PII entity redacted from every string in a value (for audit content).
+fn redact_all(value: &Value) -> Value {
+    match value {
+        Value::String(s) => {
+            let all: Vec<String> = crate::config::PII_ENTITIES.iter().map(|e| (*e).to_owned()).collect();
+            let mut out = String::new();
+            let mut at = 0;
+            for f in pii::find(s, &all) {
+                out.push_str(&s[at..f.start]);
+                out.push_str(&pii::placeholder(f.entity));
+                at = f.end;
+            }
+            out.push_str(&s[at..]);
+            json!(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(redact_all).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), redact_all(v))).collect()),
+        other => other.clone(),
+    }
+}

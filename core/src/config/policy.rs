@@ -1,0 +1,356 @@
+//! `keys`, `policies` and `audit`: who may call, how much, with what data, and the record of it.
+
+use super::read::{self, Problems, join, object};
+use super::{Config, suggest};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A virtual key: only the SHA-256 of its secret is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyConfig {
+    pub name: String,
+    pub sha256: String,
+    pub tags: BTreeMap<String, String>,
+    /// Routes (or deployments) the key may call; empty means all.
+    pub routes: Vec<String>,
+    /// `YYYY-MM-DD` (UTC midnight) after which the key is refused.
+    pub expires: Option<String>,
+}
+
+/// Which calls a limit or budget counts, and how they are grouped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    /// One counter for every call.
+    Global,
+    /// One counter per virtual key.
+    Key,
+    /// One counter per route.
+    Route,
+    /// One counter per value of a tag (`team`, `user`, …); calls without the tag are not counted.
+    Tag(String),
+}
+
+impl Scope {
+    pub fn describe(&self) -> String {
+        match self {
+            Scope::Global => "global".into(),
+            Scope::Key => "key".into(),
+            Scope::Route => "route".into(),
+            Scope::Tag(t) => format!("tag {t}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selector {
+    pub scope: Scope,
+    /// Only calls whose tags match all of these are counted.
+    pub when_tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitConfig {
+    pub selector: Selector,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Day,
+    Month,
+    Total,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnExceed {
+    Block,
+    /// Serve the call from this (cheaper) route instead.
+    Fallback(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetConfig {
+    pub selector: Selector,
+    pub usd: f64,
+    pub window: Window,
+    pub on_exceed: OnExceed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardAction {
+    Redact,
+    Block,
+    Log,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GuardKind {
+    /// Built-in PII detectors, by entity name.
+    Pii { entities: Vec<String> },
+    /// Custom regular expressions (a `name` says which rule fired).
+    Regex { patterns: Vec<String> },
+    /// Whole words or phrases, case-insensitive.
+    Keywords { words: Vec<String> },
+    /// A cap on the estimated prompt size.
+    MaxInputTokens { limit: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardrailConfig {
+    pub name: String,
+    pub kind: GuardKind,
+    pub action: GuardAction,
+    pub input: bool,
+    pub output: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResidencyConfig {
+    pub when_tags: BTreeMap<String, String>,
+    pub regions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Policies {
+    pub rate_limits: Vec<RateLimitConfig>,
+    pub budgets: Vec<BudgetConfig>,
+    pub guardrails: Vec<GuardrailConfig>,
+    pub residency: Vec<ResidencyConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditContent {
+    None,
+    Redacted,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditConfig {
+    pub path: PathBuf,
+    pub content: AuditContent,
+    /// Rotate to a new file once the current one reaches this many bytes.
+    pub max_bytes: Option<u64>,
+    /// The HMAC key (from the environment): records are signed when set.
+    pub key: Option<String>,
+    /// Replace `user` tags by a keyed hash (needs `key`).
+    pub pseudonymize: bool,
+}
+
+pub const PII_ENTITIES: [&str; 8] = ["email", "phone", "credit_card", "iban", "us_ssn", "ipv4", "ipv6", "api_key"];
+const KEY_KEYS: [&str; 5] = ["sha256", "tags", "routes", "expires", "description"];
+const POLICY_KEYS: [&str; 4] = ["rate_limits", "budgets", "guardrails", "residency"];
+const LIMIT_KEYS: [&str; 3] = ["scope", "rpm", "tpm"];
+const BUDGET_KEYS: [&str; 4] = ["scope", "usd", "window", "on_exceed"];
+const GUARD_KEYS: [&str; 8] = ["name", "type", "entities", "patterns", "words", "limit", "action", "apply_to"];
+const RESIDENCY_KEYS: [&str; 2] = ["when", "regions"];
+const SCOPE_KEYS: [&str; 3] = ["tag", "tags", "kind"];
+const AUDIT_KEYS: [&str; 5] = ["path", "content", "max_bytes", "key", "pseudonymize"];
+
+pub(super) fn read_keys(v: Option<&Value>, config: &Config, p: &mut Problems) -> BTreeMap<String, KeyConfig> {
+    let mut keys = BTreeMap::new();
+    let targets: Vec<&str> = config.routes.keys().chain(config.deployments.keys()).map(String::as_str).collect();
+    for (name, v) in read::named_map(v, "keys", p) {
+        let path = join("keys", name);
+        let Some(map) = object(v, &path, &KEY_KEYS, p) else { continue };
+        let Some(sha) = read::required_string(map, &path, "sha256", p) else { continue };
+        let sha = sha.to_lowercase();
+        if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+            p.push(&join(&path, "sha256"), "must be the 64 hex digits of the key's SHA-256 (store the hash, never the key)");
+        }
+        let routes = read::string_list(map, &path, "routes", p);
+        for (i, r) in routes.iter().enumerate() {
+            if !targets.contains(&r.as_str()) {
+                let near = suggest::hint(r, targets.iter().copied());
+                p.push(&format!("{path}.routes[{i}]"), format!("no route or deployment named `{r}`{near}"));
+            }
+        }
+        let expires = read::string(map, &path, "expires", p);
+        if let Some(e) = &expires {
+            if crate::policy::clock::parse_date(e).is_none() {
+                p.push(&join(&path, "expires"), format!("`{e}` is not a date; write it as YYYY-MM-DD"));
+            }
+        }
+        keys.insert(name.clone(), KeyConfig { name: name.clone(), sha256: sha, tags: read::string_map(map, &path, "tags", p).into_iter().collect(), routes, expires });
+    }
+    keys
+}
+
+fn read_selector(map: &serde_json::Map<String, Value>, path: &str, p: &mut Problems) -> Selector {
+    let spath = join(path, "scope");
+    match map.get("scope") {
+        None | Some(Value::Null) => Selector { scope: Scope::Global, when_tags: BTreeMap::new() },
+        Some(Value::String(s)) => {
+            let scope = match s.as_str() {
+                "global" => Scope::Global,
+                "key" => Scope::Key,
+                "route" => Scope::Route,
+                "team" | "user" => Scope::Tag(s.clone()),
+                other => {
+                    let near = suggest::hint(other, ["global", "key", "route", "team", "user"]);
+                    p.push(&spath, format!("unknown scope `{other}`{near}; use global, key, route, team, user or {{tag: NAME}}"));
+                    Scope::Global
+                }
+            };
+            Selector { scope, when_tags: BTreeMap::new() }
+        }
+        Some(v) => {
+            let Some(m) = object(v, &spath, &SCOPE_KEYS, p) else { return Selector { scope: Scope::Global, when_tags: BTreeMap::new() } };
+            let scope = match (read::string(m, &spath, "tag", p), read::string(m, &spath, "kind", p).as_deref()) {
+                (Some(tag), _) => Scope::Tag(tag),
+                (None, Some("key")) => Scope::Key,
+                (None, Some("route")) => Scope::Route,
+                _ => Scope::Global,
+            };
+            Selector { scope, when_tags: read::string_map(m, &spath, "tags", p).into_iter().collect() }
+        }
+    }
+}
+
+fn list<'a>(map: &'a serde_json::Map<String, Value>, key: &str, path: &str, p: &mut Problems) -> Vec<(String, &'a Value)> {
+    match map.get(key) {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, v)| (format!("{path}.{key}[{i}]"), v)).collect(),
+        Some(_) => {
+            p.push(&join(path, key), "expected a list");
+            vec![]
+        }
+    }
+}
+
+pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems) -> Policies {
+    let mut policies = Policies::default();
+    let Some(v) = v else { return policies };
+    let Some(map) = object(v, "policies", &POLICY_KEYS, p) else { return policies };
+    for (path, v) in list(map, "rate_limits", "policies", p) {
+        let Some(m) = object(v, &path, &LIMIT_KEYS, p) else { continue };
+        let (rpm, tpm) = (read::whole(m, &path, "rpm", p), read::whole(m, &path, "tpm", p));
+        if rpm.is_none() && tpm.is_none() {
+            p.push(&path, "a rate limit needs `rpm`, `tpm` or both");
+        }
+        if rpm == Some(0) || tpm == Some(0) {
+            p.push(&path, "a limit of 0 would refuse every call; remove the limit or set it above 0");
+        }
+        policies.rate_limits.push(RateLimitConfig { selector: read_selector(m, &path, p), rpm, tpm });
+    }
+    for (path, v) in list(map, "budgets", "policies", p) {
+        let Some(m) = object(v, &path, &BUDGET_KEYS, p) else { continue };
+        let usd = read::number(m, &path, "usd", p);
+        if usd.is_none() && !m.contains_key("usd") {
+            p.push(&join(&path, "usd"), "is required: the budget in US dollars");
+        }
+        let window = match read::string(m, &path, "window", p).as_deref() {
+            None | Some("total") => Window::Total,
+            Some("day") => Window::Day,
+            Some("month") => Window::Month,
+            Some(other) => {
+                let near = suggest::hint(other, ["day", "month", "total"]);
+                p.push(&join(&path, "window"), format!("unknown window `{other}`{near} (day, month or total)"));
+                Window::Total
+            }
+        };
+        let on_exceed = match m.get("on_exceed") {
+            None | Some(Value::Null) => OnExceed::Block,
+            Some(Value::String(s)) if s == "block" => OnExceed::Block,
+            Some(Value::Object(o)) if o.contains_key("fallback") => {
+                let route = o["fallback"].as_str().unwrap_or("").to_owned();
+                if !config.routes.contains_key(&route) {
+                    let near = suggest::hint(&route, config.routes.keys().map(String::as_str));
+                    p.push(&join(&path, "on_exceed.fallback"), format!("no route named `{route}`{near}"));
+                }
+                OnExceed::Fallback(route)
+            }
+            Some(_) => {
+                p.push(&join(&path, "on_exceed"), "use `block` or `{fallback: ROUTE}`");
+                OnExceed::Block
+            }
+        };
+        policies.budgets.push(BudgetConfig { selector: read_selector(m, &path, p), usd: usd.unwrap_or(0.0), window, on_exceed });
+    }
+    for (i, (path, v)) in list(map, "guardrails", "policies", p).into_iter().enumerate() {
+        let Some(m) = object(v, &path, &GUARD_KEYS, p) else { continue };
+        let kind = match read::string(m, &path, "type", p).as_deref() {
+            Some("pii") => {
+                let mut entities = read::string_list(m, &path, "entities", p);
+                if entities.is_empty() {
+                    entities = PII_ENTITIES.iter().map(|e| (*e).to_owned()).collect();
+                }
+                for e in &entities {
+                    if !PII_ENTITIES.contains(&e.as_str()) {
+                        let near = suggest::hint(e, PII_ENTITIES);
+                        p.push(&join(&path, "entities"), format!("unknown entity `{e}`{near} (known: {})", PII_ENTITIES.join(", ")));
+                    }
+                }
+                GuardKind::Pii { entities }
+            }
+            Some("regex") => {
+                let patterns = read::string_list(m, &path, "patterns", p);
+                for pat in &patterns {
+                    if let Err(e) = regex::Regex::new(pat) {
+                        p.push(&join(&path, "patterns"), format!("`{pat}` is not a valid regular expression: {e}"));
+                    }
+                }
+                GuardKind::Regex { patterns }
+            }
+            Some("keywords") => GuardKind::Keywords { words: read::string_list(m, &path, "words", p) },
+            Some("max_input_tokens") => GuardKind::MaxInputTokens { limit: read::whole(m, &path, "limit", p).unwrap_or(u64::MAX) },
+            other => {
+                let known = ["pii", "regex", "keywords", "max_input_tokens"];
+                let near = other.map(|o| suggest::hint(o, known)).unwrap_or_default();
+                p.push(&join(&path, "type"), format!("unknown or missing guardrail type{near} (known: {})", known.join(", ")));
+                continue;
+            }
+        };
+        let action = match read::string(m, &path, "action", p).as_deref() {
+            None | Some("block") => GuardAction::Block,
+            Some("redact") => GuardAction::Redact,
+            Some("log") => GuardAction::Log,
+            Some(other) => {
+                p.push(&join(&path, "action"), format!("unknown action `{other}` (redact, block or log)"));
+                GuardAction::Block
+            }
+        };
+        if action == GuardAction::Redact && matches!(kind, GuardKind::MaxInputTokens { .. }) {
+            p.push(&join(&path, "action"), "max_input_tokens can only `block` or `log`");
+        }
+        let apply = read::string_list(m, &path, "apply_to", p);
+        let (input, output) = if apply.is_empty() { (true, true) } else { (apply.iter().any(|a| a == "input"), apply.iter().any(|a| a == "output")) };
+        let name = read::string(m, &path, "name", p).unwrap_or_else(|| format!("guardrails[{i}]"));
+        policies.guardrails.push(GuardrailConfig { name, kind, action, input, output });
+    }
+    for (path, v) in list(map, "residency", "policies", p) {
+        let Some(m) = object(v, &path, &RESIDENCY_KEYS, p) else { continue };
+        let when_tags = m
+            .get("when")
+            .and_then(|w| object(w, &join(&path, "when"), &["tags"], p))
+            .map(|w| read::string_map(w, &join(&path, "when"), "tags", p).into_iter().collect())
+            .unwrap_or_default();
+        let regions = read::string_list(m, &path, "regions", p);
+        if regions.is_empty() {
+            p.push(&join(&path, "regions"), "list the regions data may go to, like [eu]");
+        }
+        policies.residency.push(ResidencyConfig { when_tags, regions });
+    }
+    policies
+}
+
+pub(super) fn read_audit(v: Option<&Value>, p: &mut Problems) -> Option<AuditConfig> {
+    let v = v?;
+    let map = object(v, "audit", &AUDIT_KEYS, p)?;
+    let path = read::required_string(map, "audit", "path", p)?;
+    let content = match read::string(map, "audit", "content", p).as_deref() {
+        None | Some("none") => AuditContent::None,
+        Some("redacted") => AuditContent::Redacted,
+        Some(other) => {
+            p.push("audit.content", format!("unknown content mode `{other}` (none or redacted)"));
+            AuditContent::None
+        }
+    };
+    let key = read::string(map, "audit", "key", p).filter(|k| !k.is_empty());
+    let pseudonymize = map.get("pseudonymize").and_then(Value::as_bool).unwrap_or(false);
+    if pseudonymize && key.is_none() {
+        p.push("audit.pseudonymize", "needs `audit.key` (a keyed hash cannot be reversed without it)");
+    }
+    Some(AuditConfig { path: PathBuf::from(path), content, max_bytes: read::whole(map, "audit", "max_bytes", p), key, pseudonymize })
+}

@@ -1,0 +1,210 @@
+//! Usage policies: who is calling (virtual keys), how much they may use (rate limits and
+//! budgets, reserved before the call and settled after it), what data may pass (guardrails)
+//! and be recorded (the audit trail). Residency rules filter routing (see `routing`).
+
+pub mod audit;
+pub mod clock;
+pub mod guard;
+pub mod pii;
+pub mod state;
+
+use crate::config::{BudgetConfig, Config, KeyConfig, OnExceed, Policies, Scope, Selector, Window};
+use crate::error::{Error, ErrorKind, Result};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use state::{Kind, Reservation, StateBackend};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Who a call is for: the virtual key (by name) and the tags policies see.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Principal {
+    pub key: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub struct Policy {
+    keys: HashMap<String, KeyConfig>,
+    policies: Policies,
+    pub guards: guard::Guards,
+    state: Arc<dyn StateBackend>,
+}
+
+/// What a call may cost at most, and its estimated tokens, for reservations.
+pub struct Estimate {
+    pub tokens: u64,
+    pub worst_cost_usd: Option<f64>,
+}
+
+/// The outcome of a refused reservation.
+pub enum Refused {
+    Error(Error),
+    /// A budget is used up and says to serve the call from this route instead.
+    Fallback(String),
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn matches(selector: &Selector, tags: &BTreeMap<String, String>) -> bool {
+    selector.when_tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+}
+
+/// The counter a call belongs to under a scope, or `None` when the scope does not apply.
+fn scope_value(selector: &Selector, principal: &Principal, route: &str) -> Option<String> {
+    if !matches(selector, &principal.tags) {
+        return None;
+    }
+    match &selector.scope {
+        Scope::Global => Some("*".into()),
+        Scope::Key => principal.key.clone(),
+        Scope::Route => Some(route.to_owned()),
+        Scope::Tag(t) => principal.tags.get(t).cloned(),
+    }
+}
+
+fn window_key(budget: &BudgetConfig, now: f64) -> String {
+    match budget.window {
+        Window::Day => clock::window_id(now, false),
+        Window::Month => clock::window_id(now, true),
+        Window::Total => "total".into(),
+    }
+}
+
+impl Policy {
+    pub fn new(config: &Config) -> Policy {
+        Policy {
+            keys: config.keys.values().map(|k| (k.sha256.clone(), k.clone())).collect(),
+            policies: config.policies.clone(),
+            guards: guard::Guards::new(&config.policies.guardrails),
+            state: Arc::new(state::MemoryState::default()),
+        }
+    }
+
+    pub fn residency(&self) -> &[crate::config::ResidencyConfig] {
+        &self.policies.residency
+    }
+
+    /// Resolves the caller. A virtual key's tags are trusted over the call's own.
+    pub fn authenticate(&self, secret: Option<&str>, model: &str, call_tags: &BTreeMap<String, String>) -> Result<Principal> {
+        let Some(secret) = secret else {
+            return Ok(Principal { key: None, tags: call_tags.clone() });
+        };
+        let Some(key) = self.keys.get(&sha256_hex(secret)) else {
+            return Err(Error::new(ErrorKind::Authentication, "the virtual key is not known to this gateway; check the key, or add its SHA-256 under `keys`").with_retryable(false));
+        };
+        if let Some(expires) = key.expires.as_deref().and_then(clock::parse_date) {
+            if clock::now_secs() >= expires as f64 {
+                return Err(Error::new(ErrorKind::Authentication, format!("virtual key `{}` expired on {}; issue a new key", key.name, key.expires.as_deref().unwrap_or(""))).with_retryable(false));
+            }
+        }
+        if !key.routes.is_empty() && !key.routes.iter().any(|r| r == model) {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("virtual key `{}` may not use `{model}` (allowed: {}); ask for access or use an allowed route", key.name, key.routes.join(", ")),
+            )
+            .with_retryable(false));
+        }
+        let mut tags = call_tags.clone();
+        tags.extend(key.tags.clone());
+        Ok(Principal { key: Some(key.name.clone()), tags })
+    }
+
+    /// Reserves every rate limit and budget the call falls under, all or nothing.
+    pub fn reserve(&self, principal: &Principal, route: &str, estimate: &Estimate) -> std::result::Result<Ticket, Refused> {
+        let now = clock::now_secs();
+        let mut items: Vec<(Reservation, Measure, String)> = Vec::new();
+        for (i, limit) in self.policies.rate_limits.iter().enumerate() {
+            let Some(value) = scope_value(&limit.selector, principal, route) else { continue };
+            let who = format!("{} `{value}`", limit.selector.scope.describe());
+            if let Some(rpm) = limit.rpm {
+                items.push((Reservation { key: format!("rl:{i}:rpm:{value}"), kind: Kind::Rate, limit: rpm as f64, amount: 1.0 }, Measure::Requests, format!("policies.rate_limits[{i}] ({rpm} requests/min for {who})")));
+            }
+            if let Some(tpm) = limit.tpm {
+                let amount = estimate.tokens.min(tpm) as f64;
+                items.push((Reservation { key: format!("rl:{i}:tpm:{value}"), kind: Kind::Rate, limit: tpm as f64, amount }, Measure::Tokens, format!("policies.rate_limits[{i}] ({tpm} tokens/min for {who})")));
+            }
+        }
+        for (i, budget) in self.policies.budgets.iter().enumerate() {
+            let Some(value) = scope_value(&budget.selector, principal, route) else { continue };
+            let window = window_key(budget, now);
+            let what = format!("policies.budgets[{i}] (${:.2} per {} for {} `{value}`)", budget.usd, match budget.window { Window::Day => "day", Window::Month => "month", Window::Total => "all time" }, budget.selector.scope.describe());
+            items.push((Reservation { key: format!("bg:{i}:{value}:{window}"), kind: Kind::Budget, limit: budget.usd, amount: estimate.worst_cost_usd.unwrap_or(0.0) }, Measure::Usd, what));
+        }
+        let reservations: Vec<Reservation> = items.iter().map(|(r, _, _)| r.clone()).collect();
+        if let Err(refusal) = self.state.reserve(&reservations, now) {
+            let (item, _, what) = &items[refusal.index];
+            return Err(match item.kind {
+                Kind::Rate => Refused::Error(
+                    Error::new(ErrorKind::RateLimited, format!("rate limit {what} is used up; retry in {:.1}s", refusal.retry_after.unwrap_or(0.0)))
+                        .with_retry_after(refusal.retry_after)
+                        .with_retryable(true),
+                ),
+                Kind::Budget => {
+                    let index: usize = item.key.split(':').nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+                    match &self.policies.budgets[index].on_exceed {
+                        OnExceed::Fallback(r) => Refused::Fallback(r.clone()),
+                        OnExceed::Block => Refused::Error(
+                            Error::new(
+                                ErrorKind::BudgetExceeded,
+                                format!("budget {what} cannot cover this call: ${:.6} used, the call may cost up to ${:.6}; raise the budget or wait for the next window", refusal.used, item.amount),
+                            )
+                            .with_retryable(false),
+                        ),
+                    }
+                }
+            });
+        }
+        Ok(Ticket { state: self.state.clone(), items: items.into_iter().map(|(r, m, what)| (r, m, what)).collect(), done: false })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Measure {
+    Requests,
+    Tokens,
+    Usd,
+}
+
+/// The reservations one call holds. Settled with what the call used; released if dropped
+/// unsettled (a failure, a timeout or a cancellation), so nothing leaks.
+pub struct Ticket {
+    state: Arc<dyn StateBackend>,
+    items: Vec<(Reservation, Measure, String)>,
+    done: bool,
+}
+
+impl Ticket {
+    pub fn settle(mut self, tokens: u64, cost_usd: Option<f64>) {
+        self.done = true;
+        let now = clock::now_secs();
+        for (item, measure, _) in &self.items {
+            let actual = match measure {
+                Measure::Requests => 1.0,
+                Measure::Tokens => tokens as f64,
+                Measure::Usd => cost_usd.unwrap_or(0.0),
+            };
+            self.state.settle(item, actual, now);
+        }
+    }
+
+    /// The policies this call was counted under, for the `gateway.policy` report.
+    pub fn to_json(&self) -> Value {
+        let describe = |m: Measure| self.items.iter().filter(|(_, x, _)| *x == m).map(|(r, _, what)| json!({"policy": what, "reserved": r.amount})).collect::<Vec<_>>();
+        let mut limits = describe(Measure::Requests);
+        limits.extend(describe(Measure::Tokens));
+        json!({"rate_limits": limits, "budgets": describe(Measure::Usd)})
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.done {
+            let now = clock::now_secs();
+            for (item, _, _) in &self.items {
+                self.state.release(item, now);
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Where policy counters live: rate-limit cells and budget spend, behind one trait whose
+//! check-and-reserve is atomic over every counter a call touches (all or nothing), so that a
+//! shared backend (Redis) can replace the in-memory one without changing policy code.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// A per-minute rate (GCRA): `limit` units a minute.
+    Rate,
+    /// A spend limit in USD for the window named in the key.
+    Budget,
+}
+
+/// One counter a call takes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reservation {
+    pub key: String,
+    pub kind: Kind,
+    pub limit: f64,
+    pub amount: f64,
+}
+
+/// Why a reservation was refused: which one, and when it could succeed (rates only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub index: usize,
+    pub retry_after: Option<f64>,
+    /// Budgets: what is spent and reserved already.
+    pub used: f64,
+}
+
+pub trait StateBackend: Send + Sync {
+    /// Takes every reservation, or none of them.
+    fn reserve(&self, items: &[Reservation], now: f64) -> Result<(), Refusal>;
+    /// Replaces a reservation by what the call really used.
+    fn settle(&self, item: &Reservation, actual: f64, now: f64);
+    /// Gives a reservation back (the call failed or was cancelled).
+    fn release(&self, item: &Reservation, now: f64);
+    /// Spent plus reserved, for a budget key (reports and tests).
+    fn used(&self, key: &str) -> f64;
+}
+
+#[derive(Default)]
+struct Cell {
+    /// Rates: theoretical arrival time (seconds). Budgets: spent USD.
+    value: f64,
+    /// Budgets: reserved USD.
+    reserved: f64,
+}
+
+/// The default backend: one process's memory, one lock for every check-and-reserve.
+#[derive(Default)]
+pub struct MemoryState {
+    cells: Mutex<HashMap<String, Cell>>,
+}
+
+const MINUTE: f64 = 60.0;
+
+fn rate_cost(item: &Reservation, units: f64) -> f64 {
+    units * MINUTE / item.limit.max(1e-9)
+}
+
+impl StateBackend for MemoryState {
+    fn reserve(&self, items: &[Reservation], now: f64) -> Result<(), Refusal> {
+        let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+        for (index, item) in items.iter().enumerate() {
+            let cell = cells.get(&item.key);
+            match item.kind {
+                Kind::Rate => {
+                    let tat = cell.map(|c| c.value).unwrap_or(now).max(now);
+                    let next = tat + rate_cost(item, item.amount);
+                    if next - now > MINUTE + 1e-9 {
+                        return Err(Refusal { index, retry_after: Some(next - now - MINUTE), used: 0.0 });
+                    }
+                }
+                Kind::Budget => {
+                    let used = cell.map(|c| c.value + c.reserved).unwrap_or(0.0);
+                    if used + item.amount > item.limit + 1e-12 || (item.amount == 0.0 && used >= item.limit) {
+                        return Err(Refusal { index, retry_after: None, used });
+                    }
+                }
+            }
+        }
+        for item in items {
+            let cell = cells.entry(item.key.clone()).or_default();
+            match item.kind {
+                Kind::Rate => cell.value = cell.value.max(now) + rate_cost(item, item.amount),
+                Kind::Budget => cell.reserved += item.amount,
+            }
+        }
+        Ok(())
+    }
+
+    fn settle(&self, item: &Reservation, actual: f64, now: f64) {
+        let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+        let cell = cells.entry(item.key.clone()).or_default();
+        match item.kind {
+            Kind::Rate => cell.value = (cell.value + rate_cost(item, actual - item.amount)).max(now.min(cell.value)),
+            Kind::Budget => {
+                cell.reserved = (cell.reserved - item.amount).max(0.0);
+                cell.value += actual;
+            }
+        }
+    }
+
+    fn release(&self, item: &Reservation, now: f64) {
+        let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+        let cell = cells.entry(item.key.clone()).or_default();
+        match item.kind {
+            Kind::Rate => cell.value = (cell.value - rate_cost(item, item.amount)).max(now.min(cell.value)),
+            Kind::Budget => cell.reserved = (cell.reserved - item.amount).max(0.0),
+        }
+    }
+
+    fn used(&self, key: &str) -> f64 {
+        self.cells.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|c| c.value + c.reserved).unwrap_or(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_reserve_settle_release() {
+        let s = MemoryState::default();
+        let r = |amount| Reservation { key: "b".into(), kind: Kind::Budget, limit: 1.0, amount };
+        s.reserve(&[r(0.6)], 0.0).unwrap();
+        assert!(s.reserve(&[r(0.6)], 0.0).is_err(), "0.6 + 0.6 would overspend");
+        s.settle(&r(0.6), 0.2, 0.0);
+        s.reserve(&[r(0.6)], 0.0).unwrap();
+        s.release(&r(0.6), 0.0);
+        assert!((s.used("b") - 0.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn all_or_nothing() {
+        let s = MemoryState::default();
+        let rate = Reservation { key: "r".into(), kind: Kind::Rate, limit: 1.0, amount: 1.0 };
+        let budget = Reservation { key: "b".into(), kind: Kind::Budget, limit: 0.5, amount: 1.0 };
+        assert!(s.reserve(&[rate.clone(), budget], 0.0).is_err());
+        s.reserve(&[rate.clone()], 0.0).expect("the rate was not taken by the refused call");
+        let refused = s.reserve(&[rate], 0.0).unwrap_err();
+        assert!(refused.retry_after.unwrap() > 59.0);
+    }
+}
