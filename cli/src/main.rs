@@ -1,5 +1,6 @@
 //! The `sluicegate` command: `demo`, `validate`, `mock-provider`, `version`.
 
+mod audit;
 mod demo;
 mod explain;
 mod mock_provider;
@@ -16,6 +17,8 @@ commands:
                                which deployment would serve, and why each candidate was kept or skipped
   mock-provider [--port N] [--script FILE|JSON] [--api-key KEY]
                                serve a mock OpenAI-compatible API on 127.0.0.1
+  audit verify FILE [--key-env VAR | --key KEY]
+                               check an audit log's hash chain and signatures
   version                      print the version";
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
         "demo" => demo::run(),
         "validate" => validate::run(rest),
         "explain" => explain::run(rest),
+        "audit" => audit::run(rest),
         "mock-provider" => mock_provider::run(rest),
         "version" | "--version" | "-V" => {
             println!("sluicegate {}", sluicegate::VERSION);
