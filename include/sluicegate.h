@@ -11,6 +11,10 @@
  *   free them with sg_string_free. Strings borrowed from an sg_error live as long as it.
  * - Every *_free function accepts NULL.
  * - A gateway handle is thread-safe; a stream is used by one thread at a time.
+ * - Calls block the calling thread while sluicegate's worker threads do the I/O. A fork()ed
+ *   child may keep using its gateways: it starts its own workers.
+ * - Build: -lsluicegate (SONAME libsluicegate.so.0), or pkg-config sluicegate. The static
+ *   library also needs -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc.
  */
 
 #ifndef SLUICEGATE_H
@@ -253,6 +257,42 @@ enum sg_status sg_chat(const struct sg_gateway *gw,
                        char **out,
                        size_t *out_len,
                        struct sg_error **err);
+
+/**
+ * An embeddings call (OpenAI `embeddings.create`), routed like chat: `request` is JSON text
+ * such as `{"model": "embed", "input": ["a", "b"]}` whose `model` names a route. Blocking and
+ * thread-safe; the other arguments are as for `sg_chat`. On success `*out` receives the
+ * response JSON (with its `gateway` object).
+ *
+ * # Safety
+ * As for `sg_chat`.
+ */
+enum sg_status sg_embeddings(const struct sg_gateway *gw,
+                             const char *request,
+                             size_t request_len,
+                             const char *options_json,
+                             char **out,
+                             size_t *out_len,
+                             struct sg_error **err);
+
+/**
+ * Which deployment would serve a call to `model` (a NUL-terminated route or deployment name)
+ * with these call options (`options_json`: NULL or JSON such as `{"tags": {...}}`) and a
+ * prompt of `prompt_tokens` tokens, and why each candidate was kept or skipped. Makes no
+ * call. On success `*out` receives the report JSON (`route`, `strategy`, `would_serve`,
+ * `candidates`).
+ *
+ * # Safety
+ * `gw` must be a live gateway; `model` NUL-terminated; `options_json` NULL or NUL-terminated;
+ * `out` a valid `char **`; `out_len` and `err` NULL or valid.
+ */
+enum sg_status sg_explain(const struct sg_gateway *gw,
+                          const char *model,
+                          const char *options_json,
+                          uint64_t prompt_tokens,
+                          char **out,
+                          size_t *out_len,
+                          struct sg_error **err);
 
 /**
  * The library version, e.g. "0.1.0" (the same as `SG_VERSION`). The string is static.

@@ -1,4 +1,4 @@
-//! Gateway handles and plain (non-streaming) calls.
+//! Gateway handles and plain (non-streaming) calls: chat, embeddings, explain.
 
 use crate::args::{self, Out, OwnedString};
 use crate::error::sg_error;
@@ -96,15 +96,23 @@ impl Call<'_> {
     ) -> Result<Call<'a>> {
         let gateway = &unsafe { args::handle(gw, "gw") }?.gateway;
         let request = args::json(unsafe { args::text(request, request_len, "request") }?, "request")?;
-        let options = match unsafe { args::optional_cstr(options_json, "options_json") }? {
-            Some(text) => CallOptions::from_json(&args::json(text, "options_json")?)?,
-            None => CallOptions::default(),
-        };
+        let options = unsafe { read_options(options_json) }?;
         Ok(Call {
             gateway,
             request,
             options,
         })
+    }
+}
+
+/// Call options from NULL (none) or NUL-terminated JSON.
+///
+/// # Safety
+/// `options_json` must be NULL or NUL-terminated.
+unsafe fn read_options(options_json: *const c_char) -> Result<CallOptions> {
+    match unsafe { args::optional_cstr(options_json, "options_json") }? {
+        Some(text) => CallOptions::from_json(&args::json(text, "options_json")?),
+        None => Ok(CallOptions::default()),
     }
 }
 
@@ -141,6 +149,64 @@ pub unsafe extern "C" fn sg_chat(
         let response = call.gateway.chat_blocking(call.request, call.options)?;
         let text = OwnedString::json(&response)?;
         unsafe { text.give(&out, &out_len) };
+        Ok(())
+    })
+}
+
+/// An embeddings call (OpenAI `embeddings.create`), routed like chat: `request` is JSON text
+/// such as `{"model": "embed", "input": ["a", "b"]}` whose `model` names a route. Blocking and
+/// thread-safe; the other arguments are as for `sg_chat`. On success `*out` receives the
+/// response JSON (with its `gateway` object).
+///
+/// # Safety
+/// As for `sg_chat`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sg_embeddings(
+    gw: *const sg_gateway,
+    request: *const c_char,
+    request_len: usize,
+    options_json: *const c_char,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut sg_error,
+) -> sg_status {
+    ffi_call(err, || {
+        let out = Out::required(out, "out")?;
+        let out_len = Out::optional(out_len);
+        let call = unsafe { Call::read(gw, request, request_len, options_json) }?;
+        let response = call.gateway.embeddings_blocking(call.request, call.options)?;
+        unsafe { OwnedString::json(&response)?.give(&out, &out_len) };
+        Ok(())
+    })
+}
+
+/// Which deployment would serve a call to `model` (a NUL-terminated route or deployment name)
+/// with these call options (`options_json`: NULL or JSON such as `{"tags": {...}}`) and a
+/// prompt of `prompt_tokens` tokens, and why each candidate was kept or skipped. Makes no
+/// call. On success `*out` receives the report JSON (`route`, `strategy`, `would_serve`,
+/// `candidates`).
+///
+/// # Safety
+/// `gw` must be a live gateway; `model` NUL-terminated; `options_json` NULL or NUL-terminated;
+/// `out` a valid `char **`; `out_len` and `err` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sg_explain(
+    gw: *const sg_gateway,
+    model: *const c_char,
+    options_json: *const c_char,
+    prompt_tokens: u64,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut sg_error,
+) -> sg_status {
+    ffi_call(err, || {
+        let gateway = &unsafe { args::handle(gw, "gw") }?.gateway;
+        let model = unsafe { args::cstr(model, "model") }?;
+        let out = Out::required(out, "out")?;
+        let out_len = Out::optional(out_len);
+        let options = unsafe { read_options(options_json) }?;
+        let report = gateway.explain(model, &options, prompt_tokens)?;
+        unsafe { OwnedString::json(&report)?.give(&out, &out_len) };
         Ok(())
     })
 }

@@ -23,7 +23,10 @@ pub use error::{
     sg_error, sg_error_code, sg_error_code_str, sg_error_free, sg_error_json, sg_error_message, sg_error_request_id,
     sg_error_retry_after, sg_error_retryable, sg_error_status_code, sg_status, sg_status_str,
 };
-pub use gateway::{sg_chat, sg_gateway, sg_gateway_free, sg_gateway_new, sg_gateway_new_from_file, sg_version};
+pub use gateway::{
+    sg_chat, sg_embeddings, sg_explain, sg_gateway, sg_gateway_free, sg_gateway_new, sg_gateway_new_from_file,
+    sg_version,
+};
 pub use stream::{
     sg_chat_stream, sg_chat_stream_cb, sg_chunk_fn, sg_stream, sg_stream_free, sg_stream_gateway, sg_stream_next,
 };

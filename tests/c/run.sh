@@ -101,7 +101,7 @@ if [ "${SG_VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
   step "valgrind memcheck: API contract and vectors (definite/indirect leaks and errors fail)"
   vg=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
       --show-leak-kinds=definite,indirect)
-  run "valgrind api" "${vg[@]}" "$out/api"
+  run "valgrind api" env SG_TEST_UNDER_VALGRIND=1 "${vg[@]}" "$out/api"
   run "valgrind vectors" "${vg[@]}" "$out/vectors" tests/vectors
 else
   step "valgrind: skipped"

@@ -264,24 +264,54 @@ static cJSON *stream_outcome(const sg_gateway *gw, const char *req, const char *
   return outcome;
 }
 
-static cJSON *run_call(const sg_gateway *gw, const cJSON *call) {
-  char *req = cJSON_PrintUnformatted(get(call, "request"));
+/* `{"<key>": <out>}` for a call that succeeded, else the error outcome. */
+static cJSON *plain_outcome(sg_status st, const char *key, char *out, sg_error *err) {
+  if (st != SG_OK) return error_outcome(err);
+  cJSON *outcome = cJSON_CreateObject();
+  cJSON_AddItemToObject(outcome, key, parse_owned(out));
+  return outcome;
+}
+
+/* `explain`: no request; `model`, optional `tags` and `prompt_tokens` (default 100). */
+static cJSON *explain_outcome(const sg_gateway *gw, const cJSON *call) {
+  cJSON *options = cJSON_CreateObject();
+  const cJSON *tags = get(call, "tags");
+  cJSON_AddItemToObject(options, "tags", tags ? cJSON_Duplicate(tags, true) : cJSON_CreateNull());
+  char *opts = cJSON_PrintUnformatted(options);
+  cJSON_Delete(options);
+  const cJSON *model = get(call, "model"), *tokens = get(call, "prompt_tokens");
+  uint64_t prompt_tokens = cJSON_IsNumber(tokens) && tokens->valuedouble >= 0 ? (uint64_t)tokens->valuedouble : 100;
+  char *out = NULL;
+  sg_error *err = NULL;
+  sg_status st = sg_explain(gw, cJSON_IsString(model) ? model->valuestring : "", opts, prompt_tokens, &out, NULL, &err);
+  cJSON_free(opts);
+  return plain_outcome(st, "explain", out, err);
+}
+
+static cJSON *run_call(const sg_gateway *gw, const cJSON *call, strbuf *fails, const char *path) {
+  const cJSON *kind_item = get(call, "kind");
+  const char *kind = cJSON_IsString(kind_item) ? kind_item->valuestring : "chat";
+  if (strcmp(kind, "explain") == 0) return explain_outcome(gw, call);
+  if (strcmp(kind, "chat") != 0 && strcmp(kind, "embeddings") != 0) {
+    fail(fails, "%s: unknown call kind `%s`", path, kind);
+    return cJSON_CreateObject();
+  }
+  const cJSON *request = get(call, "request");
+  char *req = request ? cJSON_PrintUnformatted(request) : strdup("null");
   const cJSON *options = get(call, "options");
   char *opts = is_null(options) ? NULL : cJSON_PrintUnformatted(options);
+  char *out = NULL;
+  sg_error *err = NULL;
   cJSON *outcome;
-  if (!req) {
-    outcome = cJSON_CreateObject(); /* no request: nothing to match against but `expect` */
-  } else if (cJSON_IsTrue(get(get(call, "request"), "stream"))) {
+  sg_status st;
+  if (strcmp(kind, "embeddings") == 0) {
+    st = sg_embeddings(gw, req, strlen(req), opts, &out, NULL, &err);
+    outcome = plain_outcome(st, "response", out, err);
+  } else if (cJSON_IsTrue(get(request, "stream"))) {
     outcome = stream_outcome(gw, req, opts);
   } else {
-    char *out = NULL;
-    sg_error *err = NULL;
-    if (sg_chat(gw, req, strlen(req), opts, &out, NULL, &err) == SG_OK) {
-      outcome = cJSON_CreateObject();
-      cJSON_AddItemToObject(outcome, "response", parse_owned(out));
-    } else {
-      outcome = error_outcome(err);
-    }
+    st = sg_chat(gw, req, strlen(req), opts, &out, NULL, &err);
+    outcome = plain_outcome(st, "response", out, err);
   }
   cJSON_free(req);
   cJSON_free(opts);
@@ -408,9 +438,9 @@ static void run_vector(const cJSON *vector, strbuf *fails) {
 
   int i = 0;
   cJSON_ArrayForEach(item, get(vector, "calls")) {
-    cJSON *outcome = run_call(gw, item);
     char path[32];
     snprintf(path, sizeof path, "calls[%d]", i++);
+    cJSON *outcome = run_call(gw, item, fails, path);
     match(get(item, "expect"), outcome, path, fails);
     cJSON_Delete(outcome);
   }
