@@ -237,8 +237,8 @@ void sg_gateway_free(struct sg_gateway *gw);
  *
  * `request` is an OpenAI Chat Completions request as JSON text (`request_len` bytes) whose
  * `model` names a route; it must not ask for `"stream": true` (use `sg_chat_stream`).
- * `options_json` is NULL or a NUL-terminated JSON object of call options: `tags`,
- * `request_id`, `timeout`. On success `*out` receives the response JSON (NUL-terminated, with
+ * `options_json` is NULL or a NUL-terminated JSON object of call options: `key` (a virtual
+ * key), `tags`, `request_id`, `timeout`. On success `*out` receives the response JSON (NUL-terminated, with
  * its `gateway` object; free it with `sg_string_free`) and `*out_len` its length when
  * `out_len` is not NULL.
  *
