@@ -8,6 +8,7 @@ use crate::gateway::Gateway;
 use crate::meter::{CallRecord, new_request_id};
 use crate::options::CallOptions;
 use crate::policy::guard::GuardReport;
+use crate::metrics::{Event, provider_system, usage_report};
 use crate::policy::{Estimate, Principal, Refused, Ticket, clock, pii};
 use crate::pricing::PriceBook;
 use crate::request;
@@ -103,8 +104,9 @@ impl Gateway {
         report
     }
 
-    /// Writes the audit record for a finished call (success or failure).
+    /// Records a finished call (success or failure): metering always, the audit log when set.
     pub(crate) fn audit(&self, kind: &str, request_id: &str, route: &str, principal: Option<&Principal>, outcome: std::result::Result<&Value, &Error>, content: Option<(&Value, &Value)>) {
+        self.meter().observe(self.event(kind, route, principal, outcome));
         let Some(log) = self.audit_log() else { return };
         let tags: serde_json::Map<String, Value> = principal
             .map(|p| p.tags.iter().map(|(k, v)| (k.clone(), json!(if k == "user" { log.principal_id(v) } else { v.clone() }))).collect())
@@ -155,5 +157,61 @@ fn redact_all(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(redact_all).collect()),
         Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), redact_all(v))).collect()),
         other => other.clone(),
+    }
+}
+
+impl Gateway {
+    fn event(&self, kind: &str, route: &str, principal: Option<&Principal>, outcome: std::result::Result<&Value, &Error>) -> Event {
+        let meta = outcome.ok();
+        let text = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_owned);
+        let n = |p: &str| meta.and_then(|m| m.pointer(p)).and_then(Value::as_u64).unwrap_or(0);
+        let provider = text("provider");
+        Event {
+            ts: clock::now_secs(),
+            operation: if kind == "embeddings" { "embeddings" } else { "chat" },
+            key: principal.and_then(|p| p.key.clone()),
+            tags: principal.map(|p| p.tags.clone()).unwrap_or_default(),
+            route: route.to_owned(),
+            deployment: text("deployment"),
+            provider_system: provider.as_ref().and_then(|p| self.config().providers.get(p)).map(|p| provider_system(p.preset.name).to_owned()),
+            provider,
+            model: text("model"),
+            outcome: outcome.err().map(|e| e.kind.code().to_owned()).unwrap_or_else(|| "ok".to_owned()),
+            input_tokens: n("/usage/input_tokens"),
+            output_tokens: n("/usage/output_tokens"),
+            cached_tokens: n("/usage/cached_tokens"),
+            reasoning_tokens: n("/usage/reasoning_tokens"),
+            cost_usd: meta.and_then(|m| m["cost_usd"].as_f64()),
+            latency_ms: meta.and_then(|m| m["latency_ms"].as_f64()).unwrap_or(0.0),
+            ttft_ms: meta.and_then(|m| m["ttft_ms"].as_f64()),
+            overhead_us: meta.and_then(|m| m["overhead_us"].as_u64()),
+        }
+    }
+
+    /// Usage grouped by dimensions since a time: `{"group_by": ["team", "model"], "since": "2026-11-01" | unix seconds | "1h"}`.
+    pub fn usage(&self, query: &Value) -> Result<Value> {
+        let group_by: Vec<String> = match query.get("group_by") {
+            None | Some(Value::Null) => vec![],
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items.iter().map(|i| i.as_str().map(str::to_owned).ok_or_else(|| Error::invalid_request("`group_by` must be a list of names"))).collect::<Result<_>>()?,
+            Some(_) => return Err(Error::invalid_request("`group_by` must be a list of names like [\"team\", \"model\"]")),
+        };
+        let now = clock::now_secs();
+        let since = match query.get("since") {
+            None | Some(Value::Null) => 0.0,
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+            Some(Value::String(s)) => match (clock::parse_date(s.get(..10).unwrap_or(s)), crate::config::parse_duration(s)) {
+                (Some(day), _) => day as f64,
+                (None, Ok(ago)) => now - ago.as_secs_f64(),
+                _ => return Err(Error::invalid_request(format!("`since` = `{s}`: use a date (2026-11-01), unix seconds, or a duration ago like `1h`"))),
+            },
+            Some(_) => return Err(Error::invalid_request("`since` must be a date, unix seconds or a duration")),
+        };
+        usage_report(&self.meter().events_since(since), &group_by, since)
+    }
+
+    /// Prometheus text exposition of the gateway's metrics.
+    pub fn metrics_text(&self) -> String {
+        self.meter().metrics_text()
     }
 }

@@ -7,6 +7,7 @@ use crate::config::{Config, DeploymentConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::call::Prepared;
 use crate::meter::{CallRecord, new_request_id};
+use crate::metrics::Meter;
 use crate::policy::Policy;
 use crate::policy::audit::AuditLog;
 use crate::options::CallOptions;
@@ -36,6 +37,7 @@ pub(crate) struct Inner {
     pub router: Router,
     pub policy: Policy,
     pub audit: Option<AuditLog>,
+    pub meter: Meter,
 }
 
 impl Gateway {
@@ -62,7 +64,7 @@ impl Gateway {
             Some(a) => Some(AuditLog::open(a, config.resolve_path(&a.path))?),
             None => None,
         };
-        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router, policy, audit }) })
+        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router, policy, audit, meter: Meter::default() }) })
     }
 
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Gateway> {
@@ -108,6 +110,10 @@ impl Gateway {
 
     pub(crate) fn policy(&self) -> &Policy {
         &self.inner.policy
+    }
+
+    pub(crate) fn meter(&self) -> &Meter {
+        &self.inner.meter
     }
 
     pub(crate) fn audit_log(&self) -> Option<&AuditLog> {

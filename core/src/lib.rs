@@ -16,6 +16,7 @@ pub mod config;
 mod error;
 mod gateway;
 mod meter;
+pub mod metrics;
 pub mod log;
 pub mod mock;
 mod options;

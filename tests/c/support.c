@@ -1,4 +1,4 @@
-/* See support.h. POSIX only (posix_spawn, sockets, poll). */
+/* See support.h. Linux (fork + PR_SET_PDEATHSIG, sockets, poll). */
 #define _GNU_SOURCE
 #include "support.h"
 
@@ -8,11 +8,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -88,16 +88,28 @@ int mock_start(mock_server *m, const char *script_json, const char *api_key) {
   const char *bin = mock_binary();
   char *argv[] = {(char *)bin, "mock-provider", "--port", "0", "--script", m->script_path,
                   api_key ? "--api-key" : NULL, (char *)api_key, NULL};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDOUT_FILENO);
-  int rc = posix_spawn(&m->pid, bin, &actions, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
+  if (access(bin, X_OK) != 0) {
+    fprintf(stderr, "mock_start: cannot run %s: %s (build it or set SLUICEGATE_BIN)\n", bin, strerror(errno));
+    close(pipefd[0]);
+    close(pipefd[1]);
+    mock_stop(m);
+    return -1;
+  }
+  pid_t parent = getpid();
+  m->pid = fork();
+  if (m->pid == 0) {
+    /* Only async-signal-safe calls until exec: the parent may have other threads. The server
+     * must not outlive a test that crashes, or it would hold the CI log pipe open. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127);
+    dup2(pipefd[1], STDOUT_FILENO);
+    execve(bin, argv, environ);
+    _exit(127);
+  }
   close(pipefd[1]);
   m->stdout_fd = pipefd[0];
-  if (rc != 0) {
-    fprintf(stderr, "mock_start: cannot run %s: %s (set SLUICEGATE_BIN)\n", bin, strerror(rc));
-    m->pid = -1;
+  if (m->pid < 0) {
+    perror("mock_start: fork");
     mock_stop(m);
     return -1;
   }

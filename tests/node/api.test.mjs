@@ -216,6 +216,18 @@ describe('over HTTP (mock-provider process)', () => {
     }), JSON.stringify(await server.stats()));
   });
 
+  test('an abort before the stream is read drops it upstream at once', async () => {
+    const before = await server.stats();
+    const ac = new AbortController();
+    const stream = await gw.chat.completions.create(hi('chunky', { stream: true }), { signal: ac.signal });
+    ac.abort();
+    assert.ok(await eventually(async () => {
+      const s = await server.stats();
+      return s.disconnects === before.disconnects + 1 && s.in_flight === 0;
+    }), JSON.stringify(await server.stats()));
+    await assert.rejects(async () => { for await (const _ of stream); }, sg.CancelledError);
+  });
+
   test('stream.controller.abort() stops a stream', async () => {
     const before = await server.stats();
     const stream = await gw.chat.completions.create(hi('chunky', { stream: true }));
@@ -465,5 +477,38 @@ describe('the in-process mock and the Gateway lifecycle', () => {
     assert.equal(sg.GuardrailBlockedError, sg.GuardrailError);
     assert.equal(sg.InternalError, sg.InternalServerError);
     assert.equal(sg.APIUserAbortError, sg.CancelledError);
+  });
+});
+
+describe('worker threads', () => {
+  test('the addon works in worker threads, and a worker can be terminated mid-call', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { Gateway } = require(workerData.pkg);
+      const gw = new Gateway({ config: workerData.config });
+      (async () => {
+        const r = await gw.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'w' }] });
+        parentPort.postMessage(r.choices[0].message.content);
+        gw.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'slow' }] }).catch(() => {});
+        parentPort.postMessage('pending');
+      })();
+    `;
+    const config = { ...MOCK_CONFIG, providers: { local: { type: 'mock', latency: '200ms' } } };
+    const runs = Array.from({ length: 3 }, () => new Promise((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: { pkg: PKG, config } });
+      const seen = [];
+      w.on('message', async (m) => {
+        seen.push(m);
+        if (m === 'pending') {
+          await w.terminate();
+          resolve(seen);
+        }
+      });
+      w.on('error', reject);
+    }));
+    for (const seen of await Promise.all(runs)) assert.deepEqual(seen, ['Hello from gpt-4o-mini! You said: w', 'pending']);
+    // The main thread's gateways keep working.
+    assert.equal((await new Gateway({ config: MOCK_CONFIG }).chat.completions.create(hi())).gateway.attempts, 1);
   });
 });

@@ -111,6 +111,13 @@ fn run_call(gw: &Gateway, call: &Value) -> Value {
                 Err(e) => error_outcome(&e),
             };
         }
+        "usage" => {
+            return match gw.usage(call.get("query").unwrap_or(&Value::Null)) {
+                Ok(report) => json!({"usage": report}),
+                Err(e) => error_outcome(&e),
+            };
+        }
+        "metrics" => return json!({"metrics": gw.metrics_text()}),
         _ => {}
     }
     if request.get("stream").and_then(Value::as_bool) == Some(true) {
