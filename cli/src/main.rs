@@ -4,6 +4,7 @@ mod audit;
 mod demo;
 mod explain;
 mod mock_provider;
+mod usage;
 mod validate;
 
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ commands:
                                serve a mock OpenAI-compatible API on 127.0.0.1
   audit verify FILE [--key-env VAR | --key KEY]
                                check an audit log's hash chain and signatures
+  usage AUDIT_FILE [--by team,route,model] [--since DATE|DURATION] [--json]
+                               spend, tokens and latency from an audit log, as a table
   version                      print the version";
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         "validate" => validate::run(rest),
         "explain" => explain::run(rest),
         "audit" => audit::run(rest),
+        "usage" | "report" => usage::run(rest),
         "mock-provider" => mock_provider::run(rest),
         "version" | "--version" | "-V" => {
             println!("sluicegate {}", sluicegate::VERSION);
