@@ -18,7 +18,11 @@ enum Segment {
 
 /// Converts `obj` to JSON; `what` names it in errors (`request`, `config`, ...).
 pub fn to_value(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
-    Walker { what, path: Vec::new() }.value(obj)
+    Walker {
+        what,
+        path: Vec::new(),
+    }
+    .value(obj)
 }
 
 struct Walker<'a> {
@@ -31,9 +35,7 @@ impl Walker<'_> {
         let mut at = self.what.to_owned();
         for segment in &self.path {
             match segment {
-                Segment::Key(k) => {
-                    at.push_str(&format!("[{k:?}]"));
-                }
+                Segment::Key(k) => at.push_str(&format!("[{k:?}]")),
                 Segment::Index(i) => at.push_str(&format!("[{i}]")),
             }
         }
@@ -63,12 +65,18 @@ impl Walker<'_> {
             if let Ok(v) = i.extract::<u64>() {
                 return Ok(Value::Number(v.into()));
             }
-            return Err(PyValueError::new_err(format!("{}: the integer {i} does not fit in 64 bits", self.location())));
+            return Err(PyValueError::new_err(format!(
+                "{}: the integer {i} does not fit in 64 bits",
+                self.location()
+            )));
         }
         if let Ok(f) = obj.cast::<PyFloat>() {
             let v = f.value();
             return Number::from_f64(v).map(Value::Number).ok_or_else(|| {
-                PyValueError::new_err(format!("{}: {v} is not a JSON number (NaN and infinity cannot be sent)", self.location()))
+                PyValueError::new_err(format!(
+                    "{}: {v} is not a JSON number (NaN and infinity cannot be sent)",
+                    self.location()
+                ))
             });
         }
         if let Ok(d) = obj.cast::<PyDict>() {
@@ -84,9 +92,9 @@ impl Walker<'_> {
                         )));
                     }
                 };
-                self.path.push(Segment::Key(key));
+                self.path.push(Segment::Key(key.clone()));
                 let converted = self.value(&v);
-                let Some(Segment::Key(key)) = self.path.pop() else { unreachable!() };
+                self.path.pop();
                 map.insert(key, converted?);
             }
             return Ok(Value::Object(map));
@@ -117,7 +125,10 @@ impl Walker<'_> {
 }
 
 pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// Converts a JSON value into plain Python objects (dicts keep the JSON key order).

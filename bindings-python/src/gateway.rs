@@ -47,13 +47,17 @@ impl NativeGateway {
     fn from_text(py: Python<'_>, text: &str) -> PyResult<NativeGateway> {
         let text = text.to_owned();
         let loaded = py.detach(move || Gateway::from_text(&text));
-        loaded.map(|inner| NativeGateway { inner }).map_err(|e| error::to_py(py, &e))
+        loaded
+            .map(|inner| NativeGateway { inner })
+            .map_err(|e| error::to_py(py, &e))
     }
 
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<NativeGateway> {
         let loaded = py.detach(move || Gateway::from_file(&path));
-        loaded.map(|inner| NativeGateway { inner }).map_err(|e| error::to_py(py, &e))
+        loaded
+            .map(|inner| NativeGateway { inner })
+            .map_err(|e| error::to_py(py, &e))
     }
 
     /// From a dict (the same shape as the YAML file).
@@ -61,7 +65,9 @@ impl NativeGateway {
     fn from_value(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<NativeGateway> {
         let config = convert::to_value(config, "config")?;
         let loaded = py.detach(move || Gateway::from_value(config));
-        loaded.map(|inner| NativeGateway { inner }).map_err(|e| error::to_py(py, &e))
+        loaded
+            .map(|inner| NativeGateway { inner })
+            .map_err(|e| error::to_py(py, &e))
     }
 
     /// A chat completion, blocking without the GIL; returns the response dict.
@@ -100,7 +106,11 @@ impl NativeGateway {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (request, options) = arguments(py, request, options)?;
         let gateway = self.inner.clone();
-        bridge::into_asyncio(py, async move { gateway.chat(request, options).await }, response_to_py)
+        bridge::into_asyncio(
+            py,
+            async move { gateway.chat(request, options).await },
+            response_to_py,
+        )
     }
 
     /// `chat_stream` for asyncio: an awaitable of a `NativeStream`.
@@ -113,6 +123,10 @@ impl NativeGateway {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (request, options) = arguments(py, request, options)?;
         let gateway = self.inner.clone();
-        bridge::into_asyncio(py, async move { gateway.chat_stream(request, options).await }, stream_to_py)
+        bridge::into_asyncio(
+            py,
+            async move { gateway.chat_stream(request, options).await },
+            stream_to_py,
+        )
     }
 }

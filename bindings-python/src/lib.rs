@@ -13,12 +13,17 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERSION", sluicegate::VERSION)?;
-    m.add("ERROR_CODES", pyo3::types::PyTuple::new(m.py(), error::codes())?)?;
+    m.add(
+        "ERROR_CODES",
+        pyo3::types::PyTuple::new(m.py(), error::codes())?,
+    )?;
     m.add_class::<gateway::NativeGateway>()?;
     m.add_class::<stream::NativeStream>()?;
     m.add_function(wrap_pyfunction!(bridge::_resolve, m)?)?;
     let shutdown = wrap_pyfunction!(bridge::_shutdown, m)?;
     m.add_function(shutdown.clone())?;
-    m.py().import("atexit")?.call_method1("register", (shutdown,))?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (shutdown,))?;
     Ok(())
 }

@@ -37,7 +37,9 @@ impl Shared {
         if self.closed.load(Ordering::SeqCst) {
             *guard = None;
         }
-        let Some(stream) = guard.as_mut() else { return Ok(None) };
+        let Some(stream) = guard.as_mut() else {
+            return Ok(None);
+        };
         let item = tokio::select! {
             item = stream.next() => item,
             _ = close_requested => None,
@@ -62,7 +64,10 @@ impl NativeStream {
             closed: AtomicBool::new(false),
             close_requested: Notify::new(),
         };
-        NativeStream { shared: Arc::new(shared), request_id }
+        NativeStream {
+            shared: Arc::new(shared),
+            request_id,
+        }
     }
 }
 
@@ -90,7 +95,12 @@ impl NativeStream {
 
     /// The stream's `gateway` dict once it has ended, else `None`.
     fn gateway<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let gateway = self.shared.gateway.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let gateway = self
+            .shared
+            .gateway
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         Ok(chunk_to_py(py, gateway)?.into_bound(py))
     }
 
