@@ -300,6 +300,37 @@ enum sg_status sg_explain(const struct sg_gateway *gw,
 const char *sg_version(void);
 
 /**
+ * A usage report over the calls this gateway has made: requests, errors by kind, tokens, cost
+ * and latency percentiles, grouped as `query_json` asks. `query_json` is NULL (one group, all
+ * time) or NUL-terminated JSON such as `{"group_by": ["team", "model"], "since": "1h"}`
+ * (`group_by`: key, team, user, route, deployment, provider, model or `tag:NAME`; `since`: a
+ * date, unix seconds or a duration ago). On success `*out` receives the report JSON (free it
+ * with `sg_string_free`) and `*out_len` its length when not NULL.
+ *
+ * # Safety
+ * `gw` must be a live gateway; `query_json` NULL or NUL-terminated; `out` a valid `char **`;
+ * `out_len` and `err` NULL or valid.
+ */
+enum sg_status sg_usage(const struct sg_gateway *gw,
+                        const char *query_json,
+                        char **out,
+                        size_t *out_len,
+                        struct sg_error **err);
+
+/**
+ * The gateway's metrics in the Prometheus text exposition format (OpenTelemetry GenAI metric
+ * names plus sluicegate's own), for a `/metrics` endpoint. On success `*out` receives the text
+ * (free it with `sg_string_free`) and `*out_len` its length when not NULL.
+ *
+ * # Safety
+ * `gw` must be a live gateway; `out` a valid `char **`; `out_len` and `err` NULL or valid.
+ */
+enum sg_status sg_metrics_text(const struct sg_gateway *gw,
+                               char **out,
+                               size_t *out_len,
+                               struct sg_error **err);
+
+/**
  * Opens a streaming chat completion, blocking until the first content arrives (failing over
  * between targets before that, as `sg_chat` does). `request` must ask for `"stream": true`;
  * the other arguments are as for `sg_chat`. On success `*out` receives the stream.

@@ -415,6 +415,44 @@ static void test_stream_callback(const sg_gateway *gw) {
   EXPECT_ERROR(st, err, SG_CANCELLED, "on_chunk returned 42");
 }
 
+/* Runs after the other tests, so the gateway has calls to report. */
+static void test_metering(const sg_gateway *gw) {
+  char *out = SENTINEL;
+  size_t len = 0;
+  sg_error *err = NULL;
+  EXPECT_ERROR(sg_usage(NULL, NULL, &out, &len, &err), err, SG_INVALID_REQUEST, "`gw` is NULL");
+  err = NULL;
+  EXPECT_ERROR(sg_usage(gw, NULL, NULL, &len, &err), err, SG_INVALID_REQUEST, "`out` is NULL");
+  err = NULL;
+  EXPECT_ERROR(sg_usage(gw, "{\"group_by\":", &out, &len, &err), err, SG_INVALID_REQUEST, "`query_json` is not valid JSON");
+  err = NULL;
+  EXPECT_ERROR(sg_usage(gw, "{\"group_by\":[\"rout\"]}", &out, &len, &err), err, SG_INVALID_REQUEST, "did you mean `route`");
+  err = NULL;
+  EXPECT_ERROR(sg_metrics_text(NULL, &out, &len, &err), err, SG_INVALID_REQUEST, "`gw` is NULL");
+  err = NULL;
+  EXPECT_ERROR(sg_metrics_text(gw, NULL, &len, &err), err, SG_INVALID_REQUEST, "`out` is NULL");
+  CHECK(out == SENTINEL, "out written on failure");
+
+  err = NULL;
+  sg_status st = sg_usage(gw, "{\"group_by\":[\"route\"]}", &out, &len, &err);
+  CHECK(st == SG_OK, "sg_usage: %s", sg_error_message(err));
+  if (st == SG_OK) {
+    CHECK(len == strlen(out) && contains(out, "{\"route\":\"chat\"}") && contains(out, "{\"route\":\"limited\"}"),
+          "usage by route: %s", out);
+    sg_string_free(out);
+  }
+  out = NULL;
+  CHECK(sg_usage(gw, NULL, &out, NULL, NULL) == SG_OK && contains(out, "\"requests\""), "usage, no query: %s", out);
+  sg_string_free(out);
+  out = NULL;
+  err = NULL;
+  st = sg_metrics_text(gw, &out, &len, &err);
+  CHECK(st == SG_OK && len == strlen(out) && contains(out, "sluicegate_requests_total{route=\"chat\""), "metrics: %s",
+        st == SG_OK ? out : sg_error_message(err));
+  if (st == SG_OK) sg_string_free(out);
+  sg_error_free(err);
+}
+
 /* A forked child keeps using the parent's gateway (it gets its own worker threads). Skipped
  * under valgrind, where the child's exit counts the parent's runtime, which the core
  * deliberately leaks in the child (its threads are gone), as "definitely lost". */
@@ -459,6 +497,7 @@ int main(void) {
   test_embeddings_and_explain(gw);
   test_stream_pull(gw);
   test_stream_callback(gw);
+  test_metering(gw);
   test_fork(gw);
   sg_gateway_free(gw);
   return sg_test_report("api");

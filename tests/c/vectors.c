@@ -288,10 +288,34 @@ static cJSON *explain_outcome(const sg_gateway *gw, const cJSON *call) {
   return plain_outcome(st, "explain", out, err);
 }
 
+/* `usage`: the call's `query` (absent: none) goes to sg_usage. */
+static cJSON *usage_outcome(const sg_gateway *gw, const cJSON *call) {
+  const cJSON *query = get(call, "query");
+  char *q = is_null(query) ? NULL : cJSON_PrintUnformatted(query);
+  char *out = NULL;
+  sg_error *err = NULL;
+  sg_status st = sg_usage(gw, q, &out, NULL, &err);
+  cJSON_free(q);
+  return plain_outcome(st, "usage", out, err);
+}
+
+/* `metrics`: the Prometheus text, as a string. */
+static cJSON *metrics_outcome(const sg_gateway *gw) {
+  char *out = NULL;
+  sg_error *err = NULL;
+  if (sg_metrics_text(gw, &out, NULL, &err) != SG_OK) return error_outcome(err);
+  cJSON *outcome = cJSON_CreateObject();
+  cJSON_AddStringToObject(outcome, "metrics", out);
+  sg_string_free(out);
+  return outcome;
+}
+
 static cJSON *run_call(const sg_gateway *gw, const cJSON *call, strbuf *fails, const char *path) {
   const cJSON *kind_item = get(call, "kind");
   const char *kind = cJSON_IsString(kind_item) ? kind_item->valuestring : "chat";
   if (strcmp(kind, "explain") == 0) return explain_outcome(gw, call);
+  if (strcmp(kind, "usage") == 0) return usage_outcome(gw, call);
+  if (strcmp(kind, "metrics") == 0) return metrics_outcome(gw);
   if (strcmp(kind, "chat") != 0 && strcmp(kind, "embeddings") != 0) {
     fail(fails, "%s: unknown call kind `%s`", path, kind);
     return cJSON_CreateObject();
