@@ -1,7 +1,8 @@
 /* One gateway handle shared by 8 threads, each making plain and streaming calls to the mock
  * provider over HTTP. Every reply must be the one for its own prompt, the server must have seen
  * exactly the calls that were made, with none left in flight, and the calls must have run in
- * parallel: each answer takes 5 ms, so one after the other they would take 1.1 s. */
+ * parallel: each answer takes 5 ms, so one after the other they would take 1.1 s. Then a
+ * stream opened on one thread is read on another. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -91,6 +92,34 @@ static void *run(void *arg) {
   return NULL;
 }
 
+/* A stream opened on one thread and read to its end on another. */
+static void *read_stream(void *arg) {
+  sg_stream *s = arg;
+  char text[256] = "", *chunk;
+  sg_status st;
+  while ((st = sg_stream_next(s, &chunk, NULL, NULL)) == SG_OK) {
+    cJSON *c = cJSON_Parse(chunk);
+    const cJSON *d = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "choices"), 0), "delta");
+    const char *piece = cJSON_GetStringValue(cJSON_GetObjectItem(d, "content"));
+    if (piece) strncat(text, piece, sizeof text - strlen(text) - 1);
+    cJSON_Delete(c);
+    sg_string_free(chunk);
+  }
+  TCHECK(st == SG_STREAM_END, "moved stream ended with %s", sg_status_str(st));
+  TCHECK(strcmp(text, "Hello from gpt-4o! You said: moved") == 0, "moved stream text `%s`", text);
+  return NULL;
+}
+
+static void test_stream_moves_between_threads(const sg_gateway *gw) {
+  const char *req = "{\"model\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"moved\"}],\"stream\":true}";
+  sg_stream *s = NULL;
+  sg_error *err = NULL;
+  CHECK(sg_chat_stream(gw, req, strlen(req), NULL, &s, &err) == SG_OK, "open: %s", sg_error_message(err));
+  pthread_t reader;
+  if (s && pthread_create(&reader, NULL, read_stream, s) == 0) pthread_join(reader, NULL);
+  sg_stream_free(s);
+}
+
 int main(void) {
   mock_server server;
   if (mock_start(&server, "{\"*\": [{\"delay\": \"5ms\"}]}", "sk-threads") != 0) return 1;
@@ -116,6 +145,7 @@ int main(void) {
   double serial_ms = THREADS * (CALLS + STREAMS) * DELAY_MS;
   CHECK(elapsed_ms < 0.8 * serial_ms, "%.0f ms: the threads did not run in parallel (serial: %.0f ms)", elapsed_ms, serial_ms);
   printf("threads: %d calls in %.0f ms (%.0f ms if serial)\n", THREADS * (CALLS + STREAMS), elapsed_ms, serial_ms);
+  test_stream_moves_between_threads(gw);
   sg_gateway_free(gw);
 
   char *body = http_get(server.port, "/_mock/stats");
@@ -124,8 +154,9 @@ int main(void) {
   if (stats) {
     int requests = cJSON_GetObjectItem(stats, "requests")->valueint;
     int streams = cJSON_GetObjectItem(stats, "completed_streams")->valueint;
-    CHECK(requests == THREADS * (CALLS + STREAMS), "requests %d, want %d", requests, THREADS * (CALLS + STREAMS));
-    CHECK(streams == THREADS * STREAMS, "completed_streams %d, want %d", streams, THREADS * STREAMS);
+    /* Plus the one stream that moved between threads. */
+    CHECK(requests == THREADS * (CALLS + STREAMS) + 1, "requests %d, want %d", requests, THREADS * (CALLS + STREAMS) + 1);
+    CHECK(streams == THREADS * STREAMS + 1, "completed_streams %d, want %d", streams, THREADS * STREAMS + 1);
     CHECK(cJSON_GetObjectItem(stats, "in_flight")->valueint == 0, "in_flight %s", body);
     CHECK(cJSON_GetObjectItem(stats, "disconnects")->valueint == 0, "disconnects %s", body);
   }

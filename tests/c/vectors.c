@@ -2,7 +2,7 @@
  * exactly as tests/vectors/README.md says, and prints `ok NAME` / `FAIL NAME: why` per vector, then
  * `N passed, M failed`. Exit status 1 when any vector failed.
  *
- *   vectors [--stream-api pull|cb] [DIR]      (DIR defaults to tests/vectors)
+ *   vectors [--stream-api pull|cb] [DIR | FILE.json]...   (default: tests/vectors)
  *
  * Streams are read with sg_chat_stream + sg_stream_next (`pull`, the default) or with
  * sg_chat_stream_cb (`cb`); both must give the same outcomes. The mock provider binary is
@@ -484,49 +484,69 @@ static int is_json_file(const struct dirent *e) {
   return n > 5 && strcmp(e->d_name + n - 5, ".json") == 0;
 }
 
-int main(int argc, char **argv) {
-  const char *dir = "tests/vectors";
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--stream-api") == 0 && i + 1 < argc) {
-      use_callbacks = strcmp(argv[++i], "cb") == 0;
-    } else if (argv[i][0] == '-') {
-      fprintf(stderr, "usage: %s [--stream-api pull|cb] [DIR]\n", argv[0]);
-      return 2;
-    } else {
-      dir = argv[i];
-    }
+static int passed = 0, failed = 0;
+
+/* Runs one vector file and prints its verdict line. */
+static void run_file(const char *path) {
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  size_t n = strlen(base);
+  char name[256];
+  snprintf(name, sizeof name, "%.*s", (int)(n > 5 && strcmp(base + n - 5, ".json") == 0 ? n - 5 : n), base);
+  strbuf fails = {0};
+  char *text = read_file(path, NULL);
+  cJSON *vector = text ? cJSON_Parse(text) : NULL;
+  free(text);
+  if (!cJSON_IsObject(vector)) fail(&fails, "not a JSON object");
+  else run_vector(vector, &fails);
+  cJSON_Delete(vector);
+  if (fails.len == 0) {
+    printf("ok %s\n", name);
+    passed++;
+  } else {
+    printf("FAIL %s: %s\n", name, fails.text);
+    failed++;
   }
+  fflush(stdout);
+  free(fails.text);
+}
+
+/* Runs every *.json in `dir`, sorted by name. */
+static int run_dir(const char *dir) {
   struct dirent **files;
   int count = scandir(dir, &files, is_json_file, alphasort);
-  if (count < 0) {
-    perror(dir);
-    return 2;
-  }
-  int passed = 0, failed = 0;
+  if (count < 0) return -1;
   for (int f = 0; f < count; f++) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, files[f]->d_name);
-    char name[256];
-    snprintf(name, sizeof name, "%.*s", (int)(strlen(files[f]->d_name) - 5), files[f]->d_name);
     free(files[f]);
-    strbuf fails = {0};
-    char *text = read_file(path, NULL);
-    cJSON *vector = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    if (!cJSON_IsObject(vector)) fail(&fails, "not a JSON object");
-    else run_vector(vector, &fails);
-    cJSON_Delete(vector);
-    if (fails.len == 0) {
-      printf("ok %s\n", name);
-      passed++;
-    } else {
-      printf("FAIL %s: %s\n", name, fails.text);
-      failed++;
-    }
-    fflush(stdout);
-    free(fails.text);
+    run_file(path);
   }
   free(files);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *targets[256];
+  int n = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--stream-api") == 0 && i + 1 < argc) {
+      use_callbacks = strcmp(argv[++i], "cb") == 0;
+    } else if (argv[i][0] == '-' || n == 256) {
+      fprintf(stderr, "usage: %s [--stream-api pull|cb] [DIR | FILE.json]...\n", argv[0]);
+      return 2;
+    } else {
+      targets[n++] = argv[i];
+    }
+  }
+  if (n == 0) targets[n++] = "tests/vectors";
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(targets[i]);
+    if (len > 5 && strcmp(targets[i] + len - 5, ".json") == 0) run_file(targets[i]);
+    else if (run_dir(targets[i]) != 0) {
+      perror(targets[i]);
+      return 2;
+    }
+  }
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 && passed > 0 ? 0 : 1;
 }
