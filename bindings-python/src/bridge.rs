@@ -179,6 +179,19 @@ impl AbortOnDone {
     }
 }
 
+/// Runs `f` with the GIL from a thread Python did not start, unless the interpreter is
+/// shutting down (then `None`).
+pub fn with_python<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
+    INFLIGHT.fetch_add(1, Ordering::SeqCst);
+    let out = if CLOSING.load(Ordering::SeqCst) {
+        None
+    } else {
+        Some(Python::attach(f))
+    };
+    INFLIGHT.fetch_sub(1, Ordering::SeqCst);
+    out
+}
+
 /// Registered with `atexit`: stop entering Python from runtime threads and wait (at most 2 s)
 /// for those already inside.
 #[pyfunction]

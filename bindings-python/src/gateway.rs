@@ -129,4 +129,76 @@ impl NativeGateway {
             stream_to_py,
         )
     }
+
+    /// An embeddings call (OpenAI `embeddings.create`), routed like chat; blocks without the GIL.
+    #[pyo3(signature = (request, options = None))]
+    fn embeddings<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+        options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (request, options) = arguments(py, request, options)?;
+        let response = bridge::wait(py, self.inner.embeddings(request, options))?;
+        convert::to_py(py, &response)
+    }
+
+    /// `embeddings` for asyncio.
+    #[pyo3(signature = (request, options = None))]
+    fn embeddings_async<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+        options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (request, options) = arguments(py, request, options)?;
+        let gateway = self.inner.clone();
+        bridge::into_asyncio(
+            py,
+            async move { gateway.embeddings(request, options).await },
+            response_to_py,
+        )
+    }
+
+    /// Which deployment would serve `model` with these options, and why (makes no call).
+    #[pyo3(signature = (model, options = None, prompt_tokens = 100))]
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        model: &str,
+        options: Option<&Bound<'py, PyAny>>,
+        prompt_tokens: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = match options {
+            Some(o) => convert::to_value(o, "options")?,
+            None => Value::Null,
+        };
+        let options = CallOptions::from_json(&options).map_err(|e| error::to_py(py, &e))?;
+        let report = py
+            .detach(|| self.inner.explain(model, &options, prompt_tokens))
+            .map_err(|e| error::to_py(py, &e))?;
+        convert::to_py(py, &report)
+    }
+
+    /// Usage grouped as `query` asks (`{"group_by": [...], "since": ...}`; `None` is all).
+    #[pyo3(signature = (query = None))]
+    fn usage<'py>(
+        &self,
+        py: Python<'py>,
+        query: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let query = match query {
+            Some(q) => convert::to_value(q, "query")?,
+            None => Value::Object(Default::default()),
+        };
+        let report = py
+            .detach(|| self.inner.usage(&query))
+            .map_err(|e| error::to_py(py, &e))?;
+        convert::to_py(py, &report)
+    }
+
+    /// The gateway's metrics in the Prometheus text format.
+    fn metrics_text(&self, py: Python<'_>) -> String {
+        py.detach(|| self.inner.metrics_text())
+    }
 }

@@ -6,6 +6,7 @@ mod bridge;
 mod convert;
 mod error;
 mod gateway;
+mod log;
 mod stream;
 
 use pyo3::prelude::*;
@@ -22,6 +23,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bridge::_resolve, m)?)?;
     let shutdown = wrap_pyfunction!(bridge::_shutdown, m)?;
     m.add_function(shutdown.clone())?;
+    log::install();
     m.py()
         .import("atexit")?
         .call_method1("register", (shutdown,))?;

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import datetime
 import inspect
 import json
 import pickle
+import shutil
 import subprocess
 import sys
 import threading
@@ -543,6 +545,79 @@ def test_public_names_and_typed_fields() -> None:
     assert types.GatewayInfo._specs["tags"] == "raw"
     assert (PACKAGE / "py.typed").exists()
     assert sluicegate.__version__ == _native.VERSION and sluicegate.__version__.count(".") == 2
+
+
+def embed_config() -> Dict[str, Any]:
+    config = mock_config()
+    config["deployments"]["emb"] = {"provider": "local", "model": "text-embedding-3-small"}
+    config["routes"]["embed"] = {"targets": ["emb"]}
+    return config
+
+
+def test_embeddings() -> None:
+    gw = sluicegate.Gateway(embed_config())
+    r = gw.embeddings.create(model="embed", input=["a", "b"], tags={"team": "t"})
+    assert isinstance(r, sluicegate.CreateEmbeddingResponse)
+    assert [d.index for d in r.data] == [0, 1] and all(isinstance(x, float) for x in r.data[0].embedding)
+    assert r.gateway.deployment == "emb" and r.gateway.tags == {"team": "t"}
+    again = gw.embeddings.create(model="embed", input=(s for s in ["a", "b"]))  # any iterable
+    assert again.data[0].embedding == r.data[0].embedding  # the mock is deterministic
+    with pytest.raises(sluicegate.InvalidRequestError):
+        gw.embeddings.create(model="embed", input=5)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        agw = sluicegate.AsyncGateway(embed_config())
+        ar = await agw.embeddings.create(model="embed", input="a")
+        assert ar.data[0].embedding == r.data[0].embedding
+
+    asyncio.run(main())
+
+
+def test_explain_usage_and_metrics() -> None:
+    gw = sluicegate.Gateway(embed_config())
+    report = gw.explain("chat", tags={"team": "t"}, prompt_tokens=10)
+    assert isinstance(report, sluicegate.ExplainReport)
+    assert report.route == "chat" and report.would_serve == "mini"
+    assert report.candidates[0].deployment == "mini" and report.candidates[0].kept is True
+    assert report.estimated_prompt_tokens == 10
+    with pytest.raises(sluicegate.NotFoundError):
+        gw.explain("nope")
+    gw.chat.completions.create(model="chat", messages=HI, tags={"team": "a"})
+    gw.chat.completions.create(model="chat", messages=HI, tags={"team": "b"})
+    gw.embeddings.create(model="embed", input="x", tags={"team": "b"})
+    usage = gw.usage(group_by=["team"], since=datetime.datetime.now() - datetime.timedelta(hours=1))
+    assert isinstance(usage, sluicegate.UsageReport) and usage.group_by == ["team"]
+    by_team = {g.group["team"]: g for g in usage.groups}
+    assert by_team["a"].requests == 1 and by_team["b"].requests == 2
+    assert by_team["a"].latency_ms is not None and by_team["a"].latency_ms.p50 is not None
+    assert gw.usage().groups[0].requests == 3
+    assert gw.usage(group_by="route", since="1h").groups
+    with pytest.raises(sluicegate.InvalidRequestError, match="did you mean"):
+        gw.usage(group_by=["teem"])
+    text = gw.metrics_text()
+    assert "# TYPE gen_ai_client_operation_duration_seconds histogram" in text
+
+    async def main() -> None:  # plain methods on AsyncGateway too
+        agw = sluicegate.AsyncGateway(embed_config())
+        assert agw.explain("chat").would_serve == "mini"
+        assert agw.usage().groups == [] or agw.usage().groups[0].requests == 0
+        assert isinstance(agw.metrics_text(), str)
+
+    asyncio.run(main())
+
+
+def test_core_warnings_reach_python_logging(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "audit"
+    folder.mkdir()
+    config = mock_config()
+    config["audit"] = {"path": str(folder / "audit.jsonl"), "max_bytes": 1}
+    gw = sluicegate.Gateway(config)
+    gw.chat.completions.create(model="chat", messages=HI)
+    shutil.rmtree(folder)  # the next record must rotate the log, and cannot
+    with caplog.at_level("WARNING", logger="sluicegate"):
+        r = gw.chat.completions.create(model="chat", messages=HI)
+    warnings = [rec for rec in caplog.records if rec.name == "sluicegate" and rec.levelname == "WARNING"]
+    assert warnings and r.gateway.request_id in warnings[0].getMessage(), caplog.text
 
 
 def test_logging_goes_to_the_sluicegate_logger(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,10 +1,12 @@
 """Runs every contract vector (tests/vectors/*.json, format in tests/vectors/README.md) through
 the Python API, twice: with `Gateway` (blocking) and with `AsyncGateway` (asyncio).
 
-Calls go through `gw.chat.completions.create(**request, **options)`, as a user would write them.
-Two kinds of call cannot be spelled that way and go to the native layer underneath instead:
-a request without `model` or `messages` (required keyword arguments in Python) and options with
-a key that is not a call option (in Python an unknown keyword is a request field).
+Calls go through the public API as a user would write them: `gw.chat.completions.create(
+**request, **options)`, `gw.embeddings.create(...)`, `gw.explain(model, tags=...,
+prompt_tokens=...)`, `gw.usage(**query)` and `gw.metrics_text()`. A few calls cannot be spelled
+that way and go to the native layer underneath instead: a request without `model` or `messages`
+(`input`) (required keyword arguments in Python), options with a key that is not a call option
+(in Python an unknown keyword is a request field), and a usage query with unknown keys.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pytest
 import sluicegate
 from conftest import VECTORS, MockServer, match
 
-OPTION_KEYS = {"tags", "request_id", "timeout"}
+OPTION_KEYS = {"tags", "request_id", "timeout", "key"}
+USAGE_KEYS = {"group_by", "since"}
 FILES = sorted(VECTORS.glob("*.json"))
 
 
@@ -69,17 +72,53 @@ def fold_stream(chunks: List[Dict[str, Any]]) -> Dict[str, Any]:
 def public_api_can_express(call: Dict[str, Any]) -> bool:
     request = call.get("request")
     options = call.get("options") or {}
+    required = "input" if call.get("kind") == "embeddings" else "messages"
     return (
         isinstance(request, dict)
         and "model" in request
-        and "messages" in request
+        and required in request
         and isinstance(options, dict)
         and set(options) <= OPTION_KEYS
         and not (set(request) & OPTION_KEYS)
     )
 
 
+def run_report(gw: Any, call: Dict[str, Any]) -> Dict[str, Any]:
+    """The calls that are plain methods on both gateways: explain, usage, metrics."""
+    kind = call["kind"]
+    try:
+        if kind == "explain":
+            extra = {"key": call["key"]} if "key" in call else {}
+            report = gw.explain(call.get("model"), tags=call.get("tags"), prompt_tokens=call.get("prompt_tokens", 100), **extra)
+            return {"explain": report.to_dict()}
+        if kind == "usage":
+            query = call.get("query") or {}
+            if isinstance(query, dict) and set(query) <= USAGE_KEYS:
+                return {"usage": gw.usage(**query).to_dict()}
+            return {"usage": gw._native_gateway().usage(query)}
+        if kind == "metrics":
+            return {"metrics": gw.metrics_text()}
+    except sluicegate.GatewayError as e:
+        return {"error": e.to_dict()}
+    raise AssertionError(f"unknown call kind {kind!r}")
+
+
+def run_embeddings(gw: Any, call: Dict[str, Any], native_call: Any) -> Any:
+    request, options = call.get("request"), call.get("options")
+    if public_api_can_express(call):
+        return gw.embeddings.create(**request, **(options or {}))
+    return native_call(request, options)
+
+
 def run_call_sync(gw: sluicegate.Gateway, call: Dict[str, Any]) -> Dict[str, Any]:
+    if call.get("kind", "chat") not in ("chat", "embeddings"):
+        return run_report(gw, call)
+    if call.get("kind") == "embeddings":
+        try:
+            response = run_embeddings(gw, call, gw._native_gateway().embeddings)
+            return {"response": response.to_dict() if isinstance(response, sluicegate.CreateEmbeddingResponse) else response}
+        except sluicegate.GatewayError as e:
+            return {"error": e.to_dict()}
     request = call.get("request")
     options = call.get("options")
     streaming = isinstance(request, dict) and request.get("stream") is True
@@ -114,6 +153,14 @@ def run_call_sync(gw: sluicegate.Gateway, call: Dict[str, Any]) -> Dict[str, Any
 
 
 async def run_call_async(gw: sluicegate.AsyncGateway, call: Dict[str, Any]) -> Dict[str, Any]:
+    if call.get("kind", "chat") not in ("chat", "embeddings"):
+        return run_report(gw, call)
+    if call.get("kind") == "embeddings":
+        try:
+            response = await run_embeddings(gw, call, gw._native_gateway().embeddings_async)
+            return {"response": response.to_dict() if isinstance(response, sluicegate.CreateEmbeddingResponse) else response}
+        except sluicegate.GatewayError as e:
+            return {"error": e.to_dict()}
     request = call.get("request")
     options = call.get("options")
     streaming = isinstance(request, dict) and request.get("stream") is True

@@ -9,15 +9,16 @@ and Rust. The API mirrors openai-python::
         r = gw.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
         print(r.choices[0].message.content, r.gateway.cost_usd)
 
-Use :class:`AsyncGateway` from asyncio code. Every error is a :class:`GatewayError`.
+Use :class:`AsyncGateway` from asyncio code. Every error is a :class:`GatewayError`. Log lines
+go to the ``sluicegate`` logger: debug lines per call (never prompts), and the core's warnings,
+which reach stderr through Python's last-resort handler when the app configures no logging.
 """
 
-import logging as _logging
-
 from . import errors, types
-from ._client import AsyncGateway, ConfigInput, Gateway, MessageParam
+from ._client import AsyncGateway, ConfigInput, Gateway
 from ._native import ERROR_CODES as _ERROR_CODES
 from ._native import VERSION as __version__
+from ._resources import MessageParam
 from ._streaming import AsyncStream, Stream
 from .errors import (
     APIConnectionError,
@@ -39,7 +40,7 @@ from .errors import (
     RateLimitError,
     StreamInterruptedError,
 )
-from .types import ChatCompletion, ChatCompletionChunk, GatewayInfo
+from .types import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, ExplainReport, GatewayInfo, UsageReport
 
 __all__ = [
     "__version__",
@@ -52,6 +53,9 @@ __all__ = [
     "ChatCompletion",
     "ChatCompletionChunk",
     "GatewayInfo",
+    "CreateEmbeddingResponse",
+    "ExplainReport",
+    "UsageReport",
     "errors",
     "types",
     "GatewayError",
@@ -73,6 +77,3 @@ __all__ = [
     "CancelledError",
     "InternalError",
 ]
-
-# A library logs only what the host asks for: no output unless the app configures logging.
-_logging.getLogger("sluicegate").addHandler(_logging.NullHandler())

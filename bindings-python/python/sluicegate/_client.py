@@ -1,36 +1,32 @@
 """The clients: :class:`Gateway` (blocking) and :class:`AsyncGateway` (asyncio).
 
-Both take one config and expose ``chat.completions.create(...)`` in the openai-python shape.
-All behaviour (routing, retries, policies, metering) is in the native core; this module only
-builds the request dict, passes it down and wraps what comes back.
+Both take one config and expose ``chat.completions.create(...)`` and ``embeddings.create(...)``
+in the openai-python shape, plus the gateway's own ``explain``, ``usage`` and ``metrics_text``.
+All behaviour (routing, retries, policies, metering) is in the native core.
 """
 
 from __future__ import annotations
 
-import logging
+import datetime
 import os
 import pathlib
-from collections.abc import Iterable as _IterableABC
 from types import TracebackType
-from typing import Any, Dict, Iterable, Literal, Mapping, Optional, Tuple, Type, TypeVar, Union, overload
+from typing import Any, Dict, Mapping, Optional, Sequence, Type, TypeVar, Union
 
 from ._native import NativeGateway
-from ._streaming import AsyncStream, Stream
-from .errors import BadRequestError, GatewayError
-from .types import ChatCompletion
-
+from ._resources import AsyncChat, AsyncEmbeddings, Chat, Embeddings, call_options
+from .errors import BadRequestError
+from .types import ExplainReport, UsageReport
 
 __all__ = ["Gateway", "AsyncGateway", "ConfigInput"]
-
-logger = logging.getLogger("sluicegate")
 
 #: A config: a dict (the YAML shape), YAML or JSON text (``str`` or ``bytes``), or a file path.
 ConfigInput = Union[Mapping[str, Any], str, bytes, "os.PathLike[str]"]
 
-#: One message: ``{"role": "user", "content": "hi"}`` (any OpenAI message shape).
-MessageParam = Mapping[str, Any]
+#: When a usage report starts: a date, a datetime, unix seconds, or a duration ago (``"1h"``).
+Since = Union[str, float, datetime.date, None]
 
-_Self = TypeVar("_Self")
+_Self = TypeVar("_Self", bound="_GatewayBase")
 
 
 def _load(config: object) -> NativeGateway:
@@ -48,219 +44,12 @@ def _load(config: object) -> NativeGateway:
     )
 
 
-def _request_and_options(
-    model: object,
-    messages: object,
-    stream: object,
-    tags: Optional[Mapping[str, str]],
-    request_id: Optional[str],
-    timeout: Union[float, str, None],
-    extra_body: Optional[Mapping[str, Any]],
-    fields: Dict[str, Any],
-) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
-    if (
-        isinstance(messages, _IterableABC)
-        and not isinstance(messages, (list, tuple, str, bytes, Mapping))
-    ):
-        messages = list(messages)  # a generator of messages, as openai-python accepts
-    request: Dict[str, Any] = {"model": model, "messages": messages}
-    if stream is not False and stream is not None:
-        request["stream"] = stream
-    request.update(fields)
-    if extra_body:
-        request.update(extra_body)
-    options: Dict[str, Any] = {}
-    if tags is not None:
-        options["tags"] = dict(tags) if isinstance(tags, Mapping) else tags
-    if request_id is not None:
-        options["request_id"] = request_id
-    if timeout is not None:
-        options["timeout"] = timeout
-    return request, (options or None)
-
-
-def _log_response(response: ChatCompletion) -> ChatCompletion:
-    if logger.isEnabledFor(logging.DEBUG):
-        g = response.gateway
-        if g is not None:
-            logger.debug(
-                "chat request_id=%s route=%s deployment=%s attempts=%s cost_usd=%s latency_ms=%s",
-                g.request_id, g.route, g.deployment, g.attempts, g.cost_usd, g.latency_ms,
-            )
-    return response
-
-
-def _log_error(error: GatewayError) -> None:
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("chat failed request_id=%s code=%s: %s", error.request_id, error.code, error.message)
-
-
-class Completions:
-    """``gateway.chat.completions``: blocking chat completions."""
-
-    def __init__(self, gateway: "Gateway") -> None:
-        self._gateway = gateway
-
-    @overload
-    def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        stream: Literal[False] = False,
-        tags: Optional[Mapping[str, str]] = None,
-        request_id: Optional[str] = None,
-        timeout: Union[float, str, None] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> ChatCompletion: ...
-
-    @overload
-    def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        stream: Literal[True],
-        tags: Optional[Mapping[str, str]] = None,
-        request_id: Optional[str] = None,
-        timeout: Union[float, str, None] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> Stream: ...
-
-    @overload
-    def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        stream: bool,
-        tags: Optional[Mapping[str, str]] = None,
-        request_id: Optional[str] = None,
-        timeout: Union[float, str, None] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> Union[ChatCompletion, Stream]: ...
-
-    def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        stream: bool = False,
-        tags: Optional[Mapping[str, str]] = None,
-        request_id: Optional[str] = None,
-        timeout: Union[float, str, None] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> Union[ChatCompletion, Stream]:
-        """Sends a chat completion through the gateway.
-
-        ``model`` names a route (or deployment) from the config. Other OpenAI request fields
-        (``temperature``, ``tools``, ``max_tokens``...) go in ``**fields`` or ``extra_body`` and
-        pass through to the provider. ``tags``, ``request_id`` and ``timeout`` (seconds, or a
-        duration like ``"30s"``) are the gateway's per-call options.
-
-        Blocks without holding the GIL; Ctrl-C interrupts it and cancels the upstream request.
-        With ``stream=True`` returns a :class:`Stream` once the first content has arrived.
-        """
-        native = self._gateway._native_gateway()
-        request, options = _request_and_options(model, messages, stream, tags, request_id, timeout, extra_body, fields)
-        try:
-            if stream is True:
-                return Stream(native.chat_stream(request, options))
-            return _log_response(ChatCompletion(native.chat(request, options)))
-        except GatewayError as e:
-            _log_error(e)
-            raise
-
-
-class Chat:
-    """``gateway.chat``."""
-
-    def __init__(self, gateway: "Gateway") -> None:
-        self.completions = Completions(gateway)
-
-
-class AsyncCompletions:
-    """``gateway.chat.completions`` for :class:`AsyncGateway`."""
-
-    def __init__(self, gateway: "AsyncGateway") -> None:
-        self._gateway = gateway
-
-    @overload
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        stream: Literal[False] = False,
-        tags: Optional[Mapping[str, str]] = None,
-        request_id: Optional[str] = None,
-        timeout: Union[float, str, None] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> ChatCompletion: ...
-
-    @overload
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        stream: Literal[True],
-        tags: Optional[Mapping[str, str]] = None,
-        request_id: Optional[str] = None,
-        timeout: Union[float, str, None] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> AsyncStream: ...
-
-    @overload
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        stream: bool,
-        tags: Optional[Mapping[str, str]] = None,
-        request_id: Optional[str] = None,
-        timeout: Union[float, str, None] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> Union[ChatCompletion, AsyncStream]: ...
-
-    async def create(
-        self,
-        *,
-        model: str,
-        messages: Iterable[MessageParam],
-        stream: bool = False,
-        tags: Optional[Mapping[str, str]] = None,
-        request_id: Optional[str] = None,
-        timeout: Union[float, str, None] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> Union[ChatCompletion, AsyncStream]:
-        """The same as :meth:`Completions.create`, awaited. Cancelling the task cancels the
-        upstream request; with ``stream=True`` returns an :class:`AsyncStream`."""
-        native = self._gateway._native_gateway()
-        request, options = _request_and_options(model, messages, stream, tags, request_id, timeout, extra_body, fields)
-        try:
-            if stream is True:
-                return AsyncStream(await native.chat_stream_async(request, options))
-            return _log_response(ChatCompletion(await native.chat_async(request, options)))
-        except GatewayError as e:
-            _log_error(e)
-            raise
-
-
-class AsyncChat:
-    """``gateway.chat`` for :class:`AsyncGateway`."""
-
-    def __init__(self, gateway: "AsyncGateway") -> None:
-        self.completions = AsyncCompletions(gateway)
+def _since(since: object) -> object:
+    if isinstance(since, datetime.datetime):
+        return since.timestamp()
+    if isinstance(since, datetime.date):
+        return since.isoformat()
+    return since
 
 
 class _GatewayBase:
@@ -274,23 +63,48 @@ class _GatewayBase:
         """Loads a YAML or JSON config file (relative paths in it are read from its folder)."""
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
-        return cls(pathlib.Path(path))  # type: ignore[call-arg]
+        return cls(pathlib.Path(path))
 
     @classmethod
     def from_text(cls: Type[_Self], text: str) -> _Self:
         """Loads a config from YAML or JSON text."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
-        return cls(text)  # type: ignore[call-arg]
+        return cls(text)
 
     def _native_gateway(self) -> NativeGateway:
         native = self._native
         if native is None:
             # The same error as the Node binding's for a closed gateway.
-            raise BadRequestError(
-                "this gateway is closed; create a new Gateway to make more calls", status_code=400
-            )
+            raise BadRequestError("this gateway is closed; create a new Gateway to make more calls", status_code=400)
         return native
+
+    def explain(
+        self,
+        model: str,
+        *,
+        tags: Optional[Mapping[str, str]] = None,
+        key: Optional[str] = None,
+        prompt_tokens: int = 100,
+    ) -> ExplainReport:
+        """Which deployment would serve a call to ``model`` with these tags, and why each
+        candidate is kept or skipped. Makes no call."""
+        report = self._native_gateway().explain(model, call_options(tags=tags, key=key), prompt_tokens)
+        return ExplainReport(report)
+
+    def usage(self, *, group_by: Union[str, Sequence[str], None] = None, since: Since = None) -> UsageReport:
+        """Requests, errors, tokens, cost and latency percentiles of the calls this gateway made,
+        grouped by ``group_by`` (key, team, user, route, deployment, provider, model, ``tag:NAME``)."""
+        query: Dict[str, Any] = {}
+        if group_by is not None:
+            query["group_by"] = group_by if isinstance(group_by, str) else list(group_by)
+        if since is not None:
+            query["since"] = _since(since)
+        return UsageReport(self._native_gateway().usage(query))
+
+    def metrics_text(self) -> str:
+        """The gateway's metrics in the Prometheus text format, for your ``/metrics`` endpoint."""
+        return self._native_gateway().metrics_text()
 
     @property
     def closed(self) -> bool:
@@ -310,10 +124,12 @@ class Gateway(_GatewayBase):
     """
 
     chat: Chat
+    embeddings: Embeddings
 
     def __init__(self, config: ConfigInput) -> None:
         super().__init__(config)
         self.chat = Chat(self)
+        self.embeddings = Embeddings(self)
 
     def __enter__(self) -> "Gateway":
         return self
@@ -333,15 +149,19 @@ class Gateway(_GatewayBase):
 class AsyncGateway(_GatewayBase):
     """A gateway for asyncio code: the same surface as :class:`Gateway`, with ``await``.
 
+    ``explain``, ``usage`` and ``metrics_text`` do no I/O and are plain methods here too.
+
     >>> async with AsyncGateway.from_file("gateway.yaml") as gw:
     ...     r = await gw.chat.completions.create(model="chat", messages=[...])
     """
 
     chat: AsyncChat
+    embeddings: AsyncEmbeddings
 
     def __init__(self, config: ConfigInput) -> None:
         super().__init__(config)
         self.chat = AsyncChat(self)
+        self.embeddings = AsyncEmbeddings(self)
 
     async def aclose(self) -> None:
         self.close()

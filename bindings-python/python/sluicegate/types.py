@@ -31,6 +31,17 @@ __all__ = [
     "GatewayInfo",
     "GatewayUsage",
     "SkippedDeployment",
+    "PolicyReport",
+    "PolicyReservation",
+    "GuardrailReport",
+    "CreateEmbeddingResponse",
+    "Embedding",
+    "EmbeddingUsage",
+    "ExplainReport",
+    "ExplainCandidate",
+    "UsageReport",
+    "UsageGroup",
+    "Percentiles",
 ]
 
 # How a field's raw JSON becomes a Python value: kept as is, one object, a list of objects,
@@ -183,6 +194,29 @@ class SkippedDeployment(BaseObject):
     reason: str
 
 
+class PolicyReservation(BaseObject):
+    """One policy a call was counted under, and what it reserved (requests, tokens or USD)."""
+
+    policy: str
+    reserved: float
+
+
+class GuardrailReport(BaseObject):
+    """What guardrails did to a call: counts by entity of redacted and logged matches."""
+
+    redacted: Dict[str, int]
+    logged: Dict[str, int]
+
+
+class PolicyReport(BaseObject):
+    """The policies a call went through (``gateway.policy``)."""
+
+    rate_limits: List[PolicyReservation]
+    budgets: List[PolicyReservation]
+    key: Optional[str]
+    guardrails: Optional[GuardrailReport]
+
+
 class GatewayInfo(BaseObject):
     """What the gateway did for one call: route, deployment, attempts, usage, cost, timings."""
 
@@ -200,7 +234,7 @@ class GatewayInfo(BaseObject):
     overhead_us: int
     tags: Dict[str, str]
     skipped: List[SkippedDeployment]
-    policy: Optional[Object]
+    policy: Optional[PolicyReport]
 
 
 class ChatCompletion(BaseObject):
@@ -255,6 +289,82 @@ class ChatCompletionChunk(BaseObject):
     usage: Optional[CompletionUsage]
     system_fingerprint: Optional[str]
     service_tier: Optional[str]
+
+
+class Embedding(BaseObject):
+    object: str
+    index: int
+    embedding: Union[List[float], str]
+
+
+class EmbeddingUsage(BaseObject):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class CreateEmbeddingResponse(BaseObject):
+    """An embeddings response, with the gateway's report in ``gateway``."""
+
+    object: str
+    data: List[Embedding]
+    model: str
+    usage: Optional[EmbeddingUsage]
+    gateway: GatewayInfo
+
+
+class ExplainCandidate(BaseObject):
+    """One target of the route, and why it would be used or passed over."""
+
+    deployment: str
+    route: str
+    provider: str
+    model: str
+    region: Optional[str]
+    weight: float
+    kept: bool
+    reason: str
+    breaker: Optional[str]
+    in_flight: Optional[int]
+    latency_ewma_ms: Optional[float]
+
+
+class ExplainReport(BaseObject):
+    """Which deployment would serve a call, and why (``gateway.explain(...)``)."""
+
+    route: str
+    strategy: str
+    would_serve: Optional[str]
+    estimated_prompt_tokens: int
+    candidates: List[ExplainCandidate]
+
+
+class Percentiles(BaseObject):
+    p50: Optional[float]
+    p95: Optional[float]
+    p99: Optional[float]
+
+
+class UsageGroup(BaseObject):
+    """Requests, errors by code, tokens, cost and latency for one group of calls."""
+
+    group: Dict[str, Optional[str]]
+    requests: int
+    errors: Dict[str, int]
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    cost_usd: Optional[float]
+    latency_ms: Optional[Percentiles]
+    ttft_ms: Optional[Percentiles]
+
+
+class UsageReport(BaseObject):
+    """Usage since a time, grouped by the dimensions asked for (``gateway.usage(...)``)."""
+
+    since: str
+    group_by: List[str]
+    groups: List[UsageGroup]
 
 
 def _spec_for(hint: Any) -> _Spec:
