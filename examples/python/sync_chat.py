@@ -42,6 +42,11 @@ def main() -> None:
         gateway = stream.gateway
         print(f"\n          ({gateway.latency_ms if gateway else '?'} ms)")
 
+        report = gw.explain("shaky")
+        print("explain: ", report.would_serve, [(c.deployment, c.reason) for c in report.candidates])
+        for group in gw.usage(group_by=["route"]).groups:
+            print("usage:   ", group.group, group.requests, "requests", group.errors or "")
+
         try:
             gw.chat.completions.create(model="no-such-route", messages=messages)
         except sluicegate.NotFoundError as e:

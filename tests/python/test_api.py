@@ -253,6 +253,21 @@ def test_no_secret_in_errors(mock_server: Any) -> None:
     assert SECRET not in str(info2.value)
 
 
+def test_every_core_call_option_is_a_keyword() -> None:
+    """A call option the core adds must become a keyword of create(): otherwise Python would
+    silently send it upstream as a request field. The core lists its options when given an
+    unknown one."""
+    native = sluicegate.Gateway(mock_config())._native_gateway()
+    with pytest.raises(sluicegate.InvalidRequestError) as info:
+        native.chat({"model": "chat", "messages": HI}, {"no_such_option": 1})
+    known = info.value.message.split("known options:")[1].strip(" )").split(", ")
+    assert len(known) >= 3
+    keywords = set(inspect.signature(sluicegate.Gateway(mock_config()).chat.completions.create).parameters)
+    assert set(known) <= keywords, f"core call options {set(known) - keywords} are not keywords of create()"
+    for fn in (sluicegate.Gateway(embed_config()).embeddings.create, sluicegate.AsyncGateway(mock_config()).chat.completions.create):
+        assert set(known) <= set(inspect.signature(fn).parameters), fn
+
+
 def test_bad_argument_types_never_crash() -> None:
     gw = sluicegate.Gateway(mock_config())
     create: Any = gw.chat.completions.create
