@@ -33,3 +33,13 @@ pub fn codes() -> Vec<&'static str> {
         .map(|k| k.code())
         .collect()
 }
+
+/// Each code's defaults `(status_code, retryable)`, for errors raised on the Python side.
+pub fn defaults(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    let table = pyo3::types::PyDict::new(py);
+    for kind in sluicegate::ErrorKind::ALL {
+        let error = sluicegate::Error::new(kind, "");
+        table.set_item(kind.code(), (kind.default_http_status(), error.retryable))?;
+    }
+    Ok(table)
+}

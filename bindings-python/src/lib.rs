@@ -18,6 +18,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "ERROR_CODES",
         pyo3::types::PyTuple::new(m.py(), error::codes())?,
     )?;
+    m.add("ERROR_DEFAULTS", error::defaults(m.py())?)?;
     m.add_class::<gateway::NativeGateway>()?;
     m.add_class::<stream::NativeStream>()?;
     m.add_function(wrap_pyfunction!(bridge::_resolve, m)?)?;

@@ -225,6 +225,15 @@ def test_error_classes_match_the_node_binding() -> None:
         assert cls.__name__ == name or getattr(sluicegate, name, None) is cls, (code, name, cls.__name__)
 
 
+def test_errors_built_in_python_carry_the_core_defaults() -> None:
+    assert set(_native.ERROR_DEFAULTS) == set(_native.ERROR_CODES)
+    for code, (status, retryable) in _native.ERROR_DEFAULTS.items():
+        e = errors.ERROR_CLASSES[code]("m")
+        assert (e.code, e.status_code, e.retryable) == (code, status, retryable)
+    assert (sluicegate.RateLimitError("m").status_code, sluicegate.RateLimitError("m").retryable) == (429, True)
+    assert sluicegate.RateLimitError("m", status_code=503, retryable=False).to_dict()["status_code"] == 503
+
+
 def test_raised_errors_carry_the_facts() -> None:
     gw = sluicegate.Gateway(mock_config(script={"gpt-4o-mini": [{"status": 429, "retry_after": "7"}]}))
     with pytest.raises(sluicegate.RateLimitError) as info:
@@ -266,6 +275,18 @@ def test_every_core_call_option_is_a_keyword() -> None:
     assert set(known) <= keywords, f"core call options {set(known) - keywords} are not keywords of create()"
     for fn in (sluicegate.Gateway(embed_config()).embeddings.create, sluicegate.AsyncGateway(mock_config()).chat.completions.create):
         assert set(known) <= set(inspect.signature(fn).parameters), fn
+
+
+def test_config_errors_do_not_echo_the_key() -> None:
+    config = {
+        "providers": {"oai": {"type": "openai", "api_key": SECRET, "timeout": "forever"}},
+        "deployments": {"a": {"provider": "oai", "model": "gpt-4o", "weight": "heavy"}},
+        "routes": {"chat": {"targets": ["a", "b"]}},
+    }
+    with pytest.raises(sluicegate.InvalidConfigError) as info:
+        sluicegate.Gateway(config)
+    text = " ".join([str(info.value), repr(info.value), json.dumps(info.value.to_dict())])
+    assert SECRET not in text and len(info.value.problems) >= 2
 
 
 def test_bad_argument_types_never_crash() -> None:
@@ -543,6 +564,43 @@ def test_native_stub_matches_the_module() -> None:
         else:
             runtime[name] = []
     assert stub == runtime, "bindings-python/python/sluicegate/_native.pyi is stale"
+
+
+def test_types_catch_misuse_under_mypy_strict(tmp_path: Path) -> None:
+    """The stubs and annotations are worth something: typical code passes mypy --strict and
+    typos or wrong types are flagged."""
+    api = pytest.importorskip("mypy.api")
+    good = tmp_path / "good.py"
+    good.write_text(
+        "import sluicegate\n"
+        "gw = sluicegate.Gateway({})\n"
+        "r = gw.chat.completions.create(model='chat', messages=[{'role': 'user', 'content': 'hi'}])\n"
+        "text: str | None = r.choices[0].message.content\n"
+        "cost: float | None = r.gateway.cost_usd\n"
+        "for chunk in gw.chat.completions.create(model='chat', messages=[], stream=True):\n"
+        "    delta: str | None = chunk.choices[0].delta.content\n"
+        "e: sluicegate.GatewayError = sluicegate.RateLimitError('x')\n"
+        "after: float | None = e.retry_after\n"
+        "emb: list[float] | str = gw.embeddings.create(model='e', input='x').data[0].embedding\n"
+        "who: str | None = gw.explain('chat').would_serve\n"
+    )
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import sluicegate\n"
+        "gw = sluicegate.Gateway({})\n"
+        "r = gw.chat.completions.create(model='chat', messages=[])\n"
+        "r.choices[0].message.contnt\n"  # a typo
+        "n: int = r.gateway.route\n"  # a wrong type
+        "for c in gw.chat.completions.create(model='chat', messages=[]): pass\n"  # not a stream
+        "gw.chat.completions.create('chat', [])\n"  # keyword-only
+    )
+    flags = ["--strict", "--no-incremental", "--python-version", "3.10", "--cache-dir", str(tmp_path / "cache")]
+    out, err, status = api.run([*flags, str(good)])
+    assert status == 0, out + err
+    out, err, status = api.run([*flags, str(bad)])
+    assert status == 1
+    for line in ['"ChatCompletionMessage" has no attribute "contnt"', "bad.py:5", "bad.py:6", "bad.py:7"]:
+        assert line in out, out
 
 
 def test_public_names_and_typed_fields() -> None:

@@ -76,7 +76,7 @@ class _GatewayBase:
         native = self._native
         if native is None:
             # The same error as the Node binding's for a closed gateway.
-            raise BadRequestError("this gateway is closed; create a new Gateway to make more calls", status_code=400)
+            raise BadRequestError("this gateway is closed; create a new Gateway to make more calls")
         return native
 
     def explain(

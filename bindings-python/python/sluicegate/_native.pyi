@@ -4,6 +4,8 @@ from typing import Any, Awaitable, Dict, Optional, Tuple
 
 VERSION: str
 ERROR_CODES: Tuple[str, ...]
+#: code -> (status_code, retryable) when the core has no more specific facts
+ERROR_DEFAULTS: Dict[str, Tuple[int, bool]]
 
 class NativeGateway:
     @staticmethod

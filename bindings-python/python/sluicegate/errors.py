@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type
 
+from ._native import ERROR_DEFAULTS as _DEFAULTS
+
 __all__ = [
     "GatewayError",
     "InvalidRequestError",
@@ -40,7 +42,11 @@ __all__ = [
 
 
 class GatewayError(Exception):
-    """Base class of every sluicegate error."""
+    """Base class of every sluicegate error.
+
+    Raised by the gateway with the facts of the failure; when you build one yourself (in a
+    test double, say), ``status_code`` and ``retryable`` default to the code's usual values.
+    """
 
     #: The error code this class stands for (the base class has none of its own).
     code: str = "internal"
@@ -57,7 +63,7 @@ class GatewayError(Exception):
         *,
         code: Optional[str] = None,
         status_code: Optional[int] = None,
-        retryable: bool = False,
+        retryable: Optional[bool] = None,
         retry_after: Optional[float] = None,
         request_id: Optional[str] = None,
         problems: Sequence[str] = (),
@@ -66,8 +72,9 @@ class GatewayError(Exception):
         self.message = message
         if code is not None:
             self.code = code
-        self.status_code = status_code
-        self.retryable = retryable
+        default_status, default_retryable = _DEFAULTS.get(self.code, (None, False))
+        self.status_code = status_code if status_code is not None else default_status
+        self.retryable = retryable if retryable is not None else default_retryable
         self.retry_after = retry_after
         self.request_id = request_id
         self.problems = list(problems)
