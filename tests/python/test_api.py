@@ -124,7 +124,7 @@ def test_response_attribute_access_and_dicts() -> None:
     assert d["gateway"]["request_id"] == "req-1"
     d["choices"][0]["message"]["content"] = "changed"  # a copy: the response is unchanged
     assert r.choices[0].message.content != "changed"
-    assert json.loads(r.to_json()) == r.to_dict()
+    assert json.loads(r.to_json()) == r.to_dict() == r.model_dump() == json.loads(r.model_dump_json())
     assert r["gateway"]["route"] == "chat" and "gateway" in r
     with pytest.raises(AttributeError, match="no field"):
         r.no_such_field  # type: ignore[attr-defined]  # noqa: B018

@@ -131,6 +131,15 @@ class BaseObject:
         """The JSON object as text."""
         return json.dumps(self._data, indent=indent, ensure_ascii=False)
 
+    # pydantic's names, which openai-python's objects also answer to, for code that migrates.
+    def model_dump(self) -> Dict[str, Any]:
+        """The same as :meth:`to_dict`."""
+        return self.to_dict()
+
+    def model_dump_json(self, *, indent: Optional[int] = None) -> str:
+        """The same as :meth:`to_json`, compact by default as in pydantic."""
+        return self.to_json(indent=indent)
+
 
 class Object(BaseObject):
     """A JSON object with no declared fields: every key is an attribute."""
