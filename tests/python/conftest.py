@@ -6,14 +6,16 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
+PACKAGE = ROOT / "bindings-python" / "python" / "sluicegate"
 
 
 def sluicegate_bin() -> Path:
@@ -130,3 +132,44 @@ def match(expect: Any, actual: Any, path: str, failures: List[str]) -> None:
             failures.append(f"{path}: expected {expect!r}, got {actual!r}")
     elif expect != actual or type(expect) is not type(actual):
         failures.append(f"{path}: expected {expect!r}, got {actual!r}")
+
+
+# --- configs and helpers shared by the API tests ----------------------------------------
+
+HI = [{"role": "user", "content": "hi"}]
+SECRET = "sk-live-SECRET-4f9a2b7c1d"
+
+
+def mock_config(latency: str = "1ms", script: Any = None) -> Dict[str, Any]:
+    provider: Dict[str, Any] = {"type": "mock", "latency": latency}
+    if script is not None:
+        provider["script"] = script
+    return {
+        "providers": {"local": provider},
+        "deployments": {"mini": {"provider": "local", "model": "gpt-4o-mini"}},
+        "routes": {"chat": {"targets": ["mini"]}},
+    }
+
+
+def http_config(server: MockServer, api_key: str = "sk-test-0000") -> Dict[str, Any]:
+    return {
+        "providers": {"oai": {"type": "openai", "api_base": server.url + "/v1", "api_key": api_key}},
+        "deployments": {"a": {"provider": "oai", "model": "gpt-4o"}},
+        "routes": {"chat": {"targets": ["a"]}},
+    }
+
+
+def wait_for(condition: Callable[[], bool], limit: float = 3.0) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def embed_config() -> Dict[str, Any]:
+    config = mock_config()
+    config["deployments"]["emb"] = {"provider": "local", "model": "text-embedding-3-small"}
+    config["routes"]["embed"] = {"targets": ["emb"]}
+    return config

@@ -16,7 +16,6 @@ which reach stderr through Python's last-resort handler when the app configures 
 
 from . import errors, types
 from ._client import AsyncGateway, ConfigInput, Gateway
-from ._native import ERROR_CODES as _ERROR_CODES
 from ._native import VERSION as __version__
 from ._resources import MessageParam
 from ._streaming import AsyncStream, Stream

@@ -1,0 +1,173 @@
+"""Threads, the GIL, Ctrl-C, fork, asyncio cancellation and interpreter exit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, List
+
+import pytest
+
+import sluicegate
+from conftest import MockServer, HI, mock_config, http_config, wait_for
+
+
+
+# --- threads, GIL, signals ----------------------------------------------------------------
+
+
+def test_threads_share_one_gateway() -> None:
+    gw = sluicegate.Gateway(mock_config(latency="300ms"))
+    results: List[str] = []
+    failures: List[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            r = gw.chat.completions.create(model="chat", messages=[{"role": "user", "content": f"t{i}"}])
+            results.append(r.choices[0].message.content)
+        except BaseException as e:  # noqa: BLE001
+            failures.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    assert not failures and len(results) == 8
+    assert sorted(results) == sorted(set(results))  # each thread got its own answer
+    # Eight 300 ms calls overlap only if the GIL is released while they wait.
+    assert elapsed < 1.5, f"8 calls took {elapsed:.2f}s: the GIL is held while waiting"
+
+
+def test_ctrl_c_interrupts_a_blocking_call(mock_server: Any) -> None:
+    server = mock_server({"gpt-4o": [{"reply": "late", "delay": "20s"}]})
+    script = """
+import json, os, signal, sys, threading, time, sluicegate
+gw = sluicegate.Gateway(json.loads(sys.argv[1]))
+threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+start = time.monotonic()
+try:
+    gw.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
+    print("completed")
+except KeyboardInterrupt:
+    print("interrupted", round(time.monotonic() - start, 2))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(http_config(server))], capture_output=True, text=True, timeout=15
+    )
+    assert done.stdout.startswith("interrupted"), done.stdout + done.stderr
+    assert float(done.stdout.split()[1]) < 2.0
+    assert wait_for(lambda: server.stats()["in_flight"] == 0), server.stats()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
+def test_fork_after_use_fails_fast_and_a_fresh_child_works() -> None:
+    script = """
+import os, sys, sluicegate
+cfg = {"providers": {"l": {"type": "mock"}}, "deployments": {"d": {"provider": "l", "model": "m"}},
+       "routes": {"chat": {"targets": ["d"]}}}
+m = [{"role": "user", "content": "x"}]
+if sys.argv[1] == "before":
+    sluicegate.Gateway(cfg).chat.completions.create(model="chat", messages=m)
+gw = sluicegate.Gateway(cfg)
+pid = os.fork()
+if pid == 0:
+    try:
+        gw.chat.completions.create(model="chat", messages=m)
+        print("child ok", flush=True)
+    except RuntimeError as e:
+        print("child refused:", e, flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+gw.chat.completions.create(model="chat", messages=m)
+print("parent ok", flush=True)
+"""
+    used = subprocess.run([sys.executable, "-c", script, "before"], capture_output=True, text=True, timeout=20)
+    assert "child refused: sluicegate was used before this process was forked" in used.stdout, used.stdout + used.stderr
+    assert "parent ok" in used.stdout
+    fresh = subprocess.run([sys.executable, "-c", script, "fresh"], capture_output=True, text=True, timeout=20)
+    assert "child ok" in fresh.stdout, fresh.stdout + fresh.stderr
+
+
+
+# --- asyncio ------------------------------------------------------------------------------
+
+
+def test_async_gateway_calls_and_streams() -> None:
+    async def main() -> None:
+        async with sluicegate.AsyncGateway(mock_config(latency="50ms")) as gw:
+            r = await gw.chat.completions.create(model="chat", messages=HI, tags={"team": "a"})
+            assert r.gateway.tags == {"team": "a"}
+            start = time.monotonic()
+            many = await asyncio.gather(*[gw.chat.completions.create(model="chat", messages=HI) for _ in range(20)])
+            assert len(many) == 20 and time.monotonic() - start < 0.9  # concurrent: serial takes 1 s
+            stream = await gw.chat.completions.create(model="chat", messages=HI, stream=True)
+            assert isinstance(stream, sluicegate.AsyncStream)
+            text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+            assert "gpt-4o-mini" in text and stream.gateway is not None
+            with pytest.raises(sluicegate.NotFoundError):
+                await gw.chat.completions.create(model="nope", messages=HI)
+        assert gw.closed
+        with pytest.raises(sluicegate.BadRequestError, match="closed"):
+            await gw.chat.completions.create(model="chat", messages=HI)
+
+    asyncio.run(main())
+
+
+def test_async_cancellation_cancels_upstream(mock_server: Any) -> None:
+    server = mock_server({"gpt-4o": [{"reply": " ".join(["w"] * 300), "chunk_delay": "20ms"}]})
+
+    async def main() -> None:
+        gw = sluicegate.AsyncGateway(http_config(server))
+        # A task cancelled while it reads a stream.
+        async def read_all() -> None:
+            async for _ in await gw.chat.completions.create(model="chat", messages=HI, stream=True):
+                pass
+
+        task = asyncio.create_task(read_all())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # `break` out of `async for`.
+        async for _ in await gw.chat.completions.create(model="chat", messages=HI, stream=True):
+            break
+        # A timeout around a plain call that is still waiting for its answer.
+        await server_script(server, {"gpt-4o": [{"reply": "late", "delay": "10s"}]})
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(gw.chat.completions.create(model="chat", messages=HI), 0.3)
+
+    asyncio.run(main())
+    assert wait_for(lambda: server.stats()["in_flight"] == 0), server.stats()
+    assert server.stats()["disconnects"] == 2, server.stats()
+
+
+async def server_script(server: MockServer, script: Any) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, server.post, "/_mock/script", script)
+
+
+def test_exit_with_calls_in_flight_does_not_crash() -> None:
+    """The async bridge must not touch the interpreter while it shuts down (build notes, pitfall 3)."""
+    script = """
+import asyncio, sluicegate
+cfg = {"providers": {"l": {"type": "mock", "latency": "%s"}}, "deployments": {"d": {"provider": "l", "model": "m"}},
+       "routes": {"chat": {"targets": ["d"]}}}
+async def main():
+    gw = sluicegate.AsyncGateway(cfg)
+    await asyncio.gather(*[gw.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}]) for _ in range(20)])
+    for _ in range(20):  # left running when the loop closes
+        asyncio.ensure_future(gw.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}]))
+    await asyncio.sleep(0)
+asyncio.run(main())
+print("ok")
+"""
+    for i in range(12):
+        latency = ["0ms", "1ms", "3ms"][i % 3]
+        done = subprocess.run([sys.executable, "-c", script % latency], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
