@@ -93,14 +93,14 @@ class Completions {
         detach();
       }
     }
-    let opened;
+    let requestId;
     try {
-      opened = await call.open();
+      requestId = await call.open();
     } catch (e) {
       detach();
       throw fromNative(e);
     }
-    return new Stream(opened, detach);
+    return new Stream(call, requestId, detach);
   }
 }
 

@@ -6,14 +6,16 @@ const { coreError, fromNative } = require('./errors');
 
 class Stream {
   #native;
+  #requestId;
   #detach;
   #started = false;
   #ended = false;
   #gateway;
 
   /** @internal Built by `chat.completions.create({..., stream: true})`. */
-  constructor(native, detach) {
+  constructor(native, requestId, detach) {
     this.#native = native;
+    this.#requestId = requestId;
     this.#detach = detach;
     /** Aborting this controller stops the stream, like openai-node's `stream.controller`. */
     this.controller = new AbortController();
@@ -22,7 +24,7 @@ class Stream {
 
   /** The gateway request id of this call. */
   get requestId() {
-    return this.#native.requestId;
+    return this.#requestId;
   }
 
   /** The `gateway` object (route, deployment, usage, cost...), once the stream has ended; else null. */

@@ -1,12 +1,17 @@
 //! `NativeGateway`: one core [`Gateway`] behind a JS object. The JS `Gateway` class wraps it.
+//!
+//! Async methods are plain methods that hand an owned future to `Env::spawn_future`: a future
+//! never borrows `self`, because a worker thread's teardown frees native objects even while
+//! one of their promises is pending.
 
 use crate::error::{self, to_js};
-use crate::stream::{Cancel, NativeCall};
-use napi::Result;
+use crate::stream::NativeCall;
+use napi::bindgen_prelude::PromiseRaw;
+use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
 use sluicegate::{CallOptions, Gateway};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 #[napi]
 pub struct NativeGateway {
@@ -50,18 +55,20 @@ impl NativeGateway {
     }
 
     /// A plain chat completion (no cancellation): resolves to the response's JSON text.
-    #[napi]
-    pub async fn chat(&self, request: String, options: String) -> Result<String> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn chat<'env>(&self, env: &'env Env, request: String, options: String) -> Result<PromiseRaw<'env, String>> {
         let gateway = self.gateway()?;
-        let (request, options) = parse_call(&request, &options)?;
-        let response = gateway.chat(request, options).await.map_err(to_js)?;
-        Ok(response.to_string())
+        env.spawn_future(async move {
+            let (request, options) = parse_call(&request, &options)?;
+            let response = gateway.chat(request, options).await.map_err(to_js)?;
+            Ok(response.to_string())
+        })
     }
 
-    /// A call that can be cancelled: `run()` (plain) or `open()` (stream), and `cancel()`.
+    /// A call that can be cancelled: `run()` (plain) or `open()` + `next()` (stream), `cancel()`.
     #[napi]
     pub fn call(&self, request: String, options: String) -> Result<NativeCall> {
-        Ok(NativeCall::new(self.gateway()?, request, options, Arc::new(Cancel::new())))
+        Ok(NativeCall::new(self.gateway()?, request, options))
     }
 
     /// Refuses new calls from now on; calls and streams already running are not affected.

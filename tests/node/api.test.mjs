@@ -481,6 +481,8 @@ describe('the in-process mock and the Gateway lifecycle', () => {
 });
 
 describe('worker threads', () => {
+  // Terminating a worker frees its native objects while their promises are pending; this
+  // crashed (use after free) when async native methods borrowed the object.
   test('the addon works in worker threads, and a worker can be terminated mid-call', async () => {
     const { Worker } = await import('node:worker_threads');
     const code = `
@@ -490,12 +492,16 @@ describe('worker threads', () => {
       (async () => {
         const r = await gw.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'w' }] });
         parentPort.postMessage(r.choices[0].message.content);
-        gw.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'slow' }] }).catch(() => {});
+        // Left pending when the worker is terminated: a plain call, a cancellable call, a stream.
+        const slow = { model: 'chat', messages: [{ role: 'user', content: 'slow' }] };
+        gw.chat.completions.create(slow).catch(() => {});
+        gw.chat.completions.create(slow, { signal: new AbortController().signal }).catch(() => {});
+        gw.chat.completions.create({ ...slow, stream: true }).then(async (s) => { for await (const _ of s); }).catch(() => {});
         parentPort.postMessage('pending');
       })();
     `;
     const config = { ...MOCK_CONFIG, providers: { local: { type: 'mock', latency: '200ms' } } };
-    const runs = Array.from({ length: 3 }, () => new Promise((resolve, reject) => {
+    const runs = Array.from({ length: 6 }, () => new Promise((resolve, reject) => {
       const w = new Worker(code, { eval: true, workerData: { pkg: PKG, config } });
       const seen = [];
       w.on('message', async (m) => {
