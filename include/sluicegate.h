@@ -73,6 +73,16 @@ typedef enum sg_status {
 } sg_status;
 
 /**
+ * How much a log line matters.
+ */
+typedef enum sg_log_level {
+  SG_LOG_DEBUG = 0,
+  SG_LOG_INFO = 1,
+  SG_LOG_WARN = 2,
+  SG_LOG_ERROR = 3,
+} sg_log_level;
+
+/**
  * An error returned through a call's `sg_error **err`. Read it with the accessors below and
  * release it with `sg_error_free`; the strings it returns live as long as the error.
  */
@@ -91,6 +101,17 @@ typedef struct sg_gateway sg_gateway;
  * move between threads but must not be used by two threads at once.
  */
 typedef struct sg_stream sg_stream;
+
+/**
+ * Receives one log line: `message` is NUL-terminated, `len` bytes, valid only during the call,
+ * and never contains secrets or prompts. It may be called from any thread, including
+ * sluicegate's worker threads and several at once; it must be quick, must not unwind, and
+ * must not make blocking sluicegate calls (those fail with `SG_INTERNAL` on a worker thread).
+ */
+typedef void (*sg_log_fn)(void *user_data,
+                          enum sg_log_level level,
+                          const char *message,
+                          size_t len);
 
 /**
  * Receives one chunk: `chunk` is a NUL-terminated OpenAI `chat.completion.chunk` JSON object
@@ -298,6 +319,16 @@ enum sg_status sg_explain(const struct sg_gateway *gw,
  * The library version, e.g. "0.1.0" (the same as `SG_VERSION`). The string is static.
  */
 const char *sg_version(void);
+
+/**
+ * Sends the core's log lines (for the whole process) to `callback` with `user_data`; NULL
+ * restores the default, which writes warnings and errors to stderr.
+ *
+ * # Safety
+ * `callback` must stay callable, and `user_data` valid, until it is replaced.
+ */
+void sg_set_log_callback(sg_log_fn callback,
+                         void *user_data);
 
 /**
  * A usage report over the calls this gateway has made: requests, errors by kind, tokens, cost

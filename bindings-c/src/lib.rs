@@ -6,8 +6,9 @@
 //! writes its out-parameters only when it succeeds. Every `*_free` accepts NULL.
 //!
 //! The files mirror the core: `gateway.rs` (handles and plain calls), `stream.rs` (streaming),
-//! `metrics.rs` (usage reports, Prometheus text), `error.rs` (status codes and `sg_error`),
-//! plus `args.rs` (C arguments in, strings out) and `panic.rs` (the boundary).
+//! `metrics.rs` (usage reports, Prometheus text), `log.rs` (core log lines), `error.rs` (status
+//! codes and `sg_error`), plus `args.rs` (C arguments in, strings out) and `panic.rs` (the
+//! boundary).
 
 // The exported items carry their C names (`sg_gateway`, `SG_OK`), as the header shows them.
 #![allow(non_camel_case_types)]
@@ -15,6 +16,7 @@
 mod args;
 mod error;
 mod gateway;
+mod log;
 mod metrics;
 mod panic;
 mod stream;
@@ -28,6 +30,7 @@ pub use gateway::{
     sg_chat, sg_embeddings, sg_explain, sg_gateway, sg_gateway_free, sg_gateway_new, sg_gateway_new_from_file,
     sg_version,
 };
+pub use log::{sg_log_fn, sg_log_level, sg_set_log_callback};
 pub use metrics::{sg_metrics_text, sg_usage};
 pub use stream::{
     sg_chat_stream, sg_chat_stream_cb, sg_chunk_fn, sg_stream, sg_stream_free, sg_stream_gateway, sg_stream_next,

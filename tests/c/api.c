@@ -453,6 +453,56 @@ static void test_metering(const sg_gateway *gw) {
   sg_error_free(err);
 }
 
+typedef struct {
+  int warnings;
+  char last[512];
+} log_sink;
+
+static void on_log(void *user_data, sg_log_level level, const char *message, size_t len) {
+  log_sink *sink = user_data;
+  CHECK(strlen(message) == len, "log line length");
+  if (level == SG_LOG_WARN) {
+    sink->warnings++;
+    snprintf(sink->last, sizeof sink->last, "%s", message);
+  }
+}
+
+/* Core log lines reach the callback: an audit log that cannot be written warns, naming the
+ * call's request id. */
+static void test_log_callback(void) {
+  char dir[] = "/tmp/sg-api-audit-XXXXXX", file[64], config[1024];
+  CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+  snprintf(file, sizeof file, "%s/audit.jsonl", dir);
+  snprintf(config, sizeof config, "%s\naudit: { path: \"%s\", max_bytes: 1 }\n", CONFIG, file);
+  sg_gateway *gw = NULL;
+  sg_error *err = NULL;
+  if (sg_gateway_new(config, strlen(config), &gw, &err) != SG_OK) {
+    CHECK(0, "audit config: %s", sg_error_message(err));
+    sg_error_free(err);
+    return;
+  }
+  log_sink sink = {0};
+  sg_set_log_callback(on_log, &sink);
+  char *out = NULL;
+  CHECK(sg_chat(gw, REQUEST, strlen(REQUEST), NULL, &out, NULL, NULL) == SG_OK, "first call");
+  sg_string_free(out);
+  CHECK(sink.warnings == 0, "warned while the audit log was writable: %s", sink.last);
+  unlink(file); /* the next record must rotate the log, and cannot */
+  rmdir(dir);
+  out = NULL;
+  CHECK(sg_chat(gw, REQUEST, strlen(REQUEST), "{\"request_id\":\"req-audit\"}", &out, NULL, NULL) == SG_OK, "second call");
+  sg_string_free(out);
+  CHECK(sink.warnings == 1 && contains(sink.last, "req-audit"), "warnings %d: `%s`", sink.warnings, sink.last);
+  sg_set_log_callback(NULL, NULL);
+  printf("api: the next audit warning on stderr is expected (the default log sink is back)\n");
+  fflush(stdout);
+  out = NULL;
+  CHECK(sg_chat(gw, REQUEST, strlen(REQUEST), NULL, &out, NULL, NULL) == SG_OK, "third call");
+  sg_string_free(out);
+  CHECK(sink.warnings == 1, "the callback was called after it was removed");
+  sg_gateway_free(gw);
+}
+
 /* A forked child keeps using the parent's gateway (it gets its own worker threads). Skipped
  * under valgrind, where the child's exit counts the parent's runtime, which the core
  * deliberately leaks in the child (its threads are gone), as "definitely lost". */
@@ -498,6 +548,7 @@ int main(void) {
   test_stream_pull(gw);
   test_stream_callback(gw);
   test_metering(gw);
+  test_log_callback();
   test_fork(gw);
   sg_gateway_free(gw);
   return sg_test_report("api");
