@@ -32,6 +32,9 @@ impl From<Level> for sg_log_level {
 pub type sg_log_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, level: sg_log_level, message: *const c_char, len: usize)>;
 
+/// The core's log sink type.
+type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
+
 /// Sends the core's log lines (for the whole process) to `callback` with `user_data`; NULL
 /// restores the default, which writes warnings and errors to stderr.
 ///
@@ -42,7 +45,7 @@ pub unsafe extern "C" fn sg_set_log_callback(callback: sg_log_fn, user_data: *mu
     // Carried as an address: the sink must be Send + Sync, and the caller vouches for it.
     let user_data = user_data as usize;
     ffi_value((), || {
-        sluicegate::log::set_sink(callback.map(|f| -> Box<dyn Fn(Level, &str) + Send + Sync> {
+        sluicegate::log::set_sink(callback.map(|f| -> Sink {
             Box::new(move |level, message| {
                 let text = CString::new(message.replace('\0', "\u{FFFD}")).unwrap_or_default();
                 let len = text.as_bytes().len();
