@@ -105,6 +105,7 @@ export interface GatewayInfo {
     input_tokens: number;
     output_tokens: number;
     cached_tokens: number;
+    cache_write_tokens?: number;
     reasoning_tokens: number;
     /** True when the provider reported no usage and the gateway estimated it. */
     estimated?: boolean;
@@ -116,6 +117,10 @@ export interface GatewayInfo {
   /** The gateway's own time, in microseconds. */
   overhead_us: number;
   tags: Record<string, string>;
+  /** What the policies did: rate limits, budgets, the virtual key, guardrails. */
+  policy?: Record<string, unknown>;
+  /** Deployments skipped while planning the call, with the reason. */
+  skipped?: unknown[];
   [key: string]: unknown;
 }
 
@@ -156,8 +161,97 @@ export interface ChatCompletionChunk {
   [key: string]: unknown;
 }
 
+export interface EmbeddingCreateParams {
+  /** A route name from the config (or a deployment name). */
+  model: string;
+  input: string | string[] | number[] | number[][];
+  dimensions?: number;
+  encoding_format?: 'float' | 'base64';
+  user?: string;
+  [key: string]: unknown;
+}
+
+export interface CreateEmbeddingResponse {
+  object: 'list';
+  data: Array<{ object: 'embedding'; index: number; embedding: number[] | string }>;
+  model: string;
+  usage?: { prompt_tokens: number; total_tokens: number } | null;
+  gateway: GatewayInfo;
+  [key: string]: unknown;
+}
+
+/** `gateway.explain()`: which deployment would serve a call, and why. */
+export interface ExplainReport {
+  route: string;
+  strategy: string;
+  /** The deployment a call would go to now (null when every candidate is skipped). */
+  would_serve: string | null;
+  estimated_prompt_tokens: number;
+  candidates: Array<{
+    deployment: string;
+    route: string;
+    provider: string;
+    model: string;
+    region: string | null;
+    weight: number;
+    kept: boolean;
+    reason: string;
+    breaker: string;
+    in_flight: number;
+    latency_ewma_ms: number | null;
+    [key: string]: unknown;
+  }>;
+  [key: string]: unknown;
+}
+
+export interface ExplainOptions {
+  tags?: Record<string, string | number | boolean>;
+  /** A virtual key's secret, when the config has `keys`. */
+  key?: string;
+  /** The prompt size to plan for (context-window rules); 100 by default. `prompt_tokens` works too. */
+  promptTokens?: number;
+  prompt_tokens?: number;
+}
+
+export interface Percentiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** `gateway.usage()`: the calls this gateway made, grouped. */
+export interface UsageReport {
+  since: string;
+  group_by: string[];
+  groups: Array<{
+    group: Record<string, string | null>;
+    requests: number;
+    /** Failed calls by error code. */
+    errors: Partial<Record<ErrorCode, number>>;
+    input_tokens: number;
+    output_tokens: number;
+    cached_tokens: number;
+    reasoning_tokens: number;
+    cost_usd: number;
+    latency_ms: Percentiles;
+    ttft_ms: Percentiles;
+    [key: string]: unknown;
+  }>;
+  [key: string]: unknown;
+}
+
+export interface UsageQuery {
+  /** Dimensions: key, team, user, route, deployment, provider, model, or `tag:NAME`. `group_by` works too. */
+  groupBy?: string | string[];
+  group_by?: string | string[];
+  /** A Date, unix seconds, a date ("2026-11-01") or a duration ago ("1h"). */
+  since?: Date | number | string;
+}
+
 /** Per-call gateway options, beside the request. */
 export interface CallOptions {
+  /** A virtual key's secret, when the config has `keys` (never logged or recorded). */
+  key?: string;
   /** Labels used by policies and conditional routes, and reported in `gateway.tags`. */
   tags?: Record<string, string | number | boolean>;
   /** Your id for this call (one is generated when absent). `request_id` is accepted too. */
@@ -195,6 +289,12 @@ export declare class Completions {
   create(body: ChatCompletionCreateParams, options?: CallOptions): Promise<ChatCompletion | Stream<ChatCompletionChunk>>;
 }
 
+/** `gateway.embeddings`. */
+export declare class Embeddings {
+  private constructor();
+  create(body: EmbeddingCreateParams, options?: CallOptions): Promise<CreateEmbeddingResponse>;
+}
+
 export interface GatewayOptions {
   /** The config: an object, or YAML or JSON text. Use `Gateway.fromFile()` for a file. */
   config: Record<string, unknown> | string;
@@ -207,6 +307,13 @@ export declare class Gateway {
   /** Reads a YAML or JSON config file (a path or a file: URL). */
   static fromFile(path: string | URL): Promise<Gateway>;
   readonly chat: { readonly completions: Completions };
+  readonly embeddings: Embeddings;
+  /** Which deployment would serve a call to `model`, and why each candidate is kept or skipped. Makes no call. */
+  explain(model: string, options?: ExplainOptions): ExplainReport;
+  /** Requests, errors, tokens, cost and latency percentiles of this gateway's calls, grouped. */
+  usage(query?: UsageQuery): UsageReport;
+  /** The gateway's metrics in the Prometheus text format, for your `/metrics` endpoint. */
+  metricsText(): string;
   /** Whether close() has been called. */
   readonly closed: boolean;
   /** Refuses new calls from now on; calls and streams already running finish normally. */
@@ -298,6 +405,7 @@ export type APIUserAbortError = CancelledError;
 declare const sluicegate: {
   Gateway: typeof Gateway;
   Completions: typeof Completions;
+  Embeddings: typeof Embeddings;
   Stream: typeof Stream;
   VERSION: typeof VERSION;
   errorCodes: typeof errorCodes;

@@ -57,6 +57,47 @@ function callNative(fn) {
   }
 }
 
+/**
+ * One call through the gateway: `kind` is 'chat' or 'embeddings'. Without a signal a plain
+ * call takes the direct native path; otherwise it goes through a cancellable NativeCall.
+ */
+async function call(gateway, kind, request, options) {
+  const nativeGateway = gateway[FROM_NATIVE]();
+  const body = encode(request, 'request');
+  const { json, signal } = callOptions(options);
+  const stream = kind === 'chat' && typeof request === 'object' && request !== null && request.stream === true;
+  if (signal?.aborted) throw cancelledError();
+  if (!stream && !signal) {
+    try {
+      return JSON.parse(await (kind === 'chat' ? nativeGateway.chat(body, json) : nativeGateway.embeddings(body, json)));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+  const nativeCall = callNative(() => nativeGateway.call(body, json));
+  const onAbort = () => nativeCall.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const detach = () => signal?.removeEventListener('abort', onAbort);
+  if (!stream) {
+    try {
+      return JSON.parse(await (kind === 'chat' ? nativeCall.run() : nativeCall.runEmbeddings()));
+    } catch (e) {
+      throw fromNative(e);
+    } finally {
+      detach();
+    }
+  }
+  let requestId;
+  try {
+    requestId = await nativeCall.open();
+  } catch (e) {
+    detach();
+    throw fromNative(e);
+  }
+  return new Stream(nativeCall, requestId, detach);
+}
+
+/** `gateway.chat.completions` */
 class Completions {
   #gateway;
   constructor(gateway) {
@@ -68,39 +109,20 @@ class Completions {
    * config. With `stream: true` it resolves to an async iterable of chunks.
    */
   async create(request, options) {
-    const nativeGateway = this.#gateway[FROM_NATIVE]();
-    const body = encode(request, 'request');
-    const { json, signal } = callOptions(options);
-    const stream = typeof request === 'object' && request !== null && request.stream === true;
-    if (signal?.aborted) throw cancelledError();
-    if (!stream && !signal) {
-      try {
-        return JSON.parse(await nativeGateway.chat(body, json));
-      } catch (e) {
-        throw fromNative(e);
-      }
-    }
-    const call = callNative(() => nativeGateway.call(body, json));
-    const onAbort = () => call.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const detach = () => signal?.removeEventListener('abort', onAbort);
-    if (!stream) {
-      try {
-        return JSON.parse(await call.run());
-      } catch (e) {
-        throw fromNative(e);
-      } finally {
-        detach();
-      }
-    }
-    let requestId;
-    try {
-      requestId = await call.open();
-    } catch (e) {
-      detach();
-      throw fromNative(e);
-    }
-    return new Stream(call, requestId, detach);
+    return call(this.#gateway, 'chat', request, options);
+  }
+}
+
+/** `gateway.embeddings` */
+class Embeddings {
+  #gateway;
+  constructor(gateway) {
+    this.#gateway = gateway;
+  }
+
+  /** Embeddings through the gateway, routed like chat; `model` names a route. */
+  async create(request, options) {
+    return call(this.#gateway, 'embeddings', request, options);
   }
 }
 
@@ -117,8 +139,9 @@ class Gateway {
     } else {
       this.#native = Gateway.#build(options);
     }
-    /** OpenAI-style namespaces: `gw.chat.completions.create(...)`. */
+    /** OpenAI-style namespaces: `gw.chat.completions.create(...)`, `gw.embeddings.create(...)`. */
     this.chat = Object.freeze({ completions: new Completions(this) });
+    this.embeddings = new Embeddings(this);
   }
 
   static #build(options) {
@@ -152,6 +175,51 @@ class Gateway {
     }
   }
 
+  /**
+   * Which deployment would serve a call to `model` with these options, and why each candidate
+   * is kept or skipped. Makes no call.
+   * @param {string} model
+   * @param {{tags?: object, key?: string, promptTokens?: number}} [options]
+   */
+  explain(model, options) {
+    if (typeof model !== 'string') throw badRequest('explain() needs the `model` (a route name) as a string');
+    if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+      throw badRequest('explain() options must be an object like { tags: { team: "search" }, promptTokens: 500 }');
+    }
+    const { promptTokens, prompt_tokens, ...rest } = options ?? {};
+    if (promptTokens !== undefined && prompt_tokens !== undefined) throw badRequest('pass either `promptTokens` or `prompt_tokens`, not both');
+    const tokens = promptTokens ?? prompt_tokens ?? 100;
+    if (!Number.isSafeInteger(tokens) || tokens < 0) throw badRequest('`promptTokens` must be a whole number of tokens, 0 or more');
+    const json = encode(rest, 'explain options');
+    return JSON.parse(callNative(() => this.#native.explain(model, json, tokens)));
+  }
+
+  /**
+   * Requests, errors, tokens, cost and latency percentiles of the calls this gateway made,
+   * grouped by `groupBy` (key, team, user, route, deployment, provider, model, `tag:NAME`).
+   * `since` is a Date, unix seconds, a date string ("2026-11-01") or a duration ago ("1h").
+   * @param {{groupBy?: string | string[], since?: Date | number | string}} [query]
+   */
+  usage(query) {
+    if (query !== undefined && query !== null && (typeof query !== 'object' || Array.isArray(query))) {
+      throw badRequest('usage() takes an object like { groupBy: ["team"], since: "1h" }');
+    }
+    const { groupBy, since, ...rest } = query ?? {};
+    if (groupBy !== undefined) {
+      if (rest.group_by !== undefined) throw badRequest('pass either `groupBy` or `group_by`, not both');
+      rest.group_by = groupBy;
+    }
+    if (since !== undefined) rest.since = since instanceof Date ? since.getTime() / 1000 : since;
+    const unknown = Object.keys(rest).find((k) => k !== 'group_by' && k !== 'since');
+    if (unknown !== undefined) throw badRequest(`unknown usage() option \`${unknown}\` (known: groupBy, since)`);
+    return JSON.parse(callNative(() => this.#native.usage(encode(rest, 'usage query'))));
+  }
+
+  /** The gateway's metrics in the Prometheus text format, for your `/metrics` endpoint. */
+  metricsText() {
+    return callNative(() => this.#native.metricsText());
+  }
+
   /** Refuses new calls from now on. Calls and streams already running finish normally. */
   async close() {
     this.#native.close();
@@ -178,6 +246,7 @@ const VERSION = native.version();
 module.exports = {
   Gateway,
   Completions,
+  Embeddings,
   Stream,
   VERSION,
   errorCodes: () => native.errorCodes(),

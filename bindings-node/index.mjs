@@ -4,6 +4,7 @@ import sluicegate from './index.js';
 export const {
   Gateway,
   Completions,
+  Embeddings,
   Stream,
   VERSION,
   errorCodes,

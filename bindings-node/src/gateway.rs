@@ -65,6 +65,42 @@ impl NativeGateway {
         })
     }
 
+    /// An embeddings call (no cancellation): resolves to the response's JSON text.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn embeddings<'env>(&self, env: &'env Env, request: String, options: String) -> Result<PromiseRaw<'env, String>> {
+        let gateway = self.gateway()?;
+        env.spawn_future(async move {
+            let (request, options) = parse_call(&request, &options)?;
+            let response = gateway.embeddings(request, options).await.map_err(to_js)?;
+            Ok(response.to_string())
+        })
+    }
+
+    /// Which deployment would serve `model` for a call with these options, and why (JSON).
+    #[napi]
+    pub fn explain(&self, model: String, options: String, prompt_tokens: i64) -> Result<String> {
+        let gateway = self.gateway()?;
+        let options: Value = serde_json::from_str(&options).map_err(|e| error::bad_json("explain options", e))?;
+        let options = CallOptions::from_json(&options).map_err(to_js)?;
+        let prompt_tokens = u64::try_from(prompt_tokens)
+            .map_err(|_| to_js(sluicegate::Error::invalid_request("`promptTokens` must be a whole number of tokens, 0 or more")))?;
+        gateway.explain(&model, &options, prompt_tokens).map(|r| r.to_string()).map_err(to_js)
+    }
+
+    /// Usage grouped by dimensions since a time; `query` is `{group_by, since}` as JSON.
+    #[napi]
+    pub fn usage(&self, query: String) -> Result<String> {
+        let gateway = self.gateway()?;
+        let query: Value = serde_json::from_str(&query).map_err(|e| error::bad_json("usage query", e))?;
+        gateway.usage(&query).map(|r| r.to_string()).map_err(to_js)
+    }
+
+    /// The gateway's metrics in the Prometheus text format.
+    #[napi]
+    pub fn metrics_text(&self) -> Result<String> {
+        Ok(self.gateway()?.metrics_text())
+    }
+
     /// A call that can be cancelled: `run()` (plain) or `open()` + `next()` (stream), `cancel()`.
     #[napi]
     pub fn call(&self, request: String, options: String) -> Result<NativeCall> {

@@ -75,6 +75,19 @@ impl CallState {
         }
     }
 
+    async fn run_embeddings(&self) -> Result<String> {
+        let (request, options) = self.take_input()?;
+        let (request, options) = parse_call(&request, &options)?;
+        if self.cancel.is_cancelled() {
+            return Err(error::cancelled());
+        }
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(error::cancelled()),
+            response = self.gateway.embeddings(request, options) => Ok(response.map_err(to_js)?.to_string()),
+        }
+    }
+
     async fn open(&self) -> Result<String> {
         let (request, options) = self.take_input()?;
         let (request, options) = parse_call(&request, &options)?;
@@ -159,6 +172,13 @@ impl NativeCall {
     pub fn run<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
         let state = self.state.clone();
         env.spawn_future(async move { state.run().await })
+    }
+
+    /// An embeddings call: resolves to the response's JSON text.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn run_embeddings<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, String>> {
+        let state = self.state.clone();
+        env.spawn_future(async move { state.run_embeddings().await })
     }
 
     /// Opens a streaming chat completion; resolves to its request id. Errors before the

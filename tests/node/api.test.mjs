@@ -480,6 +480,81 @@ describe('the in-process mock and the Gateway lifecycle', () => {
   });
 });
 
+describe('embeddings, explain, usage, metrics', () => {
+  const config = {
+    providers: { local: { type: 'mock', latency: '5ms' } },
+    deployments: { mini: { provider: 'local', model: 'gpt-4o-mini' }, emb: { provider: 'local', model: 'text-embedding-3-small' } },
+    routes: { chat: { targets: ['mini'] }, emb: { targets: ['emb'] } },
+  };
+
+  test('embeddings.create(), with options and a signal', async () => {
+    const gw = new Gateway({ config });
+    const r = await gw.embeddings.create({ model: 'emb', input: ['a', 'b'] }, { requestId: 'e-1', tags: { team: 'x' } });
+    assert.equal(r.object, 'list');
+    assert.equal(r.data.length, 2);
+    assert.equal(r.gateway.request_id, 'e-1');
+    const viaSignal = await gw.embeddings.create({ model: 'emb', input: 'a' }, { signal: new AbortController().signal });
+    assert.equal(viaSignal.data.length, 1);
+    const aborted = await gw.embeddings.create({ model: 'emb', input: 'a' }, { signal: AbortSignal.abort() }).catch((e) => e);
+    assert.ok(aborted instanceof sg.CancelledError);
+    const ac = new AbortController();
+    const slow = new Gateway({ config: { ...config, providers: { local: { type: 'mock', latency: '5s' } } } });
+    setTimeout(() => ac.abort(), 50);
+    const t0 = Date.now();
+    const cancelled = await slow.embeddings.create({ model: 'emb', input: 'a' }, { signal: ac.signal }).catch((e) => e);
+    assert.ok(cancelled instanceof sg.CancelledError, inspect(cancelled));
+    assert.ok(Date.now() - t0 < 2000);
+    const bad = await gw.embeddings.create({ model: 'emb' }).catch((e) => e);
+    assert.ok(bad instanceof sg.BadRequestError, inspect(bad));
+  });
+
+  test('explain(), usage() and metricsText()', async () => {
+    const gw = new Gateway({ config });
+    await gw.chat.completions.create(hi(), { tags: { team: 'search' } });
+    await gw.embeddings.create({ model: 'emb', input: 'a' }, { tags: { team: 'ads' } });
+    const report = gw.explain('chat', { tags: { team: 'search' }, promptTokens: 10 });
+    assert.equal(report.would_serve, 'mini');
+    assert.equal(report.estimated_prompt_tokens, 10);
+    assert.equal(gw.explain('chat', { prompt_tokens: 7 }).estimated_prompt_tokens, 7);
+    const byTeam = gw.usage({ groupBy: 'team' });
+    assert.deepEqual(byTeam.groups.map((g) => [g.group.team, g.requests]).sort(), [['ads', 1], ['search', 1]]);
+    assert.equal(gw.usage({ group_by: ['model'], since: new Date(Date.now() - 60_000) }).groups.length, 2);
+    assert.equal(gw.usage({ since: new Date(Date.now() + 3_600_000) }).groups.length, 0);
+    assert.match(gw.metricsText(), /^# HELP /m);
+  });
+
+  test('explain() and usage() reject bad arguments with BadRequestError', () => {
+    const gw = new Gateway({ config });
+    const cases = [
+      [() => gw.explain(), /needs the `model`/],
+      [() => gw.explain('chat', 'x'), /options must be an object/],
+      [() => gw.explain('chat', { promptTokens: -1 }), /promptTokens/],
+      [() => gw.explain('chat', { promptTokens: 1.5 }), /promptTokens/],
+      [() => gw.explain('chat', { tagz: {} }), /did you mean `tags`/],
+      [() => gw.explain('nope'), /nope/],
+      [() => gw.usage('team'), /usage\(\) takes an object/],
+      [() => gw.usage({ groupby: 'team' }), /unknown usage\(\) option `groupby`/],
+      [() => gw.usage({ groupBy: ['teem'] }), /did you mean `team`/],
+      [() => gw.usage({ since: 'whenever' }), /since/],
+    ];
+    for (const [fn, message] of cases) {
+      const e = (() => { try { fn(); } catch (x) { return x; } })();
+      assert.ok(e instanceof GatewayError, `${fn}: ${inspect(e)}`);
+      assert.match(e.message, message, String(fn));
+    }
+    assert.ok((() => { try { gw.explain('nope'); } catch (x) { return x; } })() instanceof sg.NotFoundError);
+  });
+
+  test('a closed gateway refuses explain, usage and metrics too', async () => {
+    const gw = new Gateway({ config });
+    await gw.close();
+    for (const fn of [() => gw.explain('chat'), () => gw.usage(), () => gw.metricsText()]) {
+      assert.throws(fn, sg.BadRequestError);
+    }
+    await assert.rejects(gw.embeddings.create({ model: 'emb', input: 'a' }), /closed/);
+  });
+});
+
 describe('worker threads', () => {
   // Terminating a worker frees its native objects while their promises are pending; this
   // crashed (use after free) when async native methods borrowed the object.

@@ -11,7 +11,9 @@ import sluicegate, {
   type ChatCompletion,
   type ChatCompletionChunk,
   type ErrorCode,
+  type ExplainReport,
   type GatewayInfo,
+  type UsageReport,
 } from '../../bindings-node/index.js';
 
 export async function check(): Promise<void> {
@@ -61,6 +63,24 @@ export async function check(): Promise<void> {
       void status;
     }
   }
+  const emb = await gw.embeddings.create({ model: 'emb', input: ['a', 'b'] }, { key: 'sk-virtual' });
+  const vector: number[] | string = emb.data[0].embedding;
+  const embMeta: GatewayInfo = emb.gateway;
+  void vector;
+  void embMeta;
+  const report: ExplainReport = gw.explain('chat', { tags: { data_class: 'pii' }, promptTokens: 500 });
+  const serving: string | null = report.would_serve;
+  const usage: UsageReport = gw.usage({ groupBy: ['team', 'model'], since: new Date() });
+  const p95: number | null = usage.groups[0].latency_ms.p95;
+  const metrics: string = gw.metricsText();
+  void serving;
+  void p95;
+  void metrics;
+  // @ts-expect-error explain needs a model
+  gw.explain();
+  // @ts-expect-error since is a Date, number or string
+  gw.usage({ since: true });
+
   const timeoutIsConnection: APIConnectionError = new APIConnectionTimeoutError('t');
   void timeoutIsConnection;
   const viaDefault: typeof Gateway = sluicegate.Gateway;

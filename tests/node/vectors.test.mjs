@@ -22,9 +22,31 @@ function errorObject(e) {
   };
 }
 
+/** Runs one call of a vector (its `kind`: chat by default, embeddings, explain, usage, metrics). */
 async function runCall(gw, call) {
   const request = call.request;
   const options = call.options ?? undefined;
+  const outcome = async (key, fn) => {
+    try {
+      return { [key]: await fn() };
+    } catch (e) {
+      return { error: errorObject(e) };
+    }
+  };
+  switch (call.kind ?? 'chat') {
+    case 'chat':
+      break;
+    case 'embeddings':
+      return outcome('response', () => gw.embeddings.create(request, options));
+    case 'explain':
+      return outcome('explain', () => gw.explain(call.model, { tags: call.tags, promptTokens: call.prompt_tokens }));
+    case 'usage':
+      return outcome('usage', () => gw.usage(call.query ?? undefined));
+    case 'metrics':
+      return outcome('metrics', () => gw.metricsText());
+    default:
+      throw new Error(`unknown call kind ${call.kind}`);
+  }
   if (request && request.stream === true) {
     let stream;
     try {
