@@ -52,4 +52,14 @@ await gw.chat.completions
   .create({ model: 'chat', messages }, { signal: controller.signal, timeout: '10s' })
   .catch((e) => console.log(`${e.name}: ${e.message}`));
 
+// Embeddings are routed like chat; explain() shows the routing decision without calling anyone;
+// usage() reports what this gateway's calls used, grouped by any dimension.
+const emb = await gw.embeddings.create({ model: 'chat', input: ['rivers', 'lakes'] });
+console.log(`embeddings: ${emb.data.length} vectors of ${emb.data[0].embedding.length} dims`);
+const plan = gw.explain('chat', { tags: { team: 'search' } });
+console.log(`explain: would serve ${plan.would_serve}; ${plan.candidates.map((c) => `${c.deployment}: ${c.reason}`).join('; ')}`);
+for (const g of gw.usage({ groupBy: 'deployment' }).groups) {
+  console.log(`usage: ${g.group.deployment ?? '(none)'} ${g.requests} requests, ${g.output_tokens} tokens out, $${g.cost_usd}`);
+}
+
 await gw.close();
