@@ -94,6 +94,11 @@ where
     F: Future<Output = Result<T>> + Send + 'static,
     T: Send + 'static,
 {
+    // Already on our runtime (a Rust caller inside it): no hand-off needed, and dropping the
+    // future still cancels the call.
+    if tokio::runtime::Handle::try_current().is_ok_and(|h| h.id() == runtime().handle().id()) {
+        return future.await;
+    }
     let mut task = AbortOnDrop(runtime().spawn(future));
     match (&mut task.0).await {
         Ok(result) => result,

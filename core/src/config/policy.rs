@@ -221,7 +221,7 @@ fn list<'a>(map: &'a serde_json::Map<String, Value>, key: &str, path: &str, p: &
 
 pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems) -> Policies {
     let mut policies = Policies::default();
-    let Some(v) = v else { return policies };
+    let Some(v) = v.filter(|v| !v.is_null()) else { return policies };
     let Some(map) = object(v, "policies", &POLICY_KEYS, p) else { return policies };
     for (path, v) in list(map, "rate_limits", "policies", p) {
         let Some(m) = object(v, &path, &LIMIT_KEYS, p) else { continue };
@@ -336,7 +336,7 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
 }
 
 pub(super) fn read_audit(v: Option<&Value>, p: &mut Problems) -> Option<AuditConfig> {
-    let v = v?;
+    let v = v.filter(|v| !v.is_null())?;
     let map = object(v, "audit", &AUDIT_KEYS, p)?;
     let path = read::required_string(map, "audit", "path", p)?;
     let content = match read::string(map, "audit", "content", p).as_deref() {

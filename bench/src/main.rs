@@ -1,0 +1,207 @@
+//! `cargo run --release -p sluicegate-bench [-- --quick]`: what sluicegate adds to a call, as
+//! ratios against a direct reqwest call to the same loopback mock server, in the same run.
+//! Prints a markdown table and writes `bench/results/rust.json`.
+//!
+//! The gateway runs its full pipeline: a two-target route, a virtual key, a rate limit, a
+//! budget, a PII guardrail on input and output, metering and an audit log.
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sluicegate::mock::{MockServer, Script};
+use sluicegate::{CallOptions, Gateway};
+use std::time::Instant;
+
+struct Sizes {
+    sequential: usize,
+    concurrent: usize,
+    streams: usize,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn summary(mut us: Vec<f64>) -> (f64, f64) {
+    us.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (percentile(&us, 50.0), percentile(&us, 99.0))
+}
+
+fn request(stream: bool) -> Value {
+    json!({"model": "chat", "messages": [{"role": "user", "content": "Summarise the quarterly report in one line."}], "max_tokens": 64, "stream": stream})
+}
+
+fn gateway(url: &str, audit: &std::path::Path) -> Gateway {
+    Gateway::from_value(json!({
+        "providers": {"primary": {"type": "openai", "api_base": format!("{url}/v1"), "api_key": "sk-bench-0000"},
+                      "backup": {"type": "openai", "api_base": format!("{url}/v1"), "api_key": "sk-bench-0000"}},
+        "deployments": {"a": {"provider": "primary", "model": "gpt-4o-mini"}, "b": {"provider": "backup", "model": "gpt-4o"}, "s": {"provider": "primary", "model": "stream-model"}},
+        "routes": {"chat": {"targets": ["a", "b"]}, "stream": {"targets": ["s", "b"]}},
+        "keys": {"bench": {"sha256": hex::encode(Sha256::digest(b"sk-sg-bench")), "tags": {"team": "bench"}}},
+        "policies": {
+            "rate_limits": [{"scope": {"tag": "team"}, "rpm": 100_000_000u64}],
+            "budgets": [{"scope": {"tag": "team"}, "usd": 1_000_000.0}],
+            "guardrails": [{"type": "pii", "entities": ["email", "credit_card"], "action": "redact"}]
+        },
+        "audit": if std::env::var("BENCH_NO_AUDIT").is_ok() { Value::Null } else { json!({"path": audit.to_string_lossy()}) }
+    }))
+    .expect("bench config")
+}
+
+async fn direct(client: &reqwest::Client, url: &str, stream: bool) -> usize {
+    let mut body = request(stream);
+    body["model"] = json!("gpt-4o-mini");
+    let response = client.post(format!("{url}/v1/chat/completions")).bearer_auth("sk-bench-0000").json(&body).send().await.expect("direct call");
+    if !stream {
+        let v: Value = response.json().await.expect("json");
+        return v["choices"].as_array().map(Vec::len).unwrap_or(0);
+    }
+    let mut bytes = response.bytes_stream();
+    let mut n = 0;
+    while let Some(chunk) = bytes.next().await {
+        n += chunk.expect("chunk").len();
+    }
+    n
+}
+
+fn options() -> CallOptions {
+    CallOptions::from_json(&json!({"key": "sk-sg-bench"})).unwrap()
+}
+
+async fn timed<F: std::future::Future<Output = ()>>(f: F) -> f64 {
+    let t = Instant::now();
+    f.await;
+    t.elapsed().as_secs_f64() * 1e6
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes = if quick { Sizes { sequential: 300, concurrent: 2_000, streams: 10 } } else { Sizes { sequential: 3_000, concurrent: 20_000, streams: 40 } };
+    // The mock runs on its own runtime thread so that it does not share the gateway's workers.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let words = (0..498).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+            let script = Script::from_value(&json!({"gpt-4o-mini": [{"reply": "ok"}], "stream-model": [{"reply": words}]})).unwrap();
+            let server = MockServer::start(0, script, None).await.unwrap();
+            tx.send(server.url()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    let url = rx.recv().unwrap();
+    let audit = std::env::temp_dir().join(format!("sluicegate-bench-{}.jsonl", std::process::id()));
+    let gw = gateway(&url, &audit);
+    let _ = sluicegate::runtime::http_client(); // installs the TLS crypto provider
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).tcp_nodelay(true).build().unwrap();
+    let rt = sluicegate::runtime::runtime();
+
+    let results = rt.block_on(async {
+        // Warm both paths (connections, caches).
+        for _ in 0..200 {
+            direct(&client, &url, false).await;
+            gw.chat(request(false), options()).await.unwrap();
+        }
+        let mut d_lat = Vec::new();
+        let mut g_lat = Vec::new();
+        let mut overhead = Vec::new();
+        for _ in 0..sizes.sequential {
+            d_lat.push(timed(async { direct(&client, &url, false).await; }).await);
+            let t = Instant::now();
+            let r = gw.chat(request(false), options()).await.unwrap();
+            g_lat.push(t.elapsed().as_secs_f64() * 1e6);
+            overhead.push(r["gateway"]["overhead_us"].as_f64().unwrap_or(0.0));
+        }
+        let (d50, d99) = summary(d_lat);
+        let (g50, g99) = summary(g_lat);
+        let (o50, o99) = summary(overhead);
+
+        let run_concurrent = |use_gateway: bool| {
+            let gw = gw.clone();
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                let t = Instant::now();
+                futures_util::stream::iter(0..sizes.concurrent)
+                    .for_each_concurrent(64, |_| {
+                        let gw = gw.clone();
+                        let client = client.clone();
+                        let url = url.clone();
+                        async move {
+                            if use_gateway {
+                                gw.chat(request(false), options()).await.unwrap();
+                            } else {
+                                direct(&client, &url, false).await;
+                            }
+                        }
+                    })
+                    .await;
+                sizes.concurrent as f64 / t.elapsed().as_secs_f64()
+            }
+        };
+        let d_rps = run_concurrent(false).await;
+        let g_rps = run_concurrent(true).await;
+
+        // Streaming: 500 chunks each; per-chunk overhead and added time to first token.
+        let mut d_stream = Vec::new();
+        let mut g_stream = Vec::new();
+        let mut d_ttft = Vec::new();
+        let mut g_ttft = Vec::new();
+        let mut stream_req = request(true);
+        stream_req["model"] = json!("stream-model");
+        for _ in 0..sizes.streams {
+            let t = Instant::now();
+            let response = client.post(format!("{url}/v1/chat/completions")).bearer_auth("sk-bench-0000").json(&stream_req).send().await.unwrap();
+            let mut bytes = response.bytes_stream();
+            let mut first = None;
+            while let Some(c) = bytes.next().await {
+                c.unwrap();
+                first.get_or_insert(t.elapsed());
+            }
+            d_ttft.push(first.unwrap_or_default().as_secs_f64() * 1e6);
+            d_stream.push(t.elapsed().as_secs_f64() * 1e6);
+
+            let t = Instant::now();
+            let mut greq = request(true);
+            greq["model"] = json!("stream");
+            let mut s = gw.chat_stream(greq, options()).await.unwrap();
+            let mut first = None;
+            let mut chunks = 0;
+            while let Some(c) = s.next().await {
+                c.unwrap();
+                chunks += 1;
+                first.get_or_insert(t.elapsed());
+            }
+            assert!(chunks >= 500, "expected a 500-chunk stream, got {chunks}");
+            g_ttft.push(first.unwrap_or_default().as_secs_f64() * 1e6);
+            g_stream.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        let (ds, _) = summary(d_stream);
+        let (gs, _) = summary(g_stream);
+        let (dt, _) = summary(d_ttft);
+        let (gt, _) = summary(g_ttft);
+        json!({
+            "sequential_calls": sizes.sequential,
+            "direct_p50_us": d50, "direct_p99_us": d99, "gateway_p50_us": g50, "gateway_p99_us": g99,
+            "added_p50_us": g50 - d50, "added_p99_us": g99 - d99,
+            "overhead_us_p50": o50, "overhead_us_p99": o99,
+            "c64_direct_rps": d_rps, "c64_gateway_rps": g_rps, "c64_ratio": g_rps / d_rps,
+            "stream_chunks": 500, "per_chunk_overhead_us": (gs - ds) / 500.0, "added_ttft_us": gt - dt,
+        })
+    });
+    let _ = std::fs::remove_file(&audit);
+    let f = |k: &str| results[k].as_f64().unwrap_or(f64::NAN);
+    println!("## sluicegate Rust overhead (full pipeline vs direct reqwest, same loopback mock, same run)\n");
+    println!("| measure | direct | gateway | added / ratio |");
+    println!("|---|---|---|---|");
+    println!("| latency p50, c=1 | {:.1} µs | {:.1} µs | +{:.1} µs |", f("direct_p50_us"), f("gateway_p50_us"), f("added_p50_us"));
+    println!("| latency p99, c=1 | {:.1} µs | {:.1} µs | +{:.1} µs |", f("direct_p99_us"), f("gateway_p99_us"), f("added_p99_us"));
+    println!("| gateway's own time (overhead_us) p50 / p99 | | {:.1} / {:.1} µs | |", f("overhead_us_p50"), f("overhead_us_p99"));
+    println!("| throughput, c=64 | {:.0} req/s | {:.0} req/s | {:.2}x |", f("c64_direct_rps"), f("c64_gateway_rps"), f("c64_ratio"));
+    println!("| 500-chunk stream: per-chunk overhead | | | {:.2} µs |", f("per_chunk_overhead_us"));
+    println!("| 500-chunk stream: added time to first token | | | {:.1} µs |", f("added_ttft_us"));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("rust.json"), serde_json::to_string_pretty(&results).unwrap());
+}
