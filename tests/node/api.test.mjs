@@ -4,7 +4,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -52,6 +53,25 @@ describe('loading', () => {
     assert.match(cjs.VERSION, /^\d+\.\d+\.\d+/);
     // An error thrown through one entry point is an instance of the other's class.
     assert.throws(() => new cjs.Gateway({ config: 'providers: [' }), esm.InvalidConfigError);
+  });
+
+  test('a missing native binary gives an error that says what was tried and how to fix it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluicegate-nobin-'));
+    try {
+      cpSync(join(PKG, 'index.js'), join(dir, 'index.js'));
+      cpSync(join(PKG, 'lib'), join(dir, 'lib'), { recursive: true });
+      const probe = "try { require('./index.js'); console.log('loaded'); } catch (e) { console.log(e.message); }";
+      const missing = spawnSync(process.execPath, ['-e', probe], { cwd: dir, encoding: 'utf8', env: { ...process.env, SLUICEGATE_NATIVE: '' } });
+      assert.match(missing.stdout, /no native binary for/);
+      assert.match(missing.stdout, new RegExp(`sluicegate-${process.platform}-${process.arch}`));
+      assert.match(missing.stdout, /npm run build/);
+      // SLUICEGATE_NATIVE points the loader at a binary elsewhere.
+      const addon = readdirSync(PKG).find((f) => f.endsWith('.node'));
+      const found = spawnSync(process.execPath, ['-e', probe], { cwd: dir, encoding: 'utf8', env: { ...process.env, SLUICEGATE_NATIVE: join(PKG, addon) } });
+      assert.equal(found.stdout.trim(), 'loaded');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the package.json exports map resolves both conditions', () => {
