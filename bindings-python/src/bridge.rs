@@ -25,10 +25,12 @@ use std::time::{Duration, Instant};
 /// How long a sync call sleeps between checks for Ctrl-C.
 const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
+/// Threads that Python did not start and that are entering or inside the interpreter now.
 static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Set at interpreter exit: from then on no such thread enters the interpreter.
+static CLOSING: AtomicBool = AtomicBool::new(false);
 /// The process that started the core's runtime (its threads do not survive `fork`).
 static RUNTIME_PID: OnceLock<u32> = OnceLock::new();
-static CLOSING: AtomicBool = AtomicBool::new(false);
 
 /// The core's runtime, unless this process was forked from the one that started it: a forked
 /// child has the runtime's memory but none of its threads, so a call would wait forever.
