@@ -83,6 +83,14 @@ typedef enum sg_log_level {
 } sg_log_level;
 
 /**
+ * A cancellation flag for calls on other threads. Create it with `sg_cancel_token_new`, pass
+ * it to `sg_chat_cancellable` (and friends), cancel it from any thread with
+ * `sg_cancel_token_cancel`, free it with `sg_cancel_token_free` (a stream keeps what it needs).
+ * A token stays cancelled: use a new one per call you may want to cancel.
+ */
+typedef struct sg_cancel_token sg_cancel_token;
+
+/**
  * An error returned through a call's `sg_error **err`. Read it with the accessors below and
  * release it with `sg_error_free`; the strings it returns live as long as the error.
  */
@@ -135,6 +143,36 @@ extern "C" {
  * `s` must be NULL or a string returned by sluicegate and not yet freed.
  */
 void sg_string_free(char *s);
+
+/**
+ * A new, not yet cancelled token. Free it with `sg_cancel_token_free`.
+ */
+struct sg_cancel_token *sg_cancel_token_new(void);
+
+/**
+ * Cancels every call using the token, now and later. Thread-safe; NULL is a no-op.
+ *
+ * # Safety
+ * `token` must be NULL or a live token.
+ */
+void sg_cancel_token_cancel(const struct sg_cancel_token *token);
+
+/**
+ * Whether the token has been cancelled (false for NULL).
+ *
+ * # Safety
+ * `token` must be NULL or a live token.
+ */
+bool sg_cancel_token_is_cancelled(const struct sg_cancel_token *token);
+
+/**
+ * Frees a token. NULL is a no-op. Calls still running with it must have returned; a stream
+ * opened with it keeps its own reference.
+ *
+ * # Safety
+ * `token` must be NULL or a token from `sg_cancel_token_new`, not yet freed.
+ */
+void sg_cancel_token_free(struct sg_cancel_token *token);
 
 /**
  * The error's status (`SG_RATE_LIMITED`, ...); `SG_OK` for NULL.
@@ -297,6 +335,38 @@ enum sg_status sg_embeddings(const struct sg_gateway *gw,
                              struct sg_error **err);
 
 /**
+ * `sg_chat` that returns `SG_CANCELLED` (and cancels the upstream request) as soon as `cancel`
+ * is cancelled from another thread. `cancel` may be NULL (then it is `sg_chat`).
+ *
+ * # Safety
+ * As for `sg_chat`; `cancel` must be NULL or a live token.
+ */
+enum sg_status sg_chat_cancellable(const struct sg_gateway *gw,
+                                   const char *request,
+                                   size_t request_len,
+                                   const char *options_json,
+                                   const struct sg_cancel_token *cancel,
+                                   char **out,
+                                   size_t *out_len,
+                                   struct sg_error **err);
+
+/**
+ * `sg_embeddings` that returns `SG_CANCELLED` as soon as `cancel` is cancelled from another
+ * thread. `cancel` may be NULL.
+ *
+ * # Safety
+ * As for `sg_chat`; `cancel` must be NULL or a live token.
+ */
+enum sg_status sg_embeddings_cancellable(const struct sg_gateway *gw,
+                                         const char *request,
+                                         size_t request_len,
+                                         const char *options_json,
+                                         const struct sg_cancel_token *cancel,
+                                         char **out,
+                                         size_t *out_len,
+                                         struct sg_error **err);
+
+/**
  * Which deployment would serve a call to `model` (a NUL-terminated route or deployment name)
  * with these call options (`options_json`: NULL or JSON such as `{"tags": {...}}`) and a
  * prompt of `prompt_tokens` tokens, and why each candidate was kept or skipped. Makes no
@@ -375,6 +445,23 @@ enum sg_status sg_chat_stream(const struct sg_gateway *gw,
                               const char *options_json,
                               struct sg_stream **out,
                               struct sg_error **err);
+
+/**
+ * `sg_chat_stream` with a cancel token (NULL for none): cancelling it from another thread
+ * makes the opening, or any later `sg_stream_next` that is waiting, return `SG_CANCELLED` and
+ * cancels the upstream request; the stream then ends (`SG_STREAM_END`, no metadata). The
+ * stream keeps its own reference to the token.
+ *
+ * # Safety
+ * As for `sg_chat_stream`; `cancel` must be NULL or a live token.
+ */
+enum sg_status sg_chat_stream_cancellable(const struct sg_gateway *gw,
+                                          const char *request,
+                                          size_t request_len,
+                                          const char *options_json,
+                                          const struct sg_cancel_token *cancel,
+                                          struct sg_stream **out,
+                                          struct sg_error **err);
 
 /**
  * The next chunk, blocking until it arrives. Returns `SG_OK` with `*chunk` set to a chunk's

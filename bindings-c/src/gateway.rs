@@ -1,6 +1,7 @@
 //! Gateway handles and plain (non-streaming) calls: chat, embeddings, explain.
 
 use crate::args::{self, Out, OwnedString};
+use crate::cancel::{self, sg_cancel_token};
 use crate::error::sg_error;
 use crate::error::sg_status;
 use crate::panic::{ffi_call, ffi_value};
@@ -142,15 +143,19 @@ pub unsafe extern "C" fn sg_chat(
     out_len: *mut usize,
     err: *mut *mut sg_error,
 ) -> sg_status {
-    ffi_call(err, || {
-        let out = Out::required(out, "out")?;
-        let out_len = Out::optional(out_len);
-        let call = unsafe { Call::read(gw, request, request_len, options_json) }?;
-        let response = call.gateway.chat_blocking(call.request, call.options)?;
-        let text = OwnedString::json(&response)?;
-        unsafe { text.give(&out, &out_len) };
-        Ok(())
-    })
+    unsafe {
+        plain_call(
+            Op::Chat,
+            gw,
+            request,
+            request_len,
+            options_json,
+            std::ptr::null(),
+            out,
+            out_len,
+            err,
+        )
+    }
 }
 
 /// An embeddings call (OpenAI `embeddings.create`), routed like chat: `request` is JSON text
@@ -170,11 +175,115 @@ pub unsafe extern "C" fn sg_embeddings(
     out_len: *mut usize,
     err: *mut *mut sg_error,
 ) -> sg_status {
+    unsafe {
+        plain_call(
+            Op::Embeddings,
+            gw,
+            request,
+            request_len,
+            options_json,
+            std::ptr::null(),
+            out,
+            out_len,
+            err,
+        )
+    }
+}
+
+/// `sg_chat` that returns `SG_CANCELLED` (and cancels the upstream request) as soon as `cancel`
+/// is cancelled from another thread. `cancel` may be NULL (then it is `sg_chat`).
+///
+/// # Safety
+/// As for `sg_chat`; `cancel` must be NULL or a live token.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sg_chat_cancellable(
+    gw: *const sg_gateway,
+    request: *const c_char,
+    request_len: usize,
+    options_json: *const c_char,
+    cancel: *const sg_cancel_token,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut sg_error,
+) -> sg_status {
+    unsafe {
+        plain_call(
+            Op::Chat,
+            gw,
+            request,
+            request_len,
+            options_json,
+            cancel,
+            out,
+            out_len,
+            err,
+        )
+    }
+}
+
+/// `sg_embeddings` that returns `SG_CANCELLED` as soon as `cancel` is cancelled from another
+/// thread. `cancel` may be NULL.
+///
+/// # Safety
+/// As for `sg_chat`; `cancel` must be NULL or a live token.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sg_embeddings_cancellable(
+    gw: *const sg_gateway,
+    request: *const c_char,
+    request_len: usize,
+    options_json: *const c_char,
+    cancel: *const sg_cancel_token,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut sg_error,
+) -> sg_status {
+    unsafe {
+        plain_call(
+            Op::Embeddings,
+            gw,
+            request,
+            request_len,
+            options_json,
+            cancel,
+            out,
+            out_len,
+            err,
+        )
+    }
+}
+
+/// A blocking call that answers with one JSON document.
+#[derive(Clone, Copy)]
+enum Op {
+    Chat,
+    Embeddings,
+}
+
+/// The body of `sg_chat`, `sg_embeddings` and their cancellable forms.
+///
+/// # Safety
+/// As for `sg_chat_cancellable`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn plain_call(
+    op: Op,
+    gw: *const sg_gateway,
+    request: *const c_char,
+    request_len: usize,
+    options_json: *const c_char,
+    cancel: *const sg_cancel_token,
+    out: *mut *mut c_char,
+    out_len: *mut usize,
+    err: *mut *mut sg_error,
+) -> sg_status {
     ffi_call(err, || {
         let out = Out::required(out, "out")?;
         let out_len = Out::optional(out_len);
         let call = unsafe { Call::read(gw, request, request_len, options_json) }?;
-        let response = call.gateway.embeddings_blocking(call.request, call.options)?;
+        let flag = unsafe { cancel.as_ref() }.map(|t| &*t.flag);
+        let response = match op {
+            Op::Chat => cancel::block_on(flag, call.gateway.chat(call.request, call.options)),
+            Op::Embeddings => cancel::block_on(flag, call.gateway.embeddings(call.request, call.options)),
+        }?;
         unsafe { OwnedString::json(&response)?.give(&out, &out_len) };
         Ok(())
     })

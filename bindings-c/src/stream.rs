@@ -1,19 +1,24 @@
 //! Streaming calls, in two forms: a pull iterator (`sg_chat_stream` + `sg_stream_next`) and a
 //! callback (`sg_chat_stream_cb`). Both run on the caller's thread; dropping a stream before
-//! its end cancels the upstream request.
+//! its end cancels the upstream request, and so does a cancel token given at opening.
 
 use crate::args::{self, Out, OwnedString};
+use crate::cancel::{self, Flag, sg_cancel_token};
 use crate::error::{sg_error, sg_status};
 use crate::gateway::{Call, sg_gateway};
 use crate::panic::{ffi_call, ffi_status, ffi_value};
 use sluicegate::{ChatStream, Error, ErrorKind, Result};
 use std::ffi::{c_char, c_int, c_void};
+use std::sync::Arc;
 
 /// An open chat completion stream. Read it with `sg_stream_next` until `SG_STREAM_END` or an
 /// error, then (optionally) `sg_stream_gateway`; free it with `sg_stream_free`. A stream may
 /// move between threads but must not be used by two threads at once.
 pub struct sg_stream {
-    stream: ChatStream,
+    /// `None` once cancelled through `cancel` (dropping it stopped the upstream request).
+    stream: Option<ChatStream>,
+    /// The token given to `sg_chat_stream_cancellable`, if any.
+    cancel: Option<Arc<Flag>>,
     ended: bool,
 }
 
@@ -23,8 +28,8 @@ pub struct sg_stream {
 /// exceptions or longjmp out of it).
 pub type sg_chunk_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, chunk: *const c_char, len: usize) -> c_int>;
 
-fn open(call: Call<'_>) -> Result<ChatStream> {
-    call.gateway.chat_stream_blocking(call.request, call.options)
+fn open(call: Call<'_>, cancel: Option<&Flag>) -> Result<ChatStream> {
+    cancel::block_on(cancel, call.gateway.chat_stream(call.request, call.options))
 }
 
 /// Opens a streaming chat completion, blocking until the first content arrives (failing over
@@ -42,10 +47,38 @@ pub unsafe extern "C" fn sg_chat_stream(
     out: *mut *mut sg_stream,
     err: *mut *mut sg_error,
 ) -> sg_status {
+    unsafe { sg_chat_stream_cancellable(gw, request, request_len, options_json, std::ptr::null(), out, err) }
+}
+
+/// `sg_chat_stream` with a cancel token (NULL for none): cancelling it from another thread
+/// makes the opening, or any later `sg_stream_next` that is waiting, return `SG_CANCELLED` and
+/// cancels the upstream request; the stream then ends (`SG_STREAM_END`, no metadata). The
+/// stream keeps its own reference to the token.
+///
+/// # Safety
+/// As for `sg_chat_stream`; `cancel` must be NULL or a live token.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sg_chat_stream_cancellable(
+    gw: *const sg_gateway,
+    request: *const c_char,
+    request_len: usize,
+    options_json: *const c_char,
+    cancel: *const sg_cancel_token,
+    out: *mut *mut sg_stream,
+    err: *mut *mut sg_error,
+) -> sg_status {
     ffi_call(err, || {
         let out = Out::required(out, "out")?;
-        let stream = open(unsafe { Call::read(gw, request, request_len, options_json) }?)?;
-        unsafe { out.set(Box::into_raw(Box::new(sg_stream { stream, ended: false }))) };
+        let cancel = unsafe { cancel.as_ref() }.map(|t| t.flag.clone());
+        let call = unsafe { Call::read(gw, request, request_len, options_json) }?;
+        let stream = open(call, cancel.as_deref())?;
+        unsafe {
+            out.set(Box::into_raw(Box::new(sg_stream {
+                stream: Some(stream),
+                cancel,
+                ended: false,
+            })))
+        };
         Ok(())
     })
 }
@@ -69,10 +102,22 @@ pub unsafe extern "C" fn sg_stream_next(
         let this = unsafe { args::handle_mut(stream, "stream") }?;
         let chunk = Out::required(chunk, "chunk")?;
         let len = Out::optional(len);
-        if this.ended {
+        let Some(stream) = this.stream.as_mut().filter(|_| !this.ended) else {
             return Ok(sg_status::SG_STREAM_END);
-        }
-        match this.stream.next_blocking() {
+        };
+        let item = match &this.cancel {
+            None => stream.next_blocking(),
+            Some(flag) => match cancel::block_on(Some(flag), async { Ok(stream.next().await) }) {
+                Ok(item) => item,
+                Err(cancelled) => {
+                    let cancelled = cancelled.with_request_id(stream.request_id());
+                    this.stream = None; // Stops the upstream request.
+                    this.ended = true;
+                    return Err(cancelled);
+                }
+            },
+        };
+        match item {
             Some(Ok(value)) => {
                 unsafe { OwnedString::json(&value)?.give(&chunk, &len) };
                 Ok(sg_status::SG_OK)
@@ -113,7 +158,10 @@ pub unsafe extern "C" fn sg_stream_gateway(
         let this = unsafe { args::handle(stream, "stream") }?;
         let out = Out::required(out, "out")?;
         let out_len = Out::optional(out_len);
-        let meta = this.stream.gateway().filter(|_| this.ended).ok_or_else(not_ended)?;
+        let stream = this.stream.as_ref().ok_or_else(|| {
+            Error::invalid_request("the stream was cancelled before it ended, so it has no gateway metadata")
+        })?;
+        let meta = stream.gateway().filter(|_| this.ended).ok_or_else(not_ended)?;
         unsafe { OwnedString::json(&meta)?.give(&out, &out_len) };
         Ok(())
     })
@@ -156,7 +204,7 @@ pub unsafe extern "C" fn sg_chat_stream_cb(
         let on_chunk = on_chunk.ok_or_else(|| Error::invalid_request("argument `on_chunk` is NULL"))?;
         let gateway_out = Out::optional(gateway_out);
         let gateway_len = Out::optional(gateway_len);
-        let mut stream = open(unsafe { Call::read(gw, request, request_len, options_json) }?)?;
+        let mut stream = open(unsafe { Call::read(gw, request, request_len, options_json) }?, None)?;
         while let Some(item) = stream.next_blocking() {
             let chunk = OwnedString::json(&item?)?;
             let verdict = unsafe { on_chunk(user_data, chunk.as_ptr(), chunk.len()) };

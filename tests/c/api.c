@@ -110,6 +110,9 @@ static void test_null_frees_and_accessors(void) {
   sg_stream_free(NULL);
   sg_error_free(NULL);
   sg_string_free(NULL);
+  sg_cancel_token_free(NULL);
+  sg_cancel_token_cancel(NULL);
+  CHECK(!sg_cancel_token_is_cancelled(NULL), "is_cancelled(NULL)");
   CHECK(sg_error_code(NULL) == SG_OK, "code(NULL)");
   CHECK(strcmp(sg_error_code_str(NULL), "ok") == 0, "code_str(NULL)");
   CHECK(strcmp(sg_error_message(NULL), "") == 0, "message(NULL)");
@@ -220,6 +223,29 @@ static void test_chat(const sg_gateway *gw) {
   CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(meta, "route")), "chat") == 0, "route");
   cJSON_Delete(r);
   sg_string_free(out);
+  /* The cancellable forms: a NULL token is no token; a cancelled one stops the call. */
+  out = NULL;
+  CHECK(sg_chat_cancellable(gw, REQUEST, strlen(REQUEST), NULL, NULL, &out, NULL, NULL) == SG_OK && out, "NULL token");
+  sg_string_free(out);
+  sg_cancel_token *token = sg_cancel_token_new();
+  out = NULL;
+  CHECK(sg_chat_cancellable(gw, REQUEST, strlen(REQUEST), NULL, token, &out, NULL, NULL) == SG_OK && out, "live token");
+  sg_string_free(out);
+  sg_cancel_token_cancel(token);
+  out = SENTINEL;
+  err = NULL;
+  EXPECT_ERROR(sg_chat_cancellable(gw, REQUEST, strlen(REQUEST), NULL, token, &out, NULL, &err), err, SG_CANCELLED,
+               "cancelled by the caller");
+  err = NULL;
+  const char *embed = "{\"model\":\"embed\",\"input\":\"x\"}";
+  EXPECT_ERROR(sg_embeddings_cancellable(gw, embed, strlen(embed), NULL, token, &out, NULL, &err), err, SG_CANCELLED,
+               "cancelled by the caller");
+  sg_stream *cancelled_stream = SENTINEL;
+  err = NULL;
+  EXPECT_ERROR(sg_chat_stream_cancellable(gw, STREAM_REQUEST, strlen(STREAM_REQUEST), NULL, token, &cancelled_stream, &err),
+               err, SG_CANCELLED, "cancelled by the caller");
+  CHECK(out == SENTINEL && cancelled_stream == SENTINEL, "out-params written on cancel");
+  sg_cancel_token_free(token);
   /* out_len may be NULL. */
   out = NULL;
   CHECK(sg_chat(gw, REQUEST, strlen(REQUEST), NULL, &out, NULL, NULL) == SG_OK && out != NULL, "NULL out_len");

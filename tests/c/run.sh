@@ -54,7 +54,7 @@ gcc "${cflags[@]}" tests/c/api.c tests/c/support.c "${shared[@]}" -lcjson -lm -o
 gcc "${cflags[@]}" tests/c/api.c tests/c/support.c "${static[@]}" -lcjson -o "$out/api_static"
 gcc "${cflags[@]}" tests/c/vectors.c tests/c/support.c "${shared[@]}" -lcjson -lm -o "$out/vectors"
 gcc "${cflags[@]}" -pthread tests/c/threads.c tests/c/support.c "${shared[@]}" -lcjson -lm -o "$out/threads"
-gcc "${cflags[@]}" tests/c/cancel.c tests/c/support.c "${shared[@]}" -lcjson -lm -o "$out/cancel"
+gcc "${cflags[@]}" -pthread tests/c/cancel.c tests/c/support.c "${shared[@]}" -lcjson -lm -o "$out/cancel"
 if command -v pkg-config >/dev/null; then # the C example is built the way a user would
   read -r -a pc <<<"$(PKG_CONFIG_PATH="$out/pkgconfig" pkg-config --cflags --libs sluicegate)"
 else
