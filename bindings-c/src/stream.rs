@@ -109,6 +109,7 @@ pub unsafe extern "C" fn sg_stream_next(
             None => stream.next_blocking(),
             Some(flag) => match cancel::block_on(Some(flag), async { Ok(stream.next().await) }) {
                 Ok(item) => item,
+                Err(refused) if refused.kind != ErrorKind::Cancelled => return Err(refused), // inside a runtime
                 Err(cancelled) => {
                     let cancelled = cancelled.with_request_id(stream.request_id());
                     this.stream = None; // Stops the upstream request.
