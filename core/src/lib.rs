@@ -34,7 +34,7 @@ mod usage;
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
 pub use gateway::Gateway;
-pub use options::CallOptions;
+pub use options::{CallOptions, OPTION_KEYS};
 pub use stream::ChatStream;
 pub use usage::Usage;
 

@@ -18,7 +18,8 @@ pub struct CallOptions {
     pub key: Option<String>,
 }
 
-const KEYS: [&str; 4] = ["tags", "request_id", "timeout", "key"];
+/// Every per-call option, for bindings that turn them into keyword arguments.
+pub const OPTION_KEYS: [&str; 4] = ["tags", "request_id", "timeout", "key"];
 
 impl CallOptions {
     /// Reads options from JSON (`null` or `{}` means none). Unknown keys are errors.
@@ -54,10 +55,10 @@ impl CallOptions {
                     }
                 }
                 other => {
-                    let near = suggest::hint(other, KEYS);
+                    let near = suggest::hint(other, OPTION_KEYS);
                     return Err(Error::invalid_request(format!(
                         "unknown call option `{other}`{near} (known options: {})",
-                        KEYS.join(", ")
+                        OPTION_KEYS.join(", ")
                     )));
                 }
             }

@@ -65,7 +65,7 @@ pub fn usage_report(events: &[Event], group_by: &[String], since: f64) -> Result
                 "output_tokens": sum(|e| e.output_tokens),
                 "cached_tokens": sum(|e| e.cached_tokens),
                 "reasoning_tokens": sum(|e| e.reasoning_tokens),
-                "cost_usd": (cost * 1e12).round() / 1e12,
+                "cost_usd": (cost * 1e12).round() / 1e12 + 0.0, // never -0.0
                 "latency_ms": percentiles(events.iter().filter(|e| e.outcome == "ok").map(|e| e.latency_ms).collect()),
                 "ttft_ms": percentiles(events.iter().filter_map(|e| e.ttft_ms).collect()),
             })

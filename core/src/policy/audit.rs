@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -55,10 +55,12 @@ fn io_error(path: &Path, e: std::io::Error) -> Error {
 impl AuditLog {
     /// Opens (or continues) the log at `path`: the chain resumes from its last line.
     pub fn open(config: &AuditConfig, path: PathBuf) -> Result<AuditLog> {
-        let last = File::open(&path)
-            .ok()
-            .and_then(|f| BufReader::new(f).lines().map_while(std::io::Result::ok).filter(|l| !l.trim().is_empty()).last());
-        let prev = last.as_deref().map(line_hash).unwrap_or_else(|| GENESIS.to_owned());
+        if let Ok(meta) = std::fs::metadata(&path) {
+            if !meta.is_file() {
+                return Err(io_error(&path, std::io::Error::other("not a regular file")));
+            }
+        }
+        let prev = last_line(&path).map_err(|e| io_error(&path, e))?.as_deref().map(line_hash).unwrap_or_else(|| GENESIS.to_owned());
         let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io_error(&path, e))?;
         let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(AuditLog {
@@ -115,6 +117,32 @@ impl AuditLog {
         w.file = OpenOptions::new().create(true).append(true).open(&self.path).map_err(|e| io_error(&self.path, e))?;
         w.bytes = 0;
         Ok(())
+    }
+}
+
+/// The last non-empty line of a file, reading only its tail (a log can be large).
+fn last_line(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let mut window: u64 = 64 * 1024;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))?;
+        let mut tail = Vec::new();
+        Read::by_ref(&mut file).take(window).read_to_end(&mut tail)?;
+        let text = String::from_utf8_lossy(&tail);
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let last = lines.next_back().map(str::to_owned);
+        // The last line is whole if another line (or the file start) comes before it.
+        if start == 0 || lines.next_back().is_some() {
+            return Ok(last);
+        }
+        window *= 4;
     }
 }
 
