@@ -106,7 +106,9 @@ impl Gateway {
 
     /// Records a finished call (success or failure): metering always, the audit log when set.
     pub(crate) fn audit(&self, kind: &str, request_id: &str, route: &str, principal: Option<&Principal>, outcome: std::result::Result<&Value, &Error>, content: Option<(&Value, &Value)>) {
-        self.meter().observe(self.event(kind, route, principal, outcome));
+        let event = self.event(kind, route, principal, outcome);
+        self.notify(&event, request_id, outcome.err());
+        self.meter().observe(event);
         let Some(log) = self.audit_log() else { return };
         let tags: serde_json::Map<String, Value> = principal
             .map(|p| p.tags.iter().map(|(k, v)| (k.clone(), json!(if k == "user" { log.principal_id(v) } else { v.clone() }))).collect())
@@ -213,5 +215,41 @@ impl Gateway {
     /// Prometheus text exposition of the gateway's metrics.
     pub fn metrics_text(&self) -> String {
         self.meter().metrics_text()
+    }
+}
+
+impl Gateway {
+    /// Hands the finished call to the host's `on_request_end` hooks, off the request path: a
+    /// slow or failing hook never delays or breaks a call.
+    fn notify(&self, event: &Event, request_id: &str, error: Option<&Error>) {
+        let hooks = self.hooks();
+        if hooks.is_empty() {
+            return;
+        }
+        let payload = json!({
+            "request_id": request_id,
+            "ts": clock::rfc3339(event.ts),
+            "operation": event.operation,
+            "route": event.route,
+            "deployment": event.deployment,
+            "provider": event.provider,
+            "model": event.model,
+            "outcome": event.outcome,
+            "error": error.map(|e| json!({"code": e.kind.code(), "message": e.message})),
+            "key": event.key,
+            "tags": event.tags,
+            "usage": {"input_tokens": event.input_tokens, "output_tokens": event.output_tokens, "cached_tokens": event.cached_tokens, "reasoning_tokens": event.reasoning_tokens},
+            "cost_usd": event.cost_usd,
+            "latency_ms": event.latency_ms,
+            "ttft_ms": event.ttft_ms,
+            "overhead_us": event.overhead_us,
+        });
+        crate::runtime::runtime().spawn_blocking(move || {
+            for hook in hooks {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&payload))).is_err() {
+                    crate::log::warn("an on_request_end hook panicked; the call was not affected");
+                }
+            }
+        });
     }
 }

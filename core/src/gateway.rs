@@ -38,7 +38,11 @@ pub(crate) struct Inner {
     pub policy: Policy,
     pub audit: Option<AuditLog>,
     pub meter: Meter,
+    pub hooks: std::sync::RwLock<Vec<Hook>>,
 }
+
+/// A host callback run after every call with the finished call's event (JSON).
+pub type Hook = Arc<dyn Fn(&Value) + Send + Sync>;
 
 impl Gateway {
     pub fn new(config: Config) -> Result<Gateway> {
@@ -64,7 +68,7 @@ impl Gateway {
             Some(a) => Some(AuditLog::open(a, config.resolve_path(&a.path))?),
             None => None,
         };
-        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router, policy, audit, meter: Meter::default() }) })
+        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router, policy, audit, meter: Meter::default(), hooks: Default::default() }) })
     }
 
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Gateway> {
@@ -110,6 +114,17 @@ impl Gateway {
 
     pub(crate) fn policy(&self) -> &Policy {
         &self.inner.policy
+    }
+
+    /// Adds a hook run after every call (success or failure) on a background thread, with the
+    /// call's event: route, deployment, outcome, usage, cost, latency. Hooks belong to this
+    /// gateway only.
+    pub fn on_request_end(&self, hook: impl Fn(&Value) + Send + Sync + 'static) {
+        self.inner.hooks.write().unwrap_or_else(|e| e.into_inner()).push(Arc::new(hook));
+    }
+
+    pub(crate) fn hooks(&self) -> Vec<Hook> {
+        self.inner.hooks.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(crate) fn meter(&self) -> &Meter {

@@ -33,7 +33,7 @@ mod usage;
 
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
-pub use gateway::Gateway;
+pub use gateway::{Gateway, Hook};
 pub use options::{CallOptions, OPTION_KEYS};
 pub use stream::ChatStream;
 pub use usage::Usage;

@@ -59,3 +59,42 @@ fn least_busy_spreads_concurrent_calls() {
     let on_b = results.iter().filter(|r| r.as_ref().unwrap()["gateway"]["deployment"] == "b").count();
     assert!((4..=12).contains(&on_b), "least-busy put {on_b} of 16 concurrent calls on b");
 }
+
+#[test]
+fn on_request_end_hooks_see_every_call_and_cannot_break_one() {
+    let gw = Gateway::from_value(json!({
+        "providers": {"p": {"type": "mock", "script": {"bad": [{"status": 400}]}}},
+        "deployments": {"d": {"provider": "p", "model": "gpt-4o"}, "b": {"provider": "p", "model": "bad"}},
+        "routes": {"chat": {"targets": ["d"]}, "bad": {"targets": ["b"]}}
+    }))
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    gw.on_request_end(move |event| {
+        tx.lock().unwrap().send(event.clone()).unwrap();
+    });
+    gw.on_request_end(|_| panic!("a broken hook"));
+    // A hook that blocks until the test releases it: if hooks ran on the request path, the
+    // call below could not return before the hook gave up waiting.
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let gave_up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = gave_up.clone();
+    gw.on_request_end(move |_| {
+        if released.lock().unwrap().recv_timeout(std::time::Duration::from_secs(5)).is_err() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let ok = gw.chat_blocking(json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}), CallOptions::default()).unwrap();
+    assert!(!gave_up.load(std::sync::atomic::Ordering::SeqCst), "the call waited for a slow hook");
+    release.send(()).unwrap();
+    release.send(()).unwrap();
+    gw.chat_blocking(json!({"model": "bad", "messages": [{"role": "user", "content": "hi"}]}), CallOptions::default()).unwrap_err();
+    let first = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let second = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(first["request_id"], ok["gateway"]["request_id"]);
+    assert_eq!(first["outcome"], "ok");
+    assert_eq!(first["cost_usd"], ok["gateway"]["cost_usd"]);
+    assert_eq!(second["outcome"], "invalid_request");
+    assert_eq!(second["error"]["code"], "invalid_request");
+}
