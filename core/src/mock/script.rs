@@ -260,11 +260,8 @@ impl Step {
                     json!({"tool_calls": [{"index": index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
                     Value::Null,
                 ));
-                let mid = args.char_indices().nth(args.chars().count() / 2).map(|(i, _)| i).unwrap_or(0);
-                for part in [&args[..mid], &args[mid..]] {
-                    if !part.is_empty() {
-                        out.push(chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": part}}]}), Value::Null));
-                    }
+                for part in halves(args) {
+                    out.push(chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": part}}]}), Value::Null));
                 }
             }
         }
@@ -278,8 +275,14 @@ impl Step {
     }
 }
 
+/// A JSON text split in two pieces, as tool-call arguments arrive in fragments.
+pub(crate) fn halves(text: &str) -> Vec<String> {
+    let mid = text.char_indices().nth(text.chars().count() / 2).map(|(i, _)| i).unwrap_or(0);
+    [&text[..mid], &text[mid..]].into_iter().filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
 /// Splits text into word-sized pieces that concatenate back to the original.
-fn split_words(text: &str) -> Vec<String> {
+pub(crate) fn split_words(text: &str) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut current = String::new();
     for ch in text.chars() {

@@ -197,24 +197,4 @@ fn answer(step: &Step, asked: &Asked) -> Answer {
     }
 }
 
-/// Word-sized pieces that join back to the text.
-fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for ch in text.chars() {
-        cur.push(ch);
-        if ch == ' ' {
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-/// A JSON text split in two pieces (arguments arrive in fragments).
-fn halves(text: &str) -> Vec<String> {
-    let mid = text.char_indices().nth(text.chars().count() / 2).map(|(i, _)| i).unwrap_or(0);
-    [&text[..mid], &text[mid..]].into_iter().filter(|s| !s.is_empty()).map(str::to_owned).collect()
-}
+pub(crate) use super::script::{halves, split_words as words};
