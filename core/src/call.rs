@@ -81,6 +81,7 @@ impl Gateway {
             }
         };
         let mut record = CallRecord::new(request_id, plan.route.clone(), principal.tags.clone());
+        record.continue_trace(options.traceparent.as_deref());
         record.skipped = plan.skipped.clone();
         Ok(Prepared { plan, record, request, ticket, principal, guard })
     }
@@ -251,5 +252,25 @@ impl Gateway {
                 }
             }
         });
+    }
+}
+
+impl Gateway {
+    /// Exports the call's trace spans, when telemetry is configured.
+    pub(crate) fn trace(&self, operation: &str, record: &CallRecord, stream: bool, error: Option<&Error>) {
+        let Some(exporter) = self.exporter() else { return };
+        let provider_system = record.provider.as_ref().and_then(|p| self.config().providers.get(p)).map(|p| provider_system(p.preset.name).to_owned());
+        let model = record.model.clone().unwrap_or_else(|| record.route.clone());
+        let operation = if operation == "embeddings" { "embeddings" } else { "chat" };
+        exporter.record(record, crate::telemetry::Finished { operation, route: &record.route, model: &model, provider_system, stream, error });
+    }
+
+    /// Records a call that failed before any provider was tried (metering, trace, audit).
+    pub(crate) fn failed_early(&self, operation: &str, request: &Value, options: &CallOptions, e: &Error) {
+        let route = request.get("model").and_then(Value::as_str).unwrap_or("");
+        let mut record = CallRecord::new(e.request_id.clone().unwrap_or_default(), route.to_owned(), options.tags.clone());
+        record.continue_trace(options.traceparent.as_deref());
+        self.trace(operation, &record, operation == "chat_stream", Some(e));
+        self.audit(operation, e.request_id.as_deref().unwrap_or(""), route, None, Err(e), None);
     }
 }

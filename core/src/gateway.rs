@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::call::Prepared;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::Meter;
+use crate::telemetry::Exporter;
 use crate::policy::Policy;
 use crate::policy::audit::AuditLog;
 use crate::options::CallOptions;
@@ -39,6 +40,7 @@ pub(crate) struct Inner {
     pub audit: Option<AuditLog>,
     pub meter: Meter,
     pub hooks: std::sync::RwLock<Vec<Hook>>,
+    pub exporter: Option<Arc<Exporter>>,
 }
 
 /// A host callback run after every call with the finished call's event (JSON).
@@ -63,12 +65,13 @@ impl Gateway {
         let file = config.pricing.file.as_ref().map(|f| config.resolve_path(f));
         let prices = PriceBook::from_config(&config.pricing, file.as_deref())?;
         let router = Router::new(&config);
+        let exporter = config.otlp.as_ref().map(|o| Arc::new(Exporter::new(o)));
         let policy = Policy::new(&config);
         let audit = match &config.audit {
             Some(a) => Some(AuditLog::open(a, config.resolve_path(&a.path))?),
             None => None,
         };
-        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router, policy, audit, meter: Meter::default(), hooks: Default::default() }) })
+        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router, policy, audit, meter: Meter::default(), hooks: Default::default(), exporter }) })
     }
 
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Gateway> {
@@ -127,6 +130,28 @@ impl Gateway {
         self.inner.hooks.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Sends every queued trace span now (spans are otherwise sent every 200 ms).
+    pub async fn flush_telemetry(&self) {
+        if let Some(exporter) = self.inner.exporter.clone() {
+            let _ = runtime::spawn(async move {
+                exporter.flush().await;
+                Ok(())
+            })
+            .await;
+        }
+    }
+
+    pub fn flush_telemetry_blocking(&self) {
+        let _ = runtime::block_on(async {
+            self.flush_telemetry().await;
+            Ok(())
+        });
+    }
+
+    pub(crate) fn exporter(&self) -> Option<&Arc<Exporter>> {
+        self.inner.exporter.as_ref()
+    }
+
     pub(crate) fn meter(&self) -> &Meter {
         &self.inner.meter
     }
@@ -170,14 +195,13 @@ impl Gateway {
 
     async fn run_embeddings(&self, request: Value, options: CallOptions) -> Result<Value> {
         let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
-        let route = request.get("model").and_then(Value::as_str).unwrap_or("").to_owned();
         let prepared = request::check_embeddings(&request)
             .map_err(|e| e.with_request_id(&request_id))
             .and_then(|model| self.prepare(&request, &options, &model, request_id.clone()));
         let p = match prepared {
             Ok(p) => p,
             Err(e) => {
-                self.audit("embeddings", &request_id, &route, None, Err(&e), None);
+                self.failed_early("embeddings", &request, &options, &e);
                 return Err(e);
             }
         };
@@ -193,7 +217,7 @@ impl Gateway {
         let Prepared { plan, mut record, request, ticket, principal, mut guard } = p;
         let request_id = record.request_id.clone();
         record.policy = Self::policy_report(&principal, &ticket, &guard);
-        let result = match self.dispatch(&request, &plan, record, call).await {
+        let result = match self.dispatch(kind, &request, &plan, record, call).await {
             Ok(mut response) => {
                 let meta = &response["gateway"];
                 let tokens = meta.pointer("/usage/input_tokens").and_then(Value::as_u64).unwrap_or(0) + meta.pointer("/usage/output_tokens").and_then(Value::as_u64).unwrap_or(0);
@@ -213,7 +237,7 @@ impl Gateway {
 
     /// Tries the plan's deployments until one answers, then meters the answer. Shared by every
     /// non-streaming call (`call` is the provider operation).
-    async fn dispatch<F, Fut>(&self, request: &Value, plan: &Plan, mut record: CallRecord, call: F) -> Result<Value>
+    async fn dispatch<F, Fut>(&self, operation: &str, request: &Value, plan: &Plan, mut record: CallRecord, call: F) -> Result<Value>
     where
         F: Fn(Arc<Provider>, DeploymentConfig, Value, Limits) -> Fut,
         Fut: std::future::Future<Output = Result<Value>>,
@@ -238,22 +262,29 @@ impl Gateway {
                     record.first_token = Some(record.started.elapsed());
                     let usage = response.get("usage").and_then(Usage::from_openai);
                     admission.succeeded(took, usage.map(|u| u.input_tokens + u.output_tokens));
+                    record.attempt(&deployment.name, sent, Ok(()));
                     self.settle(&mut record, &deployment, usage);
                     response["gateway"] = record.to_json();
+                    self.trace(operation, &record, false, None);
                     return Ok(response);
                 }
                 Err(e) => {
                     admission.failed(&e, took, &plan.breaker);
+                    record.attempt(&deployment.name, sent, Err(&e));
                     let out_of_time = e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d);
                     if out_of_time || !e.retryable {
-                        return Err(e.with_request_id(&record.request_id));
+                        let e = e.with_request_id(&record.request_id);
+                        self.trace(operation, &record, false, Some(&e));
+                        return Err(e);
                     }
                     dispatcher.failed(&e);
                     last_error = Some(e);
                 }
             }
         }
-        Err(plan.exhausted(last_error, &record))
+        let e = plan.exhausted(last_error, &record);
+        self.trace(operation, &record, false, Some(&e));
+        Err(e)
     }
 
     pub(crate) fn dispatcher<'a>(&'a self, plan: &'a Plan) -> Dispatcher<'a> {
@@ -269,8 +300,7 @@ impl Gateway {
         let p = match self.begin(&request, &options, false) {
             Ok(p) => p,
             Err(e) => {
-                let route = request.get("model").and_then(Value::as_str).unwrap_or("");
-                self.audit("chat", e.request_id.as_deref().unwrap_or(""), route, None, Err(&e), None);
+                self.failed_early("chat", &request, &options, &e);
                 return Err(e);
             }
         };

@@ -28,6 +28,7 @@ pub mod routing;
 pub mod runtime;
 pub mod secrets;
 mod stream;
+pub mod telemetry;
 pub mod tokens;
 mod usage;
 

@@ -6,6 +6,17 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// One try of one deployment within a call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    pub deployment: String,
+    /// Unix time the attempt started, in seconds.
+    pub started_unix: f64,
+    pub duration: Duration,
+    /// `ok`, or the error code.
+    pub outcome: String,
+}
+
 /// Facts about one call, filled in as it runs.
 #[derive(Debug, Clone)]
 pub struct CallRecord {
@@ -27,6 +38,13 @@ pub struct CallRecord {
     pub skipped: Vec<(String, String)>,
     /// What policies did: key, rate limits, budgets, guardrails.
     pub policy: Value,
+    pub attempt_log: Vec<AttemptRecord>,
+    /// Unix time the call started, in seconds (for traces).
+    pub started_unix: f64,
+    /// The call's trace: the caller's (from `traceparent`) or a new one.
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
 }
 
 impl CallRecord {
@@ -47,6 +65,11 @@ impl CallRecord {
             tags,
             skipped: Vec::new(),
             policy: Value::Null,
+            attempt_log: Vec::new(),
+            started_unix: crate::policy::clock::now_secs(),
+            trace_id: crate::telemetry::new_trace_id(),
+            span_id: crate::telemetry::new_span_id(),
+            parent_span_id: None,
         }
     }
 
@@ -71,7 +94,10 @@ impl CallRecord {
             "ttft_ms": self.first_token.map(ms),
             "overhead_us": elapsed.saturating_sub(self.provider_time).as_micros() as u64,
             "tags": self.tags,
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
             "policy": self.policy,
+            "attempt_log": self.attempt_log.iter().map(|a| json!({"deployment": a.deployment, "outcome": a.outcome, "latency_ms": ms(a.duration)})).collect::<Vec<_>>(),
             "skipped": self.skipped.iter().map(|(d, why)| json!({"deployment": d, "reason": why})).collect::<Vec<_>>(),
         })
     }
@@ -80,4 +106,28 @@ impl CallRecord {
 /// A fresh request id: `sg-` and 24 hex digits.
 pub fn new_request_id() -> String {
     format!("sg-{:024x}", rand::random::<u128>() >> 32)
+}
+
+impl CallRecord {
+    /// Continues the caller's trace.
+    pub fn continue_trace(&mut self, traceparent: Option<&str>) {
+        if let Some((trace, parent)) = traceparent.and_then(crate::telemetry::parse_traceparent) {
+            self.trace_id = trace;
+            self.parent_span_id = Some(parent);
+        }
+    }
+
+    /// Notes how an attempt ended (for `attempt_log` and the attempt's trace span).
+    pub fn attempt(&mut self, deployment: &str, sent: Instant, outcome: Result<(), &crate::Error>) {
+        let duration = sent.elapsed();
+        self.attempt_log.push(AttemptRecord {
+            deployment: deployment.to_owned(),
+            started_unix: crate::policy::clock::now_secs() - duration.as_secs_f64(),
+            duration,
+            outcome: match outcome {
+                Ok(()) => "ok".to_owned(),
+                Err(e) => e.kind.code().to_owned(),
+            },
+        });
+    }
 }

@@ -16,10 +16,12 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
     /// A virtual key's secret (see `keys` in the config); never logged or recorded.
     pub key: Option<String>,
+    /// The caller's W3C trace context; the call's span joins that trace.
+    pub traceparent: Option<String>,
 }
 
 /// Every per-call option, for bindings that turn them into keyword arguments.
-pub const OPTION_KEYS: [&str; 4] = ["tags", "request_id", "timeout", "key"];
+pub const OPTION_KEYS: [&str; 5] = ["tags", "request_id", "timeout", "key", "traceparent"];
 
 impl CallOptions {
     /// Reads options from JSON (`null` or `{}` means none). Unknown keys are errors.
@@ -37,6 +39,11 @@ impl CallOptions {
                     Value::Null => {}
                     Value::String(s) if !s.is_empty() => options.key = Some(s.clone()),
                     _ => return Err(Error::invalid_request("option `key` must be the virtual key's secret, a non-empty string")),
+                },
+                "traceparent" => match v {
+                    Value::Null => {}
+                    Value::String(s) if crate::telemetry::parse_traceparent(s).is_some() => options.traceparent = Some(s.clone()),
+                    _ => return Err(Error::invalid_request("option `traceparent` must be a W3C trace context like `00-<32 hex>-<16 hex>-01`")),
                 },
                 "request_id" => match v {
                     Value::Null => {}

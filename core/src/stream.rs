@@ -115,8 +115,7 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
     let prepared = match gateway.begin(&request, &options, true) {
         Ok(p) => p,
         Err(e) => {
-            let route = request.get("model").and_then(Value::as_str).unwrap_or("");
-            gateway.audit("chat_stream", e.request_id.as_deref().unwrap_or(""), route, None, Err(&e), None);
+            gateway.failed_early("chat_stream", &request, &options, &e);
             return Err(e);
         }
     };
@@ -206,18 +205,20 @@ async fn open_prepared(gateway: &Gateway, plan: &Plan, mut record: CallRecord, r
             }
             Err(e) => {
                 admission.failed(&e, sent.elapsed(), &plan.breaker);
-                if e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(e.with_request_id(&record.request_id));
-                }
-                if !e.retryable {
-                    return Err(e.with_request_id(&record.request_id));
+                record.attempt(&deployment.name, sent, Err(&e));
+                if !e.retryable || (e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d)) {
+                    let e = e.with_request_id(&record.request_id);
+                    gateway.trace("chat", &record, true, Some(&e));
+                    return Err(e);
                 }
                 dispatcher.failed(&e);
                 last_error = Some(e);
             }
         }
     }
-    Err(plan.exhausted(last_error, &record))
+    let e = plan.exhausted(last_error, &record);
+    gateway.trace("chat", &record, true, Some(&e));
+    Err(e)
 }
 
 struct Pump {
@@ -316,6 +317,11 @@ impl Pump {
             Some(Usage { input_tokens: self.prompt_estimate, output_tokens: tokens::estimate_text(&self.tally.text), ..Usage::default() })
         });
         self.gateway.settle(&mut self.record, &self.deployment, usage);
+        let attempt_outcome = match &failure {
+            Some(Stop::Upstream(e)) => Err(e),
+            _ => Ok(()),
+        };
+        self.record.attempt(&self.deployment.name, self.sent, attempt_outcome);
         if let Some(admission) = self.admission.take() {
             match &failure {
                 Some(Stop::Upstream(e)) => admission.failed(e, self.sent.elapsed(), &self.breaker),
@@ -340,6 +346,7 @@ impl Pump {
             .with_retryable(false)
             .with_request_id(&self.record.request_id),
         });
+        self.gateway.trace("chat", &self.record, true, error.as_ref());
         let outcome = match &error {
             Some(e) => Err(e),
             None => Ok(&meta),

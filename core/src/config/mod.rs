@@ -77,11 +77,13 @@ pub struct Config {
     pub keys: BTreeMap<String, KeyConfig>,
     pub policies: Policies,
     pub audit: Option<AuditConfig>,
+    /// OTLP trace export, when an endpoint is set.
+    pub otlp: Option<OtlpConfig>,
     /// Where relative paths in the config are resolved from.
     pub base_dir: Option<PathBuf>,
 }
 
-const TOP_KEYS: [&str; 7] = ["providers", "deployments", "routes", "pricing", "keys", "policies", "audit"];
+const TOP_KEYS: [&str; 8] = ["providers", "deployments", "routes", "pricing", "keys", "policies", "audit", "telemetry"];
 const PROVIDER_KEYS: [&str; 9] = ["type", "api_base", "api_key", "api_version", "headers", "timeout", "script", "latency", "description"];
 const DEPLOYMENT_KEYS: [&str; 8] = ["provider", "model", "region", "rpm", "tpm", "weight", "max_input_tokens", "description"];
 const PRICING_KEYS: [&str; 2] = ["file", "models"];
@@ -152,6 +154,7 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
         keys: BTreeMap::new(),
         policies: Policies::default(),
         audit: None,
+        otlp: None,
         base_dir: None,
     };
     let Some(top) = object(value, "(top level)", &TOP_KEYS, p) else { return config };
@@ -183,6 +186,7 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
     config.keys = policy::read_keys(top.get("keys"), &config, p);
     config.policies = policy::read_policies(top.get("policies"), &config, p);
     config.audit = policy::read_audit(top.get("audit"), p);
+    config.otlp = read_telemetry(top.get("telemetry"), p);
     config
 }
 
@@ -254,6 +258,28 @@ fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> 
         tpm: read::whole(map, &path, "tpm", p),
         weight,
         max_input_tokens: read::whole(map, &path, "max_input_tokens", p),
+    })
+}
+
+/// `telemetry.otlp`: where traces go (OTLP/HTTP JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpConfig {
+    pub endpoint: String,
+    pub headers: Vec<(String, String)>,
+    pub service_name: String,
+}
+
+fn read_telemetry(v: Option<&Value>, p: &mut Problems) -> Option<OtlpConfig> {
+    let map = object(v.filter(|v| !v.is_null())?, "telemetry", &["otlp"], p)?;
+    let otlp = object(map.get("otlp").filter(|v| !v.is_null())?, "telemetry.otlp", &["endpoint", "headers", "service_name"], p)?;
+    let endpoint = read::string(otlp, "telemetry.otlp", "endpoint", p).filter(|e| !e.trim().is_empty())?;
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        p.push("telemetry.otlp.endpoint", format!("`{endpoint}` is not an http(s) URL, like `http://127.0.0.1:4318`"));
+    }
+    Some(OtlpConfig {
+        endpoint,
+        headers: read::string_map(otlp, "telemetry.otlp", "headers", p),
+        service_name: read::string(otlp, "telemetry.otlp", "service_name", p).unwrap_or_else(|| "sluicegate".into()),
     })
 }
 
