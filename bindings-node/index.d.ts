@@ -4,6 +4,22 @@
 /** The library version (the same in every language). */
 export declare const VERSION: string;
 
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Anything with these methods: `console`, a pino or winston logger... */
+export interface Logger {
+  debug?(message: string): unknown;
+  info?(message: string): unknown;
+  warn(message: string): unknown;
+  error(message: string): unknown;
+}
+
+/**
+ * Sends the core's log lines (process-wide) to `logger`; lines below `level` (default 'warn')
+ * are not sent. `setLogger(null)` restores the default: warnings and errors on stderr.
+ */
+export declare function setLogger(logger: Logger | null, options?: { level?: LogLevel }): void;
+
 /** Every error code the core can produce (one GatewayError subclass each). */
 export declare function errorCodes(): ErrorCode[];
 
@@ -204,6 +220,31 @@ export interface ExplainReport {
   [key: string]: unknown;
 }
 
+/** What `onRequestEnd` hooks receive for each finished call. */
+export interface RequestEndEvent {
+  request_id: string;
+  /** RFC 3339 time of the call's end. */
+  ts: string;
+  /** 'chat' or 'embeddings'. */
+  operation: string;
+  route: string;
+  deployment: string | null;
+  provider: string | null;
+  model: string | null;
+  /** 'ok', or the error code. */
+  outcome: 'ok' | ErrorCode;
+  error: { code: ErrorCode; message: string } | null;
+  /** The virtual key's name, when one was used. */
+  key: string | null;
+  tags: Record<string, string>;
+  usage: { input_tokens: number; output_tokens: number; cached_tokens: number; reasoning_tokens: number };
+  cost_usd: number | null;
+  latency_ms: number;
+  ttft_ms: number | null;
+  overhead_us: number | null;
+  [key: string]: unknown;
+}
+
 export interface ExplainOptions {
   tags?: Record<string, string | number | boolean>;
   /** A virtual key's secret, when the config has `keys`. */
@@ -314,6 +355,11 @@ export declare class Gateway {
   usage(query?: UsageQuery): UsageReport;
   /** The gateway's metrics in the Prometheus text format, for your `/metrics` endpoint. */
   metricsText(): string;
+  /**
+   * Calls `hook` after every call of this gateway (success or failure), off the request path.
+   * What a hook throws or rejects becomes a process warning; it never affects a call.
+   */
+  onRequestEnd(hook: (event: RequestEndEvent) => unknown): void;
   /** Whether close() has been called. */
   readonly closed: boolean;
   /** Refuses new calls from now on; calls and streams already running finish normally. */
@@ -408,6 +454,7 @@ declare const sluicegate: {
   Embeddings: typeof Embeddings;
   Stream: typeof Stream;
   VERSION: typeof VERSION;
+  setLogger: typeof setLogger;
   errorCodes: typeof errorCodes;
   GatewayError: typeof GatewayError;
   BadRequestError: typeof BadRequestError;

@@ -49,6 +49,38 @@ function cancelledError() {
   return coreError('cancelled', 'the call was cancelled by the caller (AbortSignal or a stopped stream)');
 }
 
+/** Runs a user callback the core triggered; what it throws or rejects becomes a warning. */
+function guarded(what, fn) {
+  const warn = (e) => process.emitWarning(`sluicegate: ${what} failed: ${e && e.stack ? e.stack : e}`);
+  try {
+    const result = fn();
+    if (result && typeof result.then === 'function') result.then(undefined, warn);
+  } catch (e) {
+    warn(e);
+  }
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
+
+/**
+ * Sends the core's log lines (process-wide) to `logger`: anything with debug/info/warn/error
+ * methods, such as `console` or a pino logger. Lines below `level` (default 'warn') are not
+ * sent. `setLogger(null)` restores the default: warnings and errors on stderr.
+ */
+function setLogger(logger, options) {
+  if (options !== undefined && (options === null || typeof options !== 'object')) throw badRequest('setLogger() options must be an object like { level: "info" }');
+  const level = options?.level ?? 'warn';
+  if (!LOG_LEVELS.includes(level)) throw badRequest(`unknown log level \`${level}\` (debug, info, warn, error)`);
+  if (logger === null || logger === undefined) {
+    native.setLogSink(null, level);
+    return;
+  }
+  const missing = LOG_LEVELS.slice(LOG_LEVELS.indexOf(level)).filter((l) => typeof logger[l] !== 'function');
+  if (typeof logger !== 'object' && typeof logger !== 'function') throw badRequest('setLogger() needs a logger object (console, pino...) or null');
+  if (missing.length > 0) throw badRequest(`the logger has no ${missing.join(', ')} method; pass console, a pino logger, or null`);
+  native.setLogSink((lineLevel, message) => guarded('logger', () => logger[lineLevel](message)), level);
+}
+
 function callNative(fn) {
   try {
     return fn();
@@ -215,6 +247,17 @@ class Gateway {
     return JSON.parse(callNative(() => this.#native.usage(encode(rest, 'usage query'))));
   }
 
+  /**
+   * Calls `hook(event)` after every call of this gateway (success or failure), off the request
+   * path: route, deployment, outcome, error, tags, usage, cost_usd, latency_ms... A hook that
+   * throws (or rejects) is reported with process.emitWarning and never affects a call.
+   * @param {(event: object) => unknown} hook
+   */
+  onRequestEnd(hook) {
+    if (typeof hook !== 'function') throw badRequest('onRequestEnd() needs a function, called with each finished call');
+    callNative(() => this.#native.onRequestEnd((json) => guarded('onRequestEnd hook', () => hook(JSON.parse(json)))));
+  }
+
   /** The gateway's metrics in the Prometheus text format, for your `/metrics` endpoint. */
   metricsText() {
     return callNative(() => this.#native.metricsText());
@@ -249,6 +292,7 @@ module.exports = {
   Embeddings,
   Stream,
   VERSION,
+  setLogger,
   errorCodes: () => native.errorCodes(),
   ...Object.fromEntries(Object.entries(errors).filter(([name]) => /^[A-Z]/.test(name))),
 };

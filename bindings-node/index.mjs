@@ -7,6 +7,7 @@ export const {
   Embeddings,
   Stream,
   VERSION,
+  setLogger,
   errorCodes,
   GatewayError,
   BadRequestError,

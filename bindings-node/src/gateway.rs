@@ -6,7 +6,7 @@
 
 use crate::error::{self, to_js};
 use crate::stream::NativeCall;
-use napi::bindgen_prelude::PromiseRaw;
+use napi::bindgen_prelude::{Function, PromiseRaw};
 use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
@@ -105,6 +105,15 @@ impl NativeGateway {
     #[napi]
     pub fn call(&self, request: String, options: String) -> Result<NativeCall> {
         Ok(NativeCall::new(self.gateway()?, request, options))
+    }
+
+    /// Calls `callback(eventJson)` after every call of this gateway, off the request path.
+    #[napi]
+    pub fn on_request_end(&self, callback: Function<'_, String, ()>) -> Result<()> {
+        let gateway = self.gateway()?;
+        let tsfn = crate::log::hook(callback)?;
+        gateway.on_request_end(move |event| crate::log::call_hook(&tsfn, event));
+        Ok(())
     }
 
     /// Refuses new calls from now on; calls and streams already running are not affected.

@@ -7,6 +7,7 @@
 
 mod error;
 mod gateway;
+mod log;
 mod stream;
 
 use napi_derive::napi;

@@ -575,6 +575,96 @@ describe('embeddings, explain, usage, metrics', () => {
   });
 });
 
+describe('logging and onRequestEnd hooks', () => {
+  const config = {
+    providers: { p: { type: 'mock', script: { bad: [{ status: 400 }] } } },
+    deployments: { d: { provider: 'p', model: 'gpt-4o' }, b: { provider: 'p', model: 'bad' } },
+    routes: { chat: { targets: ['d'] }, bad: { targets: ['b'] } },
+  };
+  const warnings = () => {
+    const seen = [];
+    const listener = (w) => seen.push(String(w.message));
+    process.on('warning', listener);
+    return { seen, stop: () => process.off('warning', listener) };
+  };
+
+  test('onRequestEnd hooks see every call; a throwing or rejecting hook becomes a warning', async () => {
+    const gw = new Gateway({ config });
+    const events = [];
+    gw.onRequestEnd((e) => events.push(e));
+    gw.onRequestEnd(() => { throw new Error('hook boom'); });
+    gw.onRequestEnd(async () => { throw new Error('async hook boom'); });
+    const w = warnings();
+    try {
+      const ok = await gw.chat.completions.create(hi(), { tags: { team: 'search' } });
+      const bad = await gw.chat.completions.create(hi('bad')).catch((e) => e);
+      assert.ok(await eventually(async () => events.length === 2 && w.seen.length === 4), `${events.length} events, warnings: ${w.seen}`);
+      const [first, second] = events[0].request_id === ok.gateway.request_id ? events : [events[1], events[0]];
+      assert.equal(first.outcome, 'ok');
+      assert.equal(first.route, 'chat');
+      assert.equal(first.cost_usd, ok.gateway.cost_usd);
+      assert.deepEqual(first.tags, { team: 'search' });
+      assert.equal(second.outcome, 'invalid_request');
+      assert.equal(second.error.code, 'invalid_request');
+      assert.equal(second.request_id, bad.requestId);
+      assert.ok(w.seen.some((m) => m.includes('onRequestEnd hook failed') && m.includes('hook boom')));
+      assert.ok(w.seen.some((m) => m.includes('async hook boom')));
+    } finally {
+      w.stop();
+    }
+    assert.throws(() => gw.onRequestEnd('not a function'), sg.BadRequestError);
+  });
+
+  test('setLogger() receives core log lines at its level; null restores the default', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluicegate-audit-'));
+    const lines = [];
+    try {
+      // An audit log that cannot rotate (its folder is gone) makes the core log a warning per call.
+      const gw = new Gateway({ config: { ...config, audit: { path: join(dir, 'audit.jsonl'), max_bytes: 1 } } });
+      await gw.chat.completions.create(hi());
+      rmSync(dir, { recursive: true, force: true });
+      sg.setLogger({ warn: (m) => lines.push(['warn', m]), error: (m) => lines.push(['error', m]) }, { level: 'error' });
+      await gw.chat.completions.create(hi());
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(lines, [], 'a warning passed a logger set to level error');
+      sg.setLogger({ warn: (m) => lines.push(['warn', m]), error: (m) => lines.push(['error', m]) });
+      const r = await gw.chat.completions.create(hi());
+      assert.ok(await eventually(async () => lines.length === 1), JSON.stringify(lines));
+      assert.equal(lines[0][0], 'warn');
+      assert.match(lines[0][1], new RegExp(`audit record for ${r.gateway.request_id} not written`));
+      // A logger that throws is reported as a warning, not a crash.
+      const w = warnings();
+      try {
+        sg.setLogger({ warn: () => { throw new Error('logger boom'); }, error: () => {} });
+        await gw.chat.completions.create(hi());
+        assert.ok(await eventually(async () => w.seen.some((m) => m.includes('logger boom'))));
+      } finally {
+        w.stop();
+      }
+    } finally {
+      sg.setLogger(null);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.throws(() => sg.setLogger({ info: () => {} }), /no warn, error method/);
+    assert.throws(() => sg.setLogger(console, { level: 'loud' }), sg.BadRequestError);
+    assert.throws(() => sg.setLogger(42), sg.BadRequestError);
+  });
+
+  test('hooks and a logger do not keep the process alive', () => {
+    const script = `
+      const sg = require(${JSON.stringify(PKG)});
+      sg.setLogger(console, { level: 'debug' });
+      const gw = new sg.Gateway({ config: ${JSON.stringify(JSON.stringify(MOCK_CONFIG))} });
+      gw.onRequestEnd((e) => console.log('event', e.outcome));
+      gw.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }).then(() => setTimeout(() => console.log('done'), 50));
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /event ok/);
+    assert.match(r.stdout, /done/);
+  });
+});
+
 describe('worker threads', () => {
   // Terminating a worker frees its native objects while their promises are pending; this
   // crashed (use after free) when async native methods borrowed the object.

@@ -13,7 +13,9 @@ import sluicegate, {
   type ErrorCode,
   type ExplainReport,
   type GatewayInfo,
+  type RequestEndEvent,
   type UsageReport,
+  setLogger,
 } from '../../bindings-node/index.js';
 
 export async function check(): Promise<void> {
@@ -80,6 +82,15 @@ export async function check(): Promise<void> {
   gw.explain();
   // @ts-expect-error since is a Date, number or string
   gw.usage({ since: true });
+
+  gw.onRequestEnd((event: RequestEndEvent) => {
+    const outcome: 'ok' | ErrorCode = event.outcome;
+    void outcome;
+  });
+  setLogger(console, { level: 'info' });
+  setLogger(null);
+  // @ts-expect-error levels are a closed set
+  setLogger(console, { level: 'loud' });
 
   const timeoutIsConnection: APIConnectionError = new APIConnectionTimeoutError('t');
   void timeoutIsConnection;
