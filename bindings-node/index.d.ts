@@ -303,6 +303,10 @@ export interface CallOptions {
    * sluicegate language, unlike openai-node's milliseconds) or a duration string like "250ms", "30s".
    */
   timeout?: number | string;
+  /** A W3C trace context (`00-<trace id>-<span id>-01`) the call's spans continue. */
+  traceparent?: string;
+  /** The response cache for this call: `false` skips it, `true` or `{ ttl: '10m' }` uses it. */
+  cache?: boolean | { ttl?: string | number };
   /** Aborting cancels the call (and the upstream request); the promise rejects with CancelledError. */
   signal?: AbortSignal;
 }

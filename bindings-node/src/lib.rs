@@ -24,6 +24,12 @@ pub fn error_codes() -> Vec<String> {
     sluicegate::ErrorKind::ALL.iter().map(|k| k.code().to_owned()).collect()
 }
 
+/// The per-call option keys the core accepts (the JS layer passes them through).
+#[napi]
+pub fn option_keys() -> Vec<String> {
+    sluicegate::OPTION_KEYS.iter().map(|k| (*k).to_owned()).collect()
+}
+
 /// A core error's JSON for an error the JS layer raises itself (a bad JS value, an aborted
 /// signal), so that it carries the core's defaults for its code (status, retryable).
 #[napi]

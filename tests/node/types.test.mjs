@@ -77,6 +77,18 @@ test('index.d.ts lists every core error code, and each class its code', () => {
   }
 });
 
+test('CallOptions in index.d.ts declares every call option the core accepts', () => {
+  const ts = typescript();
+  const file = join(PKG, 'index.d.ts');
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  const callOptions = source.statements.find((n) => ts.isInterfaceDeclaration(n) && n.name.text === 'CallOptions');
+  const declared = new Set(callOptions.members.map((m) => m.name.text));
+  const native = require(join(PKG, 'lib', 'native.js'));
+  const keys = native.optionKeys();
+  assert.ok(keys.length >= 4, String(keys));
+  for (const key of keys) assert.ok(declared.has(key), `CallOptions lacks the core option \`${key}\``);
+});
+
 test('typical code type-checks under tsc --strict, and misuse does not', () => {
   typescript();
   const args = [
