@@ -274,3 +274,39 @@ impl Gateway {
         self.audit(operation, e.request_id.as_deref().unwrap_or(""), route, None, Err(e), None);
     }
 }
+
+impl Gateway {
+    /// The cache key and time to live for a call, when caching applies to it.
+    pub(crate) fn cache_slot(&self, p: &Prepared, options: &CallOptions) -> Option<(String, std::time::Duration)> {
+        let ttl = match options.cache {
+            Some(None) => return None,
+            Some(Some(ttl)) => ttl,
+            None => self.config().routes.get(&p.plan.route).and_then(|r| r.cache_ttl)?,
+        };
+        let scope = if self.config().cache.share_across_principals {
+            "*".to_owned()
+        } else {
+            match &p.principal.key {
+                Some(key) => format!("key:{key}"),
+                None => format!("tags:{}", json!(p.principal.tags)),
+            }
+        };
+        Some((crate::cache::key(&p.plan.route, &scope, &p.request), ttl))
+    }
+
+    /// A cached answer for this call, with its `gateway` object (a hit costs nothing).
+    pub(crate) fn cache_hit(&self, key: &str, record: &mut CallRecord) -> Option<Value> {
+        let mut response = self.response_cache().get(key)?;
+        let original = response.as_object_mut()?.remove("gateway").unwrap_or(Value::Null);
+        record.cache_hit = true;
+        record.deployment = original["deployment"].as_str().map(str::to_owned);
+        record.provider = original["provider"].as_str().map(str::to_owned);
+        record.model = original["model"].as_str().map(str::to_owned);
+        record.usage = Some(Usage::default());
+        record.cost_usd = Some(0.0);
+        record.saved_cost_usd = original["cost_usd"].as_f64();
+        record.first_token = Some(record.started.elapsed());
+        response["gateway"] = record.to_json();
+        Some(response)
+    }
+}

@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::call::Prepared;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::Meter;
+use crate::cache::MemoryCache;
 use crate::telemetry::Exporter;
 use crate::policy::Policy;
 use crate::policy::audit::AuditLog;
@@ -41,6 +42,7 @@ pub(crate) struct Inner {
     pub meter: Meter,
     pub hooks: std::sync::RwLock<Vec<Hook>>,
     pub exporter: Option<Arc<Exporter>>,
+    pub cache: MemoryCache,
 }
 
 /// A host callback run after every call with the finished call's event (JSON).
@@ -66,12 +68,13 @@ impl Gateway {
         let prices = PriceBook::from_config(&config.pricing, file.as_deref())?;
         let router = Router::new(&config);
         let exporter = config.otlp.as_ref().map(|o| Arc::new(Exporter::new(o)));
+        let cache = MemoryCache::new(config.cache.max_entries);
         let policy = Policy::new(&config);
         let audit = match &config.audit {
             Some(a) => Some(AuditLog::open(a, config.resolve_path(&a.path))?),
             None => None,
         };
-        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router, policy, audit, meter: Meter::default(), hooks: Default::default(), exporter }) })
+        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router, policy, audit, meter: Meter::default(), hooks: Default::default(), exporter, cache }) })
     }
 
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Gateway> {
@@ -152,6 +155,10 @@ impl Gateway {
         self.inner.exporter.as_ref()
     }
 
+    pub(crate) fn response_cache(&self) -> &MemoryCache {
+        &self.inner.cache
+    }
+
     pub(crate) fn meter(&self) -> &Meter {
         &self.inner.meter
     }
@@ -205,11 +212,11 @@ impl Gateway {
                 return Err(e);
             }
         };
-        self.finish("embeddings", p, |p, d, u, l| async move { p.embeddings(&d, &u, &l).await }).await
+        self.finish("embeddings", p, None, |p, d, u, l| async move { p.embeddings(&d, &u, &l).await }).await
     }
 
     /// Runs a prepared non-streaming call: dispatch, settle, guard the output, audit.
-    async fn finish<F, Fut>(&self, kind: &str, p: Prepared, call: F) -> Result<Value>
+    async fn finish<F, Fut>(&self, kind: &str, p: Prepared, cache: Option<(String, std::time::Duration)>, call: F) -> Result<Value>
     where
         F: Fn(Arc<Provider>, DeploymentConfig, Value, Limits) -> Fut,
         Fut: std::future::Future<Output = Result<Value>>,
@@ -217,6 +224,11 @@ impl Gateway {
         let Prepared { plan, mut record, request, ticket, principal, mut guard } = p;
         let request_id = record.request_id.clone();
         record.policy = Self::policy_report(&principal, &ticket, &guard);
+        if let Some(hit) = cache.as_ref().and_then(|(key, _)| self.cache_hit(key, &mut record)) {
+            self.trace(kind, &record, false, None);
+            self.audit(kind, &request_id, &plan.route, Some(&principal), Ok(&hit["gateway"]), None);
+            return Ok(hit);
+        }
         let result = match self.dispatch(kind, &request, &plan, record, call).await {
             Ok(mut response) => {
                 let meta = &response["gateway"];
@@ -225,6 +237,9 @@ impl Gateway {
                 let guards = &self.policy().guards;
                 let checked = if guards.has_output() { guards.check_output(&mut response, &mut guard) } else { Ok(()) };
                 response["gateway"]["policy"]["guardrails"] = guard.to_json();
+                if let (Some((key, ttl)), Ok(())) = (&cache, &checked) {
+                    self.response_cache().put(key.clone(), response.clone(), *ttl);
+                }
                 checked.map(|()| response).map_err(|e| e.with_request_id(&request_id))
             }
             Err(e) => Err(e),
@@ -304,6 +319,7 @@ impl Gateway {
                 return Err(e);
             }
         };
-        self.finish("chat", p, |p, d, u, l| async move { p.chat(&d, &u, &l).await }).await
+        let cache = self.cache_slot(&p, &options);
+        self.finish("chat", p, cache, |p, d, u, l| async move { p.chat(&d, &u, &l).await }).await
     }
 }

@@ -11,6 +11,7 @@
 //! # Ok::<(), sluicegate::Error>(())
 //! ```
 
+pub mod cache;
 mod call;
 pub mod config;
 mod error;

@@ -45,6 +45,9 @@ pub struct CallRecord {
     pub trace_id: String,
     pub span_id: String,
     pub parent_span_id: Option<String>,
+    pub cache_hit: bool,
+    /// What a cache hit saved: the cost of the call that produced the answer.
+    pub saved_cost_usd: Option<f64>,
 }
 
 impl CallRecord {
@@ -70,6 +73,8 @@ impl CallRecord {
             trace_id: crate::telemetry::new_trace_id(),
             span_id: crate::telemetry::new_span_id(),
             parent_span_id: None,
+            cache_hit: false,
+            saved_cost_usd: None,
         }
     }
 
@@ -87,7 +92,8 @@ impl CallRecord {
             "provider": self.provider,
             "model": self.model,
             "attempts": self.attempts,
-            "cache_hit": false,
+            "cache_hit": self.cache_hit,
+            "saved_cost_usd": self.saved_cost_usd,
             "usage": usage,
             "cost_usd": self.cost_usd,
             "latency_ms": ms(elapsed),

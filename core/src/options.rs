@@ -18,10 +18,13 @@ pub struct CallOptions {
     pub key: Option<String>,
     /// The caller's W3C trace context; the call's span joins that trace.
     pub traceparent: Option<String>,
+    /// Response cache for this call: `Some(None)` turns it off (`cache: false`), `Some(Some(ttl))`
+    /// sets the time to live; `None` follows the route.
+    pub cache: Option<Option<Duration>>,
 }
 
 /// Every per-call option, for bindings that turn them into keyword arguments.
-pub const OPTION_KEYS: [&str; 5] = ["tags", "request_id", "timeout", "key", "traceparent"];
+pub const OPTION_KEYS: [&str; 6] = ["tags", "request_id", "timeout", "key", "traceparent", "cache"];
 
 impl CallOptions {
     /// Reads options from JSON (`null` or `{}` means none). Unknown keys are errors.
@@ -40,6 +43,19 @@ impl CallOptions {
                     Value::String(s) if !s.is_empty() => options.key = Some(s.clone()),
                     _ => return Err(Error::invalid_request("option `key` must be the virtual key's secret, a non-empty string")),
                 },
+                "cache" => {
+                    options.cache = match v {
+                        Value::Null => None,
+                        Value::Bool(false) => Some(None),
+                        Value::Bool(true) => Some(Some(Duration::from_secs(600))),
+                        Value::Object(o) => match o.get("ttl") {
+                            Some(Value::String(t)) => Some(Some(parse_duration(t).map_err(|e| Error::invalid_request(format!("option `cache.ttl`: {e}")))?)),
+                            Some(Value::Number(n)) => Some(Some(Duration::from_secs_f64(n.as_f64().unwrap_or(0.0).max(0.0)))),
+                            _ => return Err(Error::invalid_request("option `cache` must be false, true or {\"ttl\": \"10m\"}")),
+                        },
+                        _ => return Err(Error::invalid_request("option `cache` must be false, true or {\"ttl\": \"10m\"}")),
+                    }
+                }
                 "traceparent" => match v {
                     Value::Null => {}
                     Value::String(s) if crate::telemetry::parse_traceparent(s).is_some() => options.traceparent = Some(s.clone()),

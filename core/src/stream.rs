@@ -33,7 +33,8 @@ pub struct ChatStream {
     rx: mpsc::Receiver<Result<Value>>,
     meta: Arc<Mutex<Option<Value>>>,
     request_id: String,
-    _pump: AbortOnDrop<()>,
+    /// The task reading upstream; `None` for a cached answer replayed from memory.
+    _pump: Option<AbortOnDrop<()>>,
 }
 
 impl ChatStream {
@@ -119,9 +120,18 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
             return Err(e);
         }
     };
+    let cache = gateway.cache_slot(&prepared, &options);
     let Prepared { plan, mut record, request, ticket, principal, guard } = prepared;
     record.policy = Gateway::policy_report(&principal, &ticket, &guard);
-    let result = open_prepared(&gateway, &plan, record, request, ticket, principal, guard).await;
+    if let Some(hit) = cache.as_ref().and_then(|(key, _)| gateway.cache_hit(key, &mut record)) {
+        gateway.trace("chat", &record, true, None);
+        gateway.audit("chat_stream", &record.request_id, &plan.route, Some(&principal), Ok(&hit["gateway"]), None);
+        let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+        let pending = crate::cache::chunks_from_response(&hit, wants_usage).into_iter().map(Ok).collect();
+        let (_, rx) = mpsc::channel(1);
+        return Ok(ChatStream { pending, rx, meta: Arc::new(Mutex::new(Some(hit["gateway"].clone()))), request_id: record.request_id.clone(), _pump: None });
+    }
+    let result = open_prepared(&gateway, &plan, record, request, ticket, principal, guard, cache).await;
     if let Err(e) = &result {
         gateway.audit("chat_stream", e.request_id.as_deref().unwrap_or(""), &plan.route, None, Err(e), None);
     }
@@ -129,7 +139,7 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn open_prepared(gateway: &Gateway, plan: &Plan, mut record: CallRecord, request: Value, ticket: Ticket, principal: Principal, guard: GuardReport) -> Result<ChatStream> {
+async fn open_prepared(gateway: &Gateway, plan: &Plan, mut record: CallRecord, request: Value, ticket: Ticket, principal: Principal, guard: GuardReport, cache: Option<(String, Duration)>) -> Result<ChatStream> {
     let deadline = plan.deadline(record.started);
     let limits = Limits::from(&plan.timeout);
     let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
@@ -199,9 +209,10 @@ async fn open_prepared(gateway: &Gateway, plan: &Plan, mut record: CallRecord, r
                     redactor,
                     input: request.get("messages").cloned().unwrap_or(Value::Null),
                     output: String::new(),
+                    cache: cache.map(|(key, ttl)| (key, ttl, Vec::new())),
                 };
                 let task = runtime().spawn(pump.run(head, chunks, tx));
-                return Ok(ChatStream { pending, rx, meta, request_id, _pump: AbortOnDrop(task) });
+                return Ok(ChatStream { pending, rx, meta, request_id, _pump: Some(AbortOnDrop(task)) });
             }
             Err(e) => {
                 admission.failed(&e, sent.elapsed(), &plan.breaker);
@@ -245,6 +256,8 @@ struct Pump {
     input: Value,
     /// The text the caller received, for the audit record.
     output: String,
+    /// Where to cache the answer, and the chunks so far.
+    cache: Option<(String, Duration, Vec<Value>)>,
 }
 
 /// Why a stream ended early.
@@ -285,6 +298,9 @@ impl Pump {
                     break Some(Stop::Policy(e));
                 }
                 self.output.push_str(chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).unwrap_or(""));
+                if let Some((_, _, chunks)) = self.cache.as_mut() {
+                    chunks.push(chunk.clone());
+                }
                 if forward(&chunk, self.wants_usage) && tx.send(Ok(chunk)).await.is_err() {
                     return;
                 }
@@ -334,6 +350,12 @@ impl Pump {
         self.record.policy["guardrails"] = self.guard.to_json();
         let meta = self.record.to_json();
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(meta.clone());
+        if let (None, Some((key, ttl, chunks))) = (&failure, self.cache.take()) {
+            if let Some(mut response) = crate::cache::response_from_chunks(&chunks) {
+                response["gateway"] = meta.clone();
+                self.gateway.response_cache().put(key, response, ttl);
+            }
+        }
         let error = failure.map(|stop| match stop {
             Stop::Policy(e) => e.with_request_id(&self.record.request_id),
             Stop::Upstream(cause) => Error::new(

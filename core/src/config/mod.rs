@@ -79,11 +79,12 @@ pub struct Config {
     pub audit: Option<AuditConfig>,
     /// OTLP trace export, when an endpoint is set.
     pub otlp: Option<OtlpConfig>,
+    pub cache: CacheConfig,
     /// Where relative paths in the config are resolved from.
     pub base_dir: Option<PathBuf>,
 }
 
-const TOP_KEYS: [&str; 8] = ["providers", "deployments", "routes", "pricing", "keys", "policies", "audit", "telemetry"];
+const TOP_KEYS: [&str; 9] = ["providers", "deployments", "routes", "pricing", "keys", "policies", "audit", "telemetry", "cache"];
 const PROVIDER_KEYS: [&str; 9] = ["type", "api_base", "api_key", "api_version", "headers", "timeout", "script", "latency", "description"];
 const DEPLOYMENT_KEYS: [&str; 8] = ["provider", "model", "region", "rpm", "tpm", "weight", "max_input_tokens", "description"];
 const PRICING_KEYS: [&str; 2] = ["file", "models"];
@@ -155,6 +156,7 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
         policies: Policies::default(),
         audit: None,
         otlp: None,
+        cache: CacheConfig::default(),
         base_dir: None,
     };
     let Some(top) = object(value, "(top level)", &TOP_KEYS, p) else { return config };
@@ -187,6 +189,12 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
     config.policies = policy::read_policies(top.get("policies"), &config, p);
     config.audit = policy::read_audit(top.get("audit"), p);
     config.otlp = read_telemetry(top.get("telemetry"), p);
+    if let Some(c) = top.get("cache").filter(|c| !c.is_null()) {
+        if let Some(cmap) = object(c, "cache", &["max_entries", "share_across_principals"], p) {
+            config.cache.max_entries = read::whole(cmap, "cache", "max_entries", p).unwrap_or(config.cache.max_entries as u64) as usize;
+            config.cache.share_across_principals = cmap.get("share_across_principals").and_then(Value::as_bool).unwrap_or(false);
+        }
+    }
     config
 }
 
@@ -259,6 +267,20 @@ fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> 
         weight,
         max_input_tokens: read::whole(map, &path, "max_input_tokens", p),
     })
+}
+
+/// `cache`: the response cache's size and sharing (routes turn it on with `cache: {ttl}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheConfig {
+    pub max_entries: usize,
+    /// Whether one caller's cached answer may serve another (off: keyed by virtual key or tags).
+    pub share_across_principals: bool,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { max_entries: 10_000, share_across_principals: false }
+    }
 }
 
 /// `telemetry.otlp`: where traces go (OTLP/HTTP JSON).

@@ -103,10 +103,12 @@ pub struct RouteConfig {
     pub rules: Vec<RouteRule>,
     /// Upper bound on attempts in one call, every retry and fallback included.
     pub max_attempts: u32,
+    /// Response caching for this route: how long an answer is reused (off when `None`).
+    pub cache_ttl: Option<Duration>,
 }
 
-const ROUTE_KEYS: [&str; 9] =
-    ["strategy", "targets", "fallbacks", "retry", "timeout", "breaker", "rules", "max_attempts", "description"];
+const ROUTE_KEYS: [&str; 10] =
+    ["strategy", "targets", "fallbacks", "retry", "timeout", "breaker", "rules", "max_attempts", "cache", "description"];
 const RETRY_KEYS: [&str; 3] = ["attempts", "backoff", "max_backoff"];
 const TIMEOUT_KEYS: [&str; 3] = ["connect", "first_token", "total"];
 const BREAKER_KEYS: [&str; 5] = ["enabled", "failures", "failure_ratio", "min_requests", "cooldown"];
@@ -219,5 +221,17 @@ pub(super) fn read_route(name: &str, v: &Value, config: &Config, routes: &[Strin
         Some(_) => p.push(&join(&path, "rules"), "expected a list of {when, regions | targets} rules"),
     }
     let max_attempts = read::whole(map, &path, "max_attempts", p).map(|n| n.clamp(1, u64::from(ATTEMPT_CAP)) as u32).unwrap_or(ATTEMPT_CAP);
-    Some(RouteConfig { name: name.to_owned(), strategy, targets, fallbacks, retry, timeout, breaker, rules, max_attempts })
+    let cache_ttl = match map.get("cache") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+        Some(c) => {
+            let cpath = join(&path, "cache");
+            object(c, &cpath, &["ttl"], p).and_then(|cmap| read::duration(cmap, &cpath, "ttl", p)).or_else(|| {
+                if c.is_object() && !c.get("ttl").is_some() {
+                    p.push(&cpath, "give the cache a `ttl`, like `{ttl: 10m}`");
+                }
+                None
+            })
+        }
+    };
+    Some(RouteConfig { name: name.to_owned(), strategy, targets, fallbacks, retry, timeout, breaker, rules, max_attempts, cache_ttl })
 }

@@ -5,7 +5,7 @@ mod script;
 pub mod server;
 pub(crate) mod wire;
 
-pub use script::{STALL, Script, Step, default_reply};
+pub use script::{STALL, Script, Step, default_reply, split_words};
 pub use server::MockServer;
 
 /// A deterministic unit-length embedding derived from the text (FNV-1a seeded).

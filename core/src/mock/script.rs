@@ -282,7 +282,7 @@ pub(crate) fn halves(text: &str) -> Vec<String> {
 }
 
 /// Splits text into word-sized pieces that concatenate back to the original.
-pub(crate) fn split_words(text: &str) -> Vec<String> {
+pub fn split_words(text: &str) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut current = String::new();
     for ch in text.chars() {

@@ -1,0 +1,182 @@
+//! Exact-match response cache: opt-in per route (`cache: {ttl: 10m}`) and per call (`cache:
+//! false` or `{ttl: …}`), keyed by the route, the caller (never shared across principals unless
+//! configured) and the normalised request. A hit costs nothing and replays as a stream when a
+//! stream was asked for.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Request fields that do not change the answer.
+const IGNORED: [&str; 6] = ["stream", "stream_options", "user", "metadata", "store", "service_tier"];
+
+/// Sorts object keys recursively so that key order cannot change the cache key.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&map[k]))).collect::<Map<String, Value>>())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The cache key: route, principal scope and the request without fields that do not matter.
+pub fn key(route: &str, scope: &str, request: &Value) -> String {
+    let mut normalised = request.clone();
+    if let Some(map) = normalised.as_object_mut() {
+        for field in IGNORED {
+            map.remove(field);
+        }
+        map.remove("model");
+    }
+    let text = json!([route, scope, canonical(&normalised)]).to_string();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+struct Entry {
+    response: Value,
+    expires: Instant,
+}
+
+/// A bounded in-memory LRU with per-entry expiry.
+pub struct MemoryCache {
+    capacity: usize,
+    inner: Mutex<(HashMap<String, Entry>, VecDeque<String>)>,
+}
+
+impl MemoryCache {
+    pub fn new(capacity: usize) -> MemoryCache {
+        MemoryCache { capacity: capacity.max(1), inner: Mutex::new((HashMap::new(), VecDeque::new())) }
+    }
+
+    pub fn get(&self, key: &str) -> Option<Value> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, order) = &mut *guard;
+        let fresh = map.get(key).is_some_and(|e| e.expires > Instant::now());
+        if !fresh {
+            if map.remove(key).is_some() {
+                order.retain(|k| k != key);
+            }
+            return None;
+        }
+        order.retain(|k| k != key);
+        order.push_back(key.to_owned());
+        map.get(key).map(|e| e.response.clone())
+    }
+
+    pub fn put(&self, key: String, response: Value, ttl: Duration) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, order) = &mut *guard;
+        if map.insert(key.clone(), Entry { response, expires: Instant::now() + ttl }).is_some() {
+            order.retain(|k| k != &key);
+        }
+        order.push_back(key);
+        while map.len() > self.capacity {
+            match order.pop_front() {
+                Some(old) => {
+                    map.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+/// A whole response from the chunks of a stream (for caching a streamed answer).
+pub fn response_from_chunks(chunks: &[Value]) -> Option<Value> {
+    let first = chunks.iter().find(|c| c.get("id").is_some())?;
+    let mut content = String::new();
+    let mut finish = Value::Null;
+    let mut calls: Vec<Value> = Vec::new();
+    let mut usage = Value::Null;
+    for c in chunks {
+        if c.get("usage").is_some_and(|u| !u.is_null()) {
+            usage = c["usage"].clone();
+        }
+        let Some(choice) = c.pointer("/choices/0") else { continue };
+        content.push_str(choice.pointer("/delta/content").and_then(Value::as_str).unwrap_or(""));
+        if !choice["finish_reason"].is_null() {
+            finish = choice["finish_reason"].clone();
+        }
+        for d in choice.pointer("/delta/tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            let i = d["index"].as_u64().unwrap_or(0) as usize;
+            while calls.len() <= i {
+                calls.push(json!({"id": null, "type": "function", "function": {"name": null, "arguments": ""}}));
+            }
+            if !d["id"].is_null() {
+                calls[i]["id"] = d["id"].clone();
+            }
+            if let Some(n) = d.pointer("/function/name").filter(|n| !n.is_null()) {
+                calls[i]["function"]["name"] = n.clone();
+            }
+            let args = format!("{}{}", calls[i]["function"]["arguments"].as_str().unwrap_or(""), d.pointer("/function/arguments").and_then(Value::as_str).unwrap_or(""));
+            calls[i]["function"]["arguments"] = json!(args);
+        }
+    }
+    finish.as_str()?;
+    let mut message = json!({"role": "assistant", "content": if content.is_empty() && !calls.is_empty() { Value::Null } else { json!(content) }});
+    if !calls.is_empty() {
+        message["tool_calls"] = Value::Array(calls);
+    }
+    Some(json!({"id": first["id"], "object": "chat.completion", "created": first["created"], "model": first["model"],
+                "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}], "usage": usage}))
+}
+
+/// A cached response replayed as stream chunks (role, words, tool calls, finish, usage).
+pub fn chunks_from_response(response: &Value, include_usage: bool) -> Vec<Value> {
+    let maker = crate::providers::dialect::ChunkMaker::new(response["id"].as_str().unwrap_or("cached"), response["model"].as_str().unwrap_or(""));
+    let mut out = vec![maker.delta(json!({"role": "assistant", "content": ""}), None)];
+    let message = &response["choices"][0]["message"];
+    if let Some(text) = message["content"].as_str() {
+        for piece in crate::mock::split_words(text) {
+            out.push(maker.delta(json!({"content": piece}), None));
+        }
+    }
+    for (i, call) in message["tool_calls"].as_array().into_iter().flatten().enumerate() {
+        out.push(maker.delta(json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": call["function"]}]}), None));
+    }
+    out.push(maker.delta(json!({}), response["choices"][0]["finish_reason"].as_str()));
+    if include_usage && !response["usage"].is_null() {
+        out.push(maker.usage(response["usage"].clone()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ignores_order_and_stream_fields() {
+        let a = json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "temperature": 0, "stream": true});
+        let b = json!({"temperature": 0, "messages": [{"content": "hi", "role": "user"}], "model": "chat"});
+        assert_eq!(key("chat", "k", &a), key("chat", "k", &b));
+        assert_ne!(key("chat", "k", &a), key("chat", "other", &a));
+        assert_ne!(key("chat", "k", &a), key("chat", "k", &json!({"messages": [], "temperature": 1})));
+    }
+
+    #[test]
+    fn lru_evicts_oldest_and_expires() {
+        let c = MemoryCache::new(2);
+        c.put("a".into(), json!(1), Duration::from_secs(60));
+        c.put("b".into(), json!(2), Duration::from_secs(60));
+        c.get("a");
+        c.put("c".into(), json!(3), Duration::from_secs(60));
+        assert!(c.get("b").is_none() && c.get("a").is_some());
+        c.put("d".into(), json!(4), Duration::ZERO);
+        assert!(c.get("d").is_none());
+    }
+
+    #[test]
+    fn stream_round_trip() {
+        let r = json!({"id": "x", "model": "m", "created": 1, "choices": [{"message": {"content": "one two"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1}});
+        let back = response_from_chunks(&chunks_from_response(&r, true)).unwrap();
+        assert_eq!(back["choices"][0]["message"]["content"], "one two");
+        assert_eq!(back["usage"]["prompt_tokens"], 1);
+    }
+}
