@@ -11,6 +11,11 @@
 //! finalizes, which crashed short scripts at exit (build notes, pitfall 3). Here every GIL entry
 //! from a runtime thread is counted in `INFLIGHT`, and an `atexit` hook sets `CLOSING` and waits
 //! (GIL released) until none is left.
+//!
+//! `fork()`: the core gives a forked child its own runtime and HTTP client on first use, so a
+//! gateway made (and used) before the fork works in the child. The child also starts with no
+//! thread inside the interpreter ([`_after_fork_in_child`] resets `INFLIGHT`: the threads it
+//! counted stayed in the parent).
 
 use crate::error;
 use pyo3::exceptions::PyRuntimeError;
@@ -18,7 +23,6 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use sluicegate::runtime::runtime;
 use std::future::Future;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -29,22 +33,6 @@ const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
 /// Set at interpreter exit: from then on no such thread enters the interpreter.
 static CLOSING: AtomicBool = AtomicBool::new(false);
-/// The process that started the core's runtime (its threads do not survive `fork`).
-static RUNTIME_PID: OnceLock<u32> = OnceLock::new();
-
-/// The core's runtime, unless this process was forked from the one that started it: a forked
-/// child has the runtime's memory but none of its threads, so a call would wait forever.
-fn runtime_here() -> PyResult<&'static tokio::runtime::Runtime> {
-    let pid = std::process::id();
-    if *RUNTIME_PID.get_or_init(|| pid) != pid {
-        return Err(PyRuntimeError::new_err(
-            "sluicegate was used before this process was forked, and its threads do not survive fork(); \
-             create the Gateway in the child (e.g. in a post-fork hook), or use the `spawn` start method",
-        ));
-    }
-    Ok(runtime())
-}
-
 /// Runs `future` to completion without the GIL; Ctrl-C (or any signal handler that raises)
 /// stops waiting and drops the future.
 pub fn wait<T, F>(py: Python<'_>, future: F) -> PyResult<T>
@@ -57,7 +45,7 @@ where
             "a blocking sluicegate call was made from a sluicegate runtime thread; use AsyncGateway there",
         ));
     }
-    let runtime = runtime_here()?;
+    let runtime = runtime();
     let mut future = std::pin::pin!(future);
     loop {
         // The timer must be created inside the runtime, hence the async block.
@@ -85,7 +73,7 @@ where
     F: Future<Output = sluicegate::Result<T>> + Send + 'static,
     T: Send + 'static,
 {
-    let runtime = runtime_here()?;
+    let runtime = runtime();
     static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let event_loop = GET_RUNNING_LOOP
         .import(py, "asyncio", "get_running_loop")?
@@ -192,6 +180,14 @@ pub fn with_python<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
     };
     INFLIGHT.fetch_sub(1, Ordering::SeqCst);
     out
+}
+
+/// Registered with `os.register_at_fork(after_in_child=...)`: only the forking thread lives on
+/// in the child, so none of the threads counted in `INFLIGHT` exist there (else exit would wait
+/// for them in vain).
+#[pyfunction]
+pub fn _after_fork_in_child() {
+    INFLIGHT.store(0, Ordering::SeqCst);
 }
 
 /// Registered with `atexit`: stop entering Python from runtime threads and wait (at most 2 s)

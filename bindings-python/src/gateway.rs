@@ -2,6 +2,11 @@
 //!
 //! Requests and options arrive as Python dicts and leave the core as JSON; responses come back
 //! as plain dicts, which the Python layer wraps in attribute-access objects.
+//!
+//! `on_request_end` hooks: the Python layer keeps the user's callbacks and hands this class one
+//! dispatcher ([`NativeGateway::set_request_end`]); a single core hook calls it with each event
+//! dict, on the core's background thread, through the bridge's exit guard. The garbage
+//! collector can see (and break) the cycle a dispatcher usually closes back to its gateway.
 
 use crate::bridge;
 use crate::convert;
@@ -10,11 +15,61 @@ use crate::stream::NativeStream;
 use pyo3::prelude::*;
 use serde_json::Value;
 use sluicegate::{CallOptions, Gateway};
+use pyo3::PyTraverseError;
+use pyo3::gc::PyVisit;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 #[pyclass(module = "sluicegate._native", frozen)]
 pub struct NativeGateway {
     inner: Gateway,
+    request_end: Arc<RequestEnd>,
+}
+
+/// The Python dispatcher for `on_request_end` events. The lock is only taken while attached
+/// to Python and never held across anything that could release the GIL or run Python code.
+#[derive(Default)]
+struct RequestEnd {
+    dispatch: Mutex<Option<Py<PyAny>>>,
+    /// Whether the core hook that calls `dispatch` is registered (once per gateway).
+    registered: AtomicBool,
+}
+
+impl RequestEnd {
+    fn replace(&self, dispatch: Option<Py<PyAny>>) -> Option<Py<PyAny>> {
+        std::mem::replace(
+            &mut *self.dispatch.lock().unwrap_or_else(|e| e.into_inner()),
+            dispatch,
+        )
+    }
+
+    /// Runs on the core's background thread after each call.
+    fn deliver(&self, event: &Value) {
+        bridge::with_python(|py| {
+            let dispatch = self
+                .dispatch
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|d| d.clone_ref(py));
+            let Some(dispatch) = dispatch else { return };
+            let called = convert::to_py(py, event).and_then(|e| dispatch.call1(py, (e,)));
+            // The dispatcher logs what callbacks raise; this is only for a broken dispatcher.
+            if let Err(err) = called {
+                err.write_unraisable(py, Some(dispatch.bind(py)));
+            }
+        });
+    }
+}
+
+impl NativeGateway {
+    fn new(inner: Gateway) -> NativeGateway {
+        NativeGateway {
+            inner,
+            request_end: Arc::default(),
+        }
+    }
 }
 
 /// Reads the request and the per-call options (`None` means no options).
@@ -48,7 +103,7 @@ impl NativeGateway {
         let text = text.to_owned();
         let loaded = py.detach(move || Gateway::from_text(&text));
         loaded
-            .map(|inner| NativeGateway { inner })
+            .map(NativeGateway::new)
             .map_err(|e| error::to_py(py, &e))
     }
 
@@ -56,7 +111,7 @@ impl NativeGateway {
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<NativeGateway> {
         let loaded = py.detach(move || Gateway::from_file(&path));
         loaded
-            .map(|inner| NativeGateway { inner })
+            .map(NativeGateway::new)
             .map_err(|e| error::to_py(py, &e))
     }
 
@@ -66,7 +121,7 @@ impl NativeGateway {
         let config = convert::to_value(config, "config")?;
         let loaded = py.detach(move || Gateway::from_value(config));
         loaded
-            .map(|inner| NativeGateway { inner })
+            .map(NativeGateway::new)
             .map_err(|e| error::to_py(py, &e))
     }
 
@@ -200,5 +255,29 @@ impl NativeGateway {
     /// The gateway's metrics in the Prometheus text format.
     fn metrics_text(&self, py: Python<'_>) -> String {
         py.detach(|| self.inner.metrics_text())
+    }
+
+    /// Sets (or, with `None`, removes) the callable that receives every finished call's
+    /// `on_request_end` event dict, on a background thread.
+    #[pyo3(signature = (dispatch))]
+    fn set_request_end(&self, dispatch: Option<Py<PyAny>>) {
+        let old = self.request_end.replace(dispatch);
+        drop(old); // after the lock is released: dropping it may run Python code
+        if !self.request_end.registered.swap(true, Ordering::SeqCst) {
+            let slot = self.request_end.clone();
+            self.inner.on_request_end(move |event| slot.deliver(event));
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // No waiting here (the collector runs with the GIL; whoever holds the lock has it too).
+        if let Ok(dispatch) = self.request_end.dispatch.try_lock() {
+            visit.call(dispatch.as_ref())?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        drop(self.request_end.replace(None));
     }
 }

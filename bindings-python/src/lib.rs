@@ -19,14 +19,25 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         pyo3::types::PyTuple::new(m.py(), error::codes())?,
     )?;
     m.add("ERROR_DEFAULTS", error::defaults(m.py())?)?;
+    m.add(
+        "OPTION_KEYS",
+        pyo3::types::PyTuple::new(m.py(), sluicegate::OPTION_KEYS)?,
+    )?;
     m.add_class::<gateway::NativeGateway>()?;
     m.add_class::<stream::NativeStream>()?;
     m.add_function(wrap_pyfunction!(bridge::_resolve, m)?)?;
     let shutdown = wrap_pyfunction!(bridge::_shutdown, m)?;
     m.add_function(shutdown.clone())?;
+    let after_fork = wrap_pyfunction!(bridge::_after_fork_in_child, m)?;
+    m.add_function(after_fork.clone())?;
     log::install();
-    m.py()
-        .import("atexit")?
-        .call_method1("register", (shutdown,))?;
+    let py = m.py();
+    py.import("atexit")?.call_method1("register", (shutdown,))?;
+    let os = py.import("os")?;
+    if os.hasattr("register_at_fork")? {
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("after_in_child", after_fork)?;
+        os.call_method("register_at_fork", (), Some(&kwargs))?;
+    }
     Ok(())
 }

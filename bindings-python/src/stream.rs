@@ -3,9 +3,14 @@
 //! The stream sits behind an async mutex so that a sync `next` (blocking without the GIL) and an
 //! async `next_async` (a task on the core's runtime) can both own it while they wait. `close`
 //! wakes any waiting pull and drops the stream, which cancels the upstream request.
+//!
+//! A stream's connection belongs to the process that opened it. In a child made by `fork()`
+//! it is refused (reading it would wait forever on the parent's I/O driver) and never dropped
+//! (deregistering its socket would touch the epoll set the child shares with the parent).
 
 use crate::bridge;
 use crate::convert;
+use crate::error;
 use pyo3::prelude::*;
 use serde_json::Value;
 use sluicegate::ChatStream;
@@ -17,6 +22,8 @@ use tokio::sync::Notify;
 pub struct NativeStream {
     shared: Arc<Shared>,
     request_id: String,
+    /// The process that opened the stream.
+    pid: u32,
 }
 
 struct Shared {
@@ -67,6 +74,28 @@ impl NativeStream {
         NativeStream {
             shared: Arc::new(shared),
             request_id,
+            pid: std::process::id(),
+        }
+    }
+
+    /// The stream's `Shared`, unless this is a forked child of the process that opened it.
+    fn shared_here(&self, py: Python<'_>) -> PyResult<Arc<Shared>> {
+        if self.pid == std::process::id() {
+            return Ok(self.shared.clone());
+        }
+        let refused = sluicegate::Error::invalid_request(format!(
+            "stream {} was opened before this process was forked, and its connection stays with the \
+             parent; open streams in the process that reads them",
+            self.request_id
+        ));
+        Err(error::to_py(py, &refused))
+    }
+}
+
+impl Drop for NativeStream {
+    fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            std::mem::forget(self.shared.clone()); // never dropped here: see the module notes
         }
     }
 }
@@ -82,14 +111,14 @@ fn chunk_to_py(py: Python<'_>, chunk: Option<Value>) -> PyResult<Py<PyAny>> {
 impl NativeStream {
     /// The next chunk dict, or `None` once the stream has ended. Blocks without the GIL.
     fn next<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let shared = self.shared.clone();
+        let shared = self.shared_here(py)?;
         let chunk = bridge::wait(py, async move { shared.pull().await })?;
         Ok(chunk_to_py(py, chunk)?.into_bound(py))
     }
 
     /// `next` for asyncio: an awaitable of the next chunk dict or `None`.
     fn next_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let shared = self.shared.clone();
+        let shared = self.shared_here(py)?;
         bridge::into_asyncio(py, async move { shared.pull().await }, chunk_to_py)
     }
 
@@ -113,6 +142,9 @@ impl NativeStream {
     fn close(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.close_requested.notify_waiters();
+        if self.pid != std::process::id() {
+            return;
+        }
         if let Ok(mut guard) = self.shared.stream.try_lock() {
             *guard = None;
         }

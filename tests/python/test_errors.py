@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import pickle
 import re
-from typing import Any, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -90,17 +91,33 @@ def test_no_secret_in_errors(mock_server: Any) -> None:
 
 def test_every_core_call_option_is_a_keyword() -> None:
     """A call option the core adds must become a keyword of create(): otherwise Python would
-    silently send it upstream as a request field. The core lists its options when given an
-    unknown one."""
-    native = sluicegate.Gateway(mock_config())._native_gateway()
+    silently send it upstream as a request field. The core lists its options in OPTION_KEYS."""
+    from sluicegate._resources import call_options
+
+    keys = _native.OPTION_KEYS
+    assert len(keys) >= 4 and len(set(keys)) == len(keys)
+    # The one place that builds the options dict takes exactly the core's options, in order.
+    assert tuple(inspect.signature(call_options).parameters) == keys
+    gw, agw = sluicegate.Gateway(embed_config()), sluicegate.AsyncGateway(mock_config())
+    creates = [gw.chat.completions.create, gw.embeddings.create, agw.chat.completions.create, agw.embeddings.create]
+    for fn in creates:
+        params = inspect.signature(fn).parameters
+        missing = [k for k in keys if k not in params or params[k].kind is not inspect.Parameter.KEYWORD_ONLY]
+        assert not missing, f"core call options {missing} are not keywords of {fn.__qualname__}"
+    # And each keyword reaches the core as an option (not as a request field): a value no
+    # option accepts is refused by the core under the option's name.
+    for key in keys:
+        bad: Dict[str, Any] = {key: [1]}
+        with pytest.raises(sluicegate.InvalidRequestError, match=f"option `{key}`"):
+            gw.chat.completions.create(model="chat", messages=HI, **bad)
+        with pytest.raises(sluicegate.InvalidRequestError, match=f"option `{key}`"):
+            gw.embeddings.create(model="embed", input="x", **bad)
+        with pytest.raises(sluicegate.InvalidRequestError, match=f"option `{key}`"):
+            asyncio.run(agw.chat.completions.create(model="chat", messages=HI, **bad))
+    # The core refuses an option it does not know, and names the ones it does.
     with pytest.raises(sluicegate.InvalidRequestError) as info:
-        native.chat({"model": "chat", "messages": HI}, {"no_such_option": 1})
-    known = info.value.message.split("known options:")[1].strip(" )").split(", ")
-    assert len(known) >= 3
-    keywords = set(inspect.signature(sluicegate.Gateway(mock_config()).chat.completions.create).parameters)
-    assert set(known) <= keywords, f"core call options {set(known) - keywords} are not keywords of create()"
-    for fn in (sluicegate.Gateway(embed_config()).embeddings.create, sluicegate.AsyncGateway(mock_config()).chat.completions.create):
-        assert set(known) <= set(inspect.signature(fn).parameters), fn
+        gw._native_gateway().chat({"model": "chat", "messages": HI}, {"no_such_option": 1})
+    assert info.value.message.split("known options:")[1].strip(" )").split(", ") == list(keys)
 
 
 def test_config_errors_do_not_echo_the_key() -> None:

@@ -66,34 +66,96 @@ except KeyboardInterrupt:
     assert wait_for(lambda: server.stats()["in_flight"] == 0), server.stats()
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
-def test_fork_after_use_fails_fast_and_a_fresh_child_works() -> None:
-    script = """
-import os, sys, sluicegate
-cfg = {"providers": {"l": {"type": "mock"}}, "deployments": {"d": {"provider": "l", "model": "m"}},
-       "routes": {"chat": {"targets": ["d"]}}}
+FORK_SCRIPT = """
+import asyncio, json, os, sys, time, sluicegate
+cfg = json.loads(sys.argv[1])
 m = [{"role": "user", "content": "x"}]
-if sys.argv[1] == "before":
-    sluicegate.Gateway(cfg).chat.completions.create(model="chat", messages=m)
-gw = sluicegate.Gateway(cfg)
-pid = os.fork()
-if pid == 0:
-    try:
-        gw.chat.completions.create(model="chat", messages=m)
-        print("child ok", flush=True)
-    except RuntimeError as e:
-        print("child refused:", e, flush=True)
-    os._exit(0)
-os.waitpid(pid, 0)
-gw.chat.completions.create(model="chat", messages=m)
-print("parent ok", flush=True)
-"""
-    used = subprocess.run([sys.executable, "-c", script, "before"], capture_output=True, text=True, timeout=20)
-    assert "child refused: sluicegate was used before this process was forked" in used.stdout, used.stdout + used.stderr
-    assert "parent ok" in used.stdout
-    fresh = subprocess.run([sys.executable, "-c", script, "fresh"], capture_output=True, text=True, timeout=20)
-    assert "child ok" in fresh.stdout, fresh.stdout + fresh.stderr
 
+def calls(gw, who):
+    r = gw.chat.completions.create(model="chat", messages=m)
+    assert r.choices[0].message.content, r
+    text = "".join(c.choices[0].delta.content or "" for c in gw.chat.completions.create(model="chat", messages=m, stream=True) if c.choices)
+    assert text, who
+
+async def async_call():
+    gw = sluicegate.AsyncGateway(cfg)
+    r = await gw.chat.completions.create(model="chat", messages=m)
+    assert r.choices[0].message.content
+
+def fork(work):
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            work()
+            code = 0
+        except BaseException as e:
+            print("child failed:", repr(e), flush=True)
+        os._exit(code)
+    return pid
+
+def reap(pids):
+    deadline, codes = time.monotonic() + 20, {}
+    while pids and time.monotonic() < deadline:
+        for pid in list(pids):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                codes[pid] = os.waitstatus_to_exitcode(status)
+                pids.remove(pid)
+        time.sleep(0.01)
+    for pid in pids:  # hung: fail, and leave nothing behind
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        codes[pid] = "hung"
+    return sorted(codes.values(), key=str)
+
+# A gateway built, but never used, before the fork: the child makes the first call.
+unused = sluicegate.Gateway(cfg)
+print("unused", reap([fork(lambda: calls(unused, "unused"))]), flush=True)
+
+# The pre-fork server pattern: the parent warms up (sync, stream and async), then forks workers.
+gw = sluicegate.Gateway(cfg)
+calls(gw, "parent")
+asyncio.run(async_call())
+children = [fork(lambda: (calls(gw, "child"), asyncio.run(async_call()), calls(sluicegate.Gateway(cfg), "child"))) for _ in range(4)]
+print("children", reap(children), flush=True)
+calls(gw, "parent")  # the parent is unaffected
+print("parent ok", flush=True)
+
+# A stream's connection stays with the process that opened it: refused in the child, not hung.
+stream = gw.chat.completions.create(model="chat", messages=m, stream=True)
+def read_parents_stream():
+    try:
+        next(iter(stream))
+    except sluicegate.InvalidRequestError as e:
+        assert "opened before this process was forked" in str(e), e
+        return
+    raise AssertionError("a stream opened before fork was readable in the child")
+print("stream child", reap([fork(read_parents_stream)]), flush=True)
+print("stream parent", bool("".join(c.choices[0].delta.content or "" for c in stream if c.choices)), flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
+def test_a_gateway_used_before_fork_works_in_the_children(mock_server: Any) -> None:
+    """Pre-fork servers (gunicorn, uwsgi) build the app, then fork workers: each child gets its
+    own runtime and HTTP client from the core, and the gateway made in the parent just works."""
+    server = mock_server({"gpt-4o": [{"reply": "a few words here", "chunk_delay": "1ms"}]})
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, json.dumps(http_config(server))], capture_output=True, text=True, timeout=60
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "unused [0]" in done.stdout, out
+    assert "children [0, 0, 0, 0]" in done.stdout, out
+    assert "parent ok" in done.stdout, out
+    assert "stream child [0]" in done.stdout and "stream parent True" in done.stdout, out
+    # What reached the wire: per child of four, sync + stream + async + sync + stream = 5;
+    # the unused gateway's child 2; the parent 2 + 1 before, 2 after and the shared stream.
+    stats = server.stats()
+    assert stats["requests"] == 4 * 5 + 2 + 5 + 1, stats
+    assert stats["completed_streams"] == 4 * 2 + 1 + 2 + 1, stats
+    assert wait_for(lambda: server.stats()["in_flight"] == 0), server.stats()
 
 
 # --- asyncio ------------------------------------------------------------------------------

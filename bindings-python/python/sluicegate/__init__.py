@@ -9,13 +9,14 @@ and Rust. The API mirrors openai-python::
         r = gw.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
         print(r.choices[0].message.content, r.gateway.cost_usd)
 
-Use :class:`AsyncGateway` from asyncio code. Every error is a :class:`GatewayError`. Log lines
+Use :class:`AsyncGateway` from asyncio code. ``gw.on_request_end(callback)`` reports every
+finished call (route, outcome, usage, cost, latency) to your code, off the request path. Every error is a :class:`GatewayError`. Log lines
 go to the ``sluicegate`` logger: debug lines per call (never prompts), and the core's warnings,
 which reach stderr through Python's last-resort handler when the app configures no logging.
 """
 
 from . import errors, types
-from ._client import AsyncGateway, ConfigInput, Gateway
+from ._client import AsyncGateway, ConfigInput, Gateway, RequestEndCallback
 from ._native import VERSION as __version__
 from ._resources import MessageParam
 from ._streaming import AsyncStream, Stream
@@ -39,7 +40,7 @@ from .errors import (
     RateLimitError,
     StreamInterruptedError,
 )
-from .types import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, ExplainReport, GatewayInfo, UsageReport
+from .types import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, ExplainReport, GatewayInfo, RequestEndEvent, UsageReport
 
 __all__ = [
     "__version__",
@@ -55,6 +56,8 @@ __all__ = [
     "CreateEmbeddingResponse",
     "ExplainReport",
     "UsageReport",
+    "RequestEndEvent",
+    "RequestEndCallback",
     "errors",
     "types",
     "GatewayError",

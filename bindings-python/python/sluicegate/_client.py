@@ -1,24 +1,34 @@
 """The clients: :class:`Gateway` (blocking) and :class:`AsyncGateway` (asyncio).
 
 Both take one config and expose ``chat.completions.create(...)`` and ``embeddings.create(...)``
-in the openai-python shape, plus the gateway's own ``explain``, ``usage`` and ``metrics_text``.
-All behaviour (routing, retries, policies, metering) is in the native core.
+in the openai-python shape, plus the gateway's own ``explain``, ``usage``, ``metrics_text`` and
+``on_request_end`` hooks. All behaviour (routing, retries, policies, metering) is in the native
+core.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import inspect
+import logging
 import os
 import pathlib
 from types import TracebackType
-from typing import Any, Dict, Mapping, Optional, Sequence, Type, TypeVar, Union
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Type, TypeVar, Union, cast
 
 from ._native import NativeGateway
 from ._resources import AsyncChat, AsyncEmbeddings, Chat, Embeddings, call_options
 from .errors import BadRequestError
-from .types import ExplainReport, UsageReport
+from .types import ExplainReport, RequestEndEvent, UsageReport
 
-__all__ = ["Gateway", "AsyncGateway", "ConfigInput"]
+__all__ = ["Gateway", "AsyncGateway", "ConfigInput", "RequestEndCallback"]
+
+logger = logging.getLogger("sluicegate")
+
+#: An ``on_request_end`` callback: a function, or an ``async def`` (a coroutine function).
+RequestEndCallback = Callable[[RequestEndEvent], object]
+_Callback = TypeVar("_Callback", bound=RequestEndCallback)
 
 #: A config: a dict (the YAML shape), YAML or JSON text (``str`` or ``bytes``), or a file path.
 ConfigInput = Union[Mapping[str, Any], str, bytes, "os.PathLike[str]"]
@@ -52,25 +62,115 @@ def _since(since: object) -> object:
     return since
 
 
+def _is_async(callback: object) -> bool:
+    return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+        getattr(callback, "__call__", None)
+    )
+
+
+class _OnLoop:
+    """Runs an async ``on_request_end`` callback as a task on the loop it was registered from."""
+
+    def __init__(self, callback: RequestEndCallback, loop: asyncio.AbstractEventLoop) -> None:
+        self.callback = callback
+        self.loop = loop
+        self.tasks: Set["asyncio.Future[Any]"] = set()  # the loop keeps only weak references
+
+    def __call__(self, event: RequestEndEvent) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._start, event)
+        except RuntimeError:
+            if not self.loop.is_closed():
+                raise
+            logger.warning(
+                "on_request_end: the event loop of %r is closed; the event of request %s was dropped",
+                self.callback, event.request_id,
+            )
+
+    def _start(self, event: RequestEndEvent) -> None:
+        try:
+            task = asyncio.ensure_future(cast(Awaitable[Any], self.callback(event)))
+        except BaseException as e:  # noqa: BLE001 - e.g. called with the wrong arguments
+            _log_failure(self.callback, e)
+            return
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: "asyncio.Future[Any]") -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log_failure(self.callback, task.exception())
+
+    def __repr__(self) -> str:
+        return repr(self.callback)
+
+
+def _log_failure(callback: object, error: Optional[BaseException]) -> None:
+    logger.error("on_request_end callback %r raised; the call was not affected", callback, exc_info=error)
+
+
 class _GatewayBase:
     _native: Optional[NativeGateway]
+    _request_end: List[RequestEndCallback]
 
-    def __init__(self, config: ConfigInput) -> None:
+    def __init__(self, config: ConfigInput, *, on_request_end: Optional[RequestEndCallback] = None) -> None:
         self._native = _load(config)
+        self._request_end = []
+        if on_request_end is not None:
+            self.on_request_end(on_request_end)
 
     @classmethod
-    def from_file(cls: Type[_Self], path: Union[str, "os.PathLike[str]"]) -> _Self:
+    def from_file(
+        cls: Type[_Self], path: Union[str, "os.PathLike[str]"], *, on_request_end: Optional[RequestEndCallback] = None
+    ) -> _Self:
         """Loads a YAML or JSON config file (relative paths in it are read from its folder)."""
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
-        return cls(pathlib.Path(path))
+        return cls(pathlib.Path(path), on_request_end=on_request_end)
 
     @classmethod
-    def from_text(cls: Type[_Self], text: str) -> _Self:
+    def from_text(cls: Type[_Self], text: str, *, on_request_end: Optional[RequestEndCallback] = None) -> _Self:
         """Loads a config from YAML or JSON text."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
-        return cls(text)
+        return cls(text, on_request_end=on_request_end)
+
+    def on_request_end(self, callback: _Callback) -> _Callback:
+        """Calls ``callback(event)`` after every call this gateway makes, successful or not, with
+        a :class:`~sluicegate.types.RequestEndEvent` (route, deployment, outcome, usage, cost,
+        latency). Returns ``callback``, so it also works as a decorator.
+
+        Callbacks run off the request path, on a background thread: a slow one never delays a
+        call, and what one raises is logged to the ``sluicegate`` logger, never to the caller.
+        An ``async def`` callback is scheduled on the event loop running when it is registered
+        (so register it from async code).
+        """
+        if not callable(callback):
+            raise TypeError(f"on_request_end needs a callable, not {type(callback).__name__}")
+        runner: RequestEndCallback = callback
+        if _is_async(callback):
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                raise TypeError(
+                    f"{callback!r} is async, and no event loop is running to schedule it on; register it "
+                    "from async code (e.g. create the AsyncGateway inside your main coroutine)"
+                ) from None
+            runner = _OnLoop(callback, loop)
+        native = self._native_gateway()
+        self._request_end.append(runner)
+        if len(self._request_end) == 1:
+            native.set_request_end(self._request_ended)
+        return callback
+
+    def _request_ended(self, data: Dict[str, Any]) -> None:
+        """The native dispatcher: runs on a core thread after each call."""
+        event = RequestEndEvent(data)
+        for callback in tuple(self._request_end):
+            try:
+                callback(event)
+            except BaseException as e:  # noqa: BLE001 - a hook never breaks anything
+                _log_failure(callback, e)
 
     def _native_gateway(self) -> NativeGateway:
         native = self._native
@@ -126,8 +226,8 @@ class Gateway(_GatewayBase):
     chat: Chat
     embeddings: Embeddings
 
-    def __init__(self, config: ConfigInput) -> None:
-        super().__init__(config)
+    def __init__(self, config: ConfigInput, *, on_request_end: Optional[RequestEndCallback] = None) -> None:
+        super().__init__(config, on_request_end=on_request_end)
         self.chat = Chat(self)
         self.embeddings = Embeddings(self)
 
@@ -158,8 +258,8 @@ class AsyncGateway(_GatewayBase):
     chat: AsyncChat
     embeddings: AsyncEmbeddings
 
-    def __init__(self, config: ConfigInput) -> None:
-        super().__init__(config)
+    def __init__(self, config: ConfigInput, *, on_request_end: Optional[RequestEndCallback] = None) -> None:
+        super().__init__(config, on_request_end=on_request_end)
         self.chat = AsyncChat(self)
         self.embeddings = AsyncEmbeddings(self)
 

@@ -1,11 +1,13 @@
 # Stubs for the native module (bindings-python/src). tests/python/test_api.py checks that these
 # names match the compiled module, so update both together.
-from typing import Any, Awaitable, Dict, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 VERSION: str
 ERROR_CODES: Tuple[str, ...]
 #: code -> (status_code, retryable) when the core has no more specific facts
 ERROR_DEFAULTS: Dict[str, Tuple[int, bool]]
+#: the core's per-call options (keywords of every create())
+OPTION_KEYS: Tuple[str, ...]
 
 class NativeGateway:
     @staticmethod
@@ -32,6 +34,7 @@ class NativeGateway:
     ) -> Dict[str, Any]: ...
     def usage(self, query: Optional[Dict[str, Any]] = None) -> Dict[str, Any]: ...
     def metrics_text(self) -> str: ...
+    def set_request_end(self, dispatch: Optional[Callable[[Dict[str, Any]], None]]) -> None: ...
 
 class NativeStream:
     @property
@@ -45,3 +48,4 @@ class NativeStream:
 
 def _resolve(future: Any, ok: bool, value: Any) -> None: ...
 def _shutdown() -> None: ...
+def _after_fork_in_child() -> None: ...

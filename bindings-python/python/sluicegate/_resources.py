@@ -27,14 +27,21 @@ MessageParam = Mapping[str, Any]
 #: A per-call timeout: seconds, or a duration such as ``"30s"``.
 Timeout = Union[float, str, None]
 
+#: The response cache for one call: ``False`` skips it, ``True`` uses it with the default TTL,
+#: ``{"ttl": "10m"}`` (or seconds) with this TTL; ``None`` leaves it to the config.
+CacheOption = Union[bool, Mapping[str, Union[str, float]], None]
+
 
 def call_options(
     tags: Optional[Mapping[str, str]] = None,
     request_id: Optional[str] = None,
     timeout: Timeout = None,
     key: Optional[str] = None,
+    traceparent: Optional[str] = None,
+    cache: CacheOption = None,
 ) -> Optional[Dict[str, Any]]:
-    """The gateway's per-call options; ``None`` when there are none."""
+    """The gateway's per-call options (``_native.OPTION_KEYS``, the same names in the same
+    order); ``None`` when there are none."""
     options: Dict[str, Any] = {}
     if tags is not None:
         options["tags"] = dict(tags) if isinstance(tags, Mapping) else tags
@@ -44,6 +51,10 @@ def call_options(
         options["timeout"] = timeout
     if key is not None:
         options["key"] = key
+    if traceparent is not None:
+        options["traceparent"] = traceparent
+    if cache is not None:
+        options["cache"] = dict(cache) if isinstance(cache, Mapping) else cache
     return options or None
 
 
@@ -94,41 +105,47 @@ class Completions:
     def create(
         self, *, model: str, messages: Iterable[MessageParam], stream: Literal[False] = False,
         tags: Optional[Mapping[str, str]] = None, request_id: Optional[str] = None, timeout: Timeout = None,
-        key: Optional[str] = None, extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
+        key: Optional[str] = None, traceparent: Optional[str] = None, cache: CacheOption = None,
+        extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
     ) -> ChatCompletion: ...
 
     @overload
     def create(
         self, *, model: str, messages: Iterable[MessageParam], stream: Literal[True],
         tags: Optional[Mapping[str, str]] = None, request_id: Optional[str] = None, timeout: Timeout = None,
-        key: Optional[str] = None, extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
+        key: Optional[str] = None, traceparent: Optional[str] = None, cache: CacheOption = None,
+        extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
     ) -> Stream: ...
 
     @overload
     def create(
         self, *, model: str, messages: Iterable[MessageParam], stream: bool,
         tags: Optional[Mapping[str, str]] = None, request_id: Optional[str] = None, timeout: Timeout = None,
-        key: Optional[str] = None, extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
+        key: Optional[str] = None, traceparent: Optional[str] = None, cache: CacheOption = None,
+        extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
     ) -> Union[ChatCompletion, Stream]: ...
 
     def create(
         self, *, model: str, messages: Iterable[MessageParam], stream: bool = False,
         tags: Optional[Mapping[str, str]] = None, request_id: Optional[str] = None, timeout: Timeout = None,
-        key: Optional[str] = None, extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
+        key: Optional[str] = None, traceparent: Optional[str] = None, cache: CacheOption = None,
+        extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
     ) -> Union[ChatCompletion, Stream]:
         """Sends a chat completion through the gateway.
 
         ``model`` names a route (or deployment) from the config. Other OpenAI request fields
         (``temperature``, ``tools``, ``max_tokens``...) go in ``**fields`` or ``extra_body`` and
         pass through to the provider. ``tags``, ``request_id``, ``timeout`` (seconds, or a
-        duration like ``"30s"``) and ``key`` (a virtual key) are the gateway's per-call options.
+        duration like ``"30s"``), ``key`` (a virtual key), ``traceparent`` (a W3C trace
+        context to continue) and ``cache`` (``False``, ``True`` or ``{"ttl": "10m"}``) are the
+        gateway's per-call options.
 
         Blocks without holding the GIL; Ctrl-C interrupts it and cancels the upstream request.
         With ``stream=True`` returns a :class:`Stream` once the first content has arrived.
         """
         native = self._gateway._native_gateway()
         request = _chat_request(model, messages, stream, extra_body, fields)
-        options = call_options(tags, request_id, timeout, key)
+        options = call_options(tags, request_id, timeout, key, traceparent, cache)
         try:
             if stream is True:
                 return Stream(native.chat_stream(request, options))
@@ -147,13 +164,14 @@ class Embeddings:
     def create(
         self, *, model: str, input: Union[str, Iterable[str], Iterable[int], Iterable[Iterable[int]]],
         tags: Optional[Mapping[str, str]] = None, request_id: Optional[str] = None, timeout: Timeout = None,
-        key: Optional[str] = None, extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
+        key: Optional[str] = None, traceparent: Optional[str] = None, cache: CacheOption = None,
+        extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
     ) -> CreateEmbeddingResponse:
         """Embeds ``input`` (a string or a list of them) with the route ``model``."""
         native = self._gateway._native_gateway()
         request = _request({"model": model, "input": _listed(input)}, extra_body, fields)
         try:
-            return _logged(CreateEmbeddingResponse(native.embeddings(request, call_options(tags, request_id, timeout, key))))
+            return _logged(CreateEmbeddingResponse(native.embeddings(request, call_options(tags, request_id, timeout, key, traceparent, cache))))
         except GatewayError as e:
             _log_error(e)
             raise
@@ -182,33 +200,37 @@ class AsyncCompletions:
     async def create(
         self, *, model: str, messages: Iterable[MessageParam], stream: Literal[False] = False,
         tags: Optional[Mapping[str, str]] = None, request_id: Optional[str] = None, timeout: Timeout = None,
-        key: Optional[str] = None, extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
+        key: Optional[str] = None, traceparent: Optional[str] = None, cache: CacheOption = None,
+        extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
     ) -> ChatCompletion: ...
 
     @overload
     async def create(
         self, *, model: str, messages: Iterable[MessageParam], stream: Literal[True],
         tags: Optional[Mapping[str, str]] = None, request_id: Optional[str] = None, timeout: Timeout = None,
-        key: Optional[str] = None, extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
+        key: Optional[str] = None, traceparent: Optional[str] = None, cache: CacheOption = None,
+        extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
     ) -> AsyncStream: ...
 
     @overload
     async def create(
         self, *, model: str, messages: Iterable[MessageParam], stream: bool,
         tags: Optional[Mapping[str, str]] = None, request_id: Optional[str] = None, timeout: Timeout = None,
-        key: Optional[str] = None, extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
+        key: Optional[str] = None, traceparent: Optional[str] = None, cache: CacheOption = None,
+        extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
     ) -> Union[ChatCompletion, AsyncStream]: ...
 
     async def create(
         self, *, model: str, messages: Iterable[MessageParam], stream: bool = False,
         tags: Optional[Mapping[str, str]] = None, request_id: Optional[str] = None, timeout: Timeout = None,
-        key: Optional[str] = None, extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
+        key: Optional[str] = None, traceparent: Optional[str] = None, cache: CacheOption = None,
+        extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
     ) -> Union[ChatCompletion, AsyncStream]:
         """The same as :meth:`Completions.create`, awaited. Cancelling the task cancels the
         upstream request; with ``stream=True`` returns an :class:`AsyncStream`."""
         native = self._gateway._native_gateway()
         request = _chat_request(model, messages, stream, extra_body, fields)
-        options = call_options(tags, request_id, timeout, key)
+        options = call_options(tags, request_id, timeout, key, traceparent, cache)
         try:
             if stream is True:
                 return AsyncStream(await native.chat_stream_async(request, options))
@@ -227,12 +249,13 @@ class AsyncEmbeddings:
     async def create(
         self, *, model: str, input: Union[str, Iterable[str], Iterable[int], Iterable[Iterable[int]]],
         tags: Optional[Mapping[str, str]] = None, request_id: Optional[str] = None, timeout: Timeout = None,
-        key: Optional[str] = None, extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
+        key: Optional[str] = None, traceparent: Optional[str] = None, cache: CacheOption = None,
+        extra_body: Optional[Mapping[str, Any]] = None, **fields: Any,
     ) -> CreateEmbeddingResponse:
         """The same as :meth:`Embeddings.create`, awaited."""
         native = self._gateway._native_gateway()
         request = _request({"model": model, "input": _listed(input)}, extra_body, fields)
-        options = call_options(tags, request_id, timeout, key)
+        options = call_options(tags, request_id, timeout, key, traceparent, cache)
         try:
             return _logged(CreateEmbeddingResponse(await native.embeddings_async(request, options)))
         except GatewayError as e:

@@ -31,6 +31,7 @@ __all__ = [
     "GatewayInfo",
     "GatewayUsage",
     "SkippedDeployment",
+    "AttemptLogEntry",
     "PolicyReport",
     "PolicyReservation",
     "GuardrailReport",
@@ -42,6 +43,8 @@ __all__ = [
     "UsageReport",
     "UsageGroup",
     "Percentiles",
+    "RequestEndEvent",
+    "RequestEndError",
 ]
 
 # How a field's raw JSON becomes a Python value: kept as is, one object, a list of objects,
@@ -203,6 +206,14 @@ class SkippedDeployment(BaseObject):
     reason: str
 
 
+class AttemptLogEntry(BaseObject):
+    """One attempt of a call: the deployment tried, ``"ok"`` or the error code, and how long."""
+
+    deployment: str
+    outcome: str
+    latency_ms: float
+
+
 class PolicyReservation(BaseObject):
     """One policy a call was counted under, and what it reserved (requests, tokens or USD)."""
 
@@ -227,7 +238,10 @@ class PolicyReport(BaseObject):
 
 
 class GatewayInfo(BaseObject):
-    """What the gateway did for one call: route, deployment, attempts, usage, cost, timings."""
+    """What the gateway did for one call: route, deployment, attempts, usage, cost, timings.
+
+    ``saved_cost_usd`` is what a cache hit saved; ``trace_id`` and ``span_id`` name the call's
+    trace span (the caller's trace when a ``traceparent`` was given)."""
 
     request_id: str
     route: str
@@ -236,12 +250,16 @@ class GatewayInfo(BaseObject):
     model: Optional[str]
     attempts: int
     cache_hit: bool
+    saved_cost_usd: Optional[float]
     usage: GatewayUsage
     cost_usd: Optional[float]
     latency_ms: float
     ttft_ms: Optional[float]
     overhead_us: int
     tags: Dict[str, str]
+    trace_id: str
+    span_id: str
+    attempt_log: List[AttemptLogEntry]
     skipped: List[SkippedDeployment]
     policy: Optional[PolicyReport]
 
@@ -374,6 +392,40 @@ class UsageReport(BaseObject):
     since: str
     group_by: List[str]
     groups: List[UsageGroup]
+
+
+class RequestEndError(BaseObject):
+    """Why a call failed: the error's ``code`` (as on :class:`GatewayError`) and message."""
+
+    code: str
+    message: str
+
+
+class RequestEndEvent(BaseObject):
+    """One finished call, as ``on_request_end`` callbacks receive it (successes and failures).
+
+    ``outcome`` is ``"ok"`` or the error's code, ``ts`` when the call ended (RFC 3339), ``key``
+    the name of the virtual key used (never its secret), ``operation`` ``"chat"`` or
+    ``"embeddings"``. Deployment, provider, model, cost and timings are ``None`` when no
+    deployment answered.
+    """
+
+    request_id: str
+    ts: str
+    operation: str
+    route: str
+    deployment: Optional[str]
+    provider: Optional[str]
+    model: Optional[str]
+    outcome: str
+    error: Optional[RequestEndError]
+    key: Optional[str]
+    tags: Dict[str, str]
+    usage: GatewayUsage
+    cost_usd: Optional[float]
+    latency_ms: float
+    ttft_ms: Optional[float]
+    overhead_us: Optional[int]
 
 
 def _spec_for(hint: Any) -> _Spec:
