@@ -193,6 +193,16 @@ impl Gateway {
 
     /// Usage grouped by dimensions since a time: `{"group_by": ["team", "model"], "since": "2026-11-01" | unix seconds | "1h"}`.
     pub fn usage(&self, query: &Value) -> Result<Value> {
+        match query {
+            Value::Null => {}
+            Value::Object(map) => {
+                for key in map.keys().filter(|k| !["group_by", "since"].contains(&k.as_str())) {
+                    let near = crate::config::suggest::hint(key, ["group_by", "since"]);
+                    return Err(Error::invalid_request(format!("unknown usage query key `{key}`{near} (known: group_by, since)")));
+                }
+            }
+            _ => return Err(Error::invalid_request("the usage query must be an object like {\"group_by\": [\"team\"], \"since\": \"1h\"}")),
+        }
         let group_by: Vec<String> = match query.get("group_by") {
             None | Some(Value::Null) => vec![],
             Some(Value::String(s)) => vec![s.clone()],

@@ -210,6 +210,7 @@ async fn open_prepared(gateway: &Gateway, plan: &Plan, mut record: CallRecord, r
                     input: request.get("messages").cloned().unwrap_or(Value::Null),
                     output: String::new(),
                     cache: cache.map(|(key, ttl)| (key, ttl, Vec::new())),
+                    recorded: false,
                 };
                 let task = runtime().spawn(pump.run(head, chunks, tx));
                 return Ok(ChatStream { pending, rx, meta, request_id, _pump: Some(AbortOnDrop(task)) });
@@ -258,6 +259,27 @@ struct Pump {
     output: String,
     /// Where to cache the answer, and the chunks so far.
     cache: Option<(String, Duration, Vec<Value>)>,
+    /// Set once the stream has ended and been recorded.
+    recorded: bool,
+}
+
+impl Drop for Pump {
+    /// A stream the caller dropped early is still recorded (as cancelled), so that its
+    /// `gateway` metadata, metering and audit record exist like any other call's.
+    fn drop(&mut self) {
+        if self.recorded {
+            return;
+        }
+        self.record.provider_time += self.sent.elapsed();
+        let usage = self.tally.usage.unwrap_or(Usage { input_tokens: self.prompt_estimate, output_tokens: tokens::estimate_text(&self.tally.text), ..Usage::default() });
+        self.record.usage_estimated = self.tally.usage.is_none();
+        self.gateway.settle(&mut self.record, &self.deployment, Some(usage));
+        let cancelled = Error::new(ErrorKind::Cancelled, "the caller stopped reading the stream").with_request_id(&self.record.request_id);
+        *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record.to_json());
+        self.gateway.trace("chat", &self.record, true, Some(&cancelled));
+        let output = Value::String(std::mem::take(&mut self.output));
+        self.gateway.audit("chat_stream", &self.record.request_id, &self.record.route, Some(&self.principal), Err(&cancelled), Some((&self.input, &output)));
+    }
 }
 
 /// Why a stream ended early.
@@ -327,6 +349,7 @@ impl Pump {
                 None => break None,
             }
         };
+        self.recorded = true;
         self.record.provider_time += waited.elapsed();
         let usage = self.tally.usage.or_else(|| {
             self.record.usage_estimated = true;
