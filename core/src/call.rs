@@ -51,7 +51,7 @@ fn worst_cost(plan: &Plan, prices: &PriceBook, request: &Value) -> Option<f64> {
 
 impl Gateway {
     /// Checks, guards, plans and reserves. `model` is the route asked for.
-    pub(crate) fn prepare(&self, request: &Value, options: &CallOptions, model: &str, request_id: String) -> Result<Prepared> {
+    pub(crate) async fn prepare(&self, request: &Value, options: &CallOptions, model: &str, request_id: String) -> Result<Prepared> {
         let fail = |e: Error| e.with_request_id(&request_id);
         let policy = self.policy();
         let principal = policy.authenticate(options.key.as_deref(), model, &options.tags).map_err(fail)?;
@@ -66,12 +66,12 @@ impl Gateway {
             tokens: plan.prompt_tokens + crate::providers::dialect::max_tokens(&request).unwrap_or(0),
             worst_cost_usd: worst_cost(plan, self.prices(), &request),
         };
-        let ticket = match policy.reserve(&principal, &plan.route, &estimate(&plan)) {
+        let ticket = match policy.reserve(&principal, &plan.route, &estimate(&plan)).await {
             Ok(ticket) => ticket,
             Err(Refused::Error(e)) => return Err(fail(e)),
             Err(Refused::Fallback(route)) => {
                 plan = Plan::for_request(self.config(), self.prices(), &route, &request, &effective).map_err(fail)?;
-                match policy.reserve(&principal, &plan.route, &estimate(&plan)) {
+                match policy.reserve(&principal, &plan.route, &estimate(&plan)).await {
                     Ok(ticket) => ticket,
                     Err(Refused::Error(e)) => return Err(fail(e)),
                     Err(Refused::Fallback(_)) => {
@@ -87,14 +87,14 @@ impl Gateway {
     }
 
     /// Checks a chat request and prepares it.
-    pub(crate) fn begin(&self, request: &Value, options: &CallOptions, want_stream: bool) -> Result<Prepared> {
+    pub(crate) async fn begin(&self, request: &Value, options: &CallOptions, want_stream: bool) -> Result<Prepared> {
         let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
         let checked = request::check(request).map_err(|e| e.with_request_id(&request_id))?;
         if checked.stream != want_stream {
             let hint = if want_stream { "set `stream: true` or use the non-streaming call" } else { "use the streaming call for `stream: true`" };
             return Err(Error::invalid_request(format!("this call does not match the request's `stream` field; {hint}")).with_request_id(&request_id));
         }
-        self.prepare(request, options, &checked.model, request_id)
+        self.prepare(request, options, &checked.model, request_id).await
     }
 
     /// The `gateway.policy` report for a call.

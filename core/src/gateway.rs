@@ -69,7 +69,7 @@ impl Gateway {
         let router = Router::new(&config);
         let exporter = config.otlp.as_ref().map(|o| Arc::new(Exporter::new(o)));
         let cache = MemoryCache::new(config.cache.max_entries);
-        let policy = Policy::new(&config);
+        let policy = Policy::new(&config)?;
         let audit = match &config.audit {
             Some(a) => Some(AuditLog::open(a, config.resolve_path(&a.path))?),
             None => None,
@@ -204,7 +204,11 @@ impl Gateway {
         let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
         let prepared = request::check_embeddings(&request)
             .map_err(|e| e.with_request_id(&request_id))
-            .and_then(|model| self.prepare(&request, &options, &model, request_id.clone()));
+            ;
+        let prepared = match prepared {
+            Ok(model) => self.prepare(&request, &options, &model, request_id.clone()).await,
+            Err(e) => Err(e),
+        };
         let p = match prepared {
             Ok(p) => p,
             Err(e) => {
@@ -312,7 +316,7 @@ impl Gateway {
     }
 
     async fn run_chat(&self, request: Value, options: CallOptions) -> Result<Value> {
-        let p = match self.begin(&request, &options, false) {
+        let p = match self.begin(&request, &options, false).await {
             Ok(p) => p,
             Err(e) => {
                 self.failed_early("chat", &request, &options, &e);

@@ -113,7 +113,7 @@ fn forward(chunk: &Value, wants_usage: bool) -> bool {
 }
 
 pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions) -> Result<ChatStream> {
-    let prepared = match gateway.begin(&request, &options, true) {
+    let prepared = match gateway.begin(&request, &options, true).await {
         Ok(p) => p,
         Err(e) => {
             gateway.failed_early("chat_stream", &request, &options, &e);

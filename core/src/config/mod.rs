@@ -11,7 +11,7 @@ mod route;
 pub mod suggest;
 
 pub use duration::parse_duration;
-pub use policy::{AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed, PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector, Window};
+pub use policy::{StateBackendConfig, StateConfig, AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed, PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector, Window};
 pub use route::{ATTEMPT_CAP, BreakerConfig, RetryConfig, RouteConfig, RouteRule, Strategy, TimeoutConfig};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -80,11 +80,12 @@ pub struct Config {
     /// OTLP trace export, when an endpoint is set.
     pub otlp: Option<OtlpConfig>,
     pub cache: CacheConfig,
+    pub state: StateConfig,
     /// Where relative paths in the config are resolved from.
     pub base_dir: Option<PathBuf>,
 }
 
-const TOP_KEYS: [&str; 9] = ["providers", "deployments", "routes", "pricing", "keys", "policies", "audit", "telemetry", "cache"];
+const TOP_KEYS: [&str; 10] = ["providers", "deployments", "routes", "pricing", "keys", "policies", "audit", "telemetry", "cache", "state"];
 const PROVIDER_KEYS: [&str; 9] = ["type", "api_base", "api_key", "api_version", "headers", "timeout", "script", "latency", "description"];
 const DEPLOYMENT_KEYS: [&str; 8] = ["provider", "model", "region", "rpm", "tpm", "weight", "max_input_tokens", "description"];
 const PRICING_KEYS: [&str; 2] = ["file", "models"];
@@ -157,6 +158,7 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
         audit: None,
         otlp: None,
         cache: CacheConfig::default(),
+        state: StateConfig::default(),
         base_dir: None,
     };
     let Some(top) = object(value, "(top level)", &TOP_KEYS, p) else { return config };
@@ -189,6 +191,7 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
     config.policies = policy::read_policies(top.get("policies"), &config, p);
     config.audit = policy::read_audit(top.get("audit"), p);
     config.otlp = read_telemetry(top.get("telemetry"), p);
+    config.state = policy::read_state(top.get("state"), p);
     if let Some(c) = top.get("cache").filter(|c| !c.is_null()) {
         if let Some(cmap) = object(c, "cache", &["max_entries", "share_across_principals"], p) {
             config.cache.max_entries = read::whole(cmap, "cache", "max_entries", p).unwrap_or(config.cache.max_entries as u64) as usize;

@@ -54,6 +54,29 @@ pub struct RateLimitConfig {
     pub selector: Selector,
     pub rpm: Option<u64>,
     pub tpm: Option<u64>,
+    /// When the shared store is unreachable: go on under local limits (`fail_open`), or refuse.
+    /// `None` follows `state.on_unavailable`.
+    pub fail_open: Option<bool>,
+}
+
+/// `state`: where policy counters live.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateBackendConfig {
+    Memory,
+    Redis { url: String, prefix: String, timeout: std::time::Duration },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateConfig {
+    pub backend: StateBackendConfig,
+    /// The default for policies: go on under local limits when the store is unreachable.
+    pub fail_open: bool,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig { backend: StateBackendConfig::Memory, fail_open: false }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +99,7 @@ pub struct BudgetConfig {
     pub usd: f64,
     pub window: Window,
     pub on_exceed: OnExceed,
+    pub fail_open: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,8 +165,47 @@ pub struct AuditConfig {
 pub const PII_ENTITIES: [&str; 8] = ["email", "phone", "credit_card", "iban", "us_ssn", "ipv4", "ipv6", "api_key"];
 const KEY_KEYS: [&str; 5] = ["sha256", "tags", "routes", "expires", "description"];
 const POLICY_KEYS: [&str; 4] = ["rate_limits", "budgets", "guardrails", "residency"];
-const LIMIT_KEYS: [&str; 3] = ["scope", "rpm", "tpm"];
-const BUDGET_KEYS: [&str; 4] = ["scope", "usd", "window", "on_exceed"];
+const LIMIT_KEYS: [&str; 4] = ["scope", "rpm", "tpm", "on_unavailable"];
+const BUDGET_KEYS: [&str; 5] = ["scope", "usd", "window", "on_exceed", "on_unavailable"];
+const STATE_KEYS: [&str; 5] = ["backend", "url", "prefix", "timeout", "on_unavailable"];
+
+fn read_fail_mode(map: &serde_json::Map<String, Value>, path: &str, p: &mut Problems) -> Option<bool> {
+    match read::string(map, path, "on_unavailable", p).as_deref() {
+        None => None,
+        Some("fail_open") => Some(true),
+        Some("fail_closed") => Some(false),
+        Some(other) => {
+            let near = suggest::hint(other, ["fail_open", "fail_closed"]);
+            p.push(&join(path, "on_unavailable"), format!("unknown mode `{other}`{near} (fail_open or fail_closed)"));
+            None
+        }
+    }
+}
+
+pub(super) fn read_state(v: Option<&Value>, p: &mut Problems) -> StateConfig {
+    let mut state = StateConfig::default();
+    let Some(map) = v.filter(|v| !v.is_null()).and_then(|v| object(v, "state", &STATE_KEYS, p)) else { return state };
+    state.fail_open = read_fail_mode(map, "state", p).unwrap_or(false);
+    match read::string(map, "state", "backend", p).as_deref() {
+        None | Some("memory") => {}
+        Some("redis") | Some("valkey") => match read::required_string(map, "state", "url", p) {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("valkey://") => {
+                state.backend = StateBackendConfig::Redis {
+                    url: url.replacen("valkey://", "redis://", 1),
+                    prefix: read::string(map, "state", "prefix", p).unwrap_or_else(|| "sg:".into()),
+                    timeout: read::duration(map, "state", "timeout", p).unwrap_or(std::time::Duration::from_millis(250)),
+                };
+            }
+            Some(_) => p.push("state.url", "must be a redis:// or rediss:// URL, like `redis://127.0.0.1:6379/0`"),
+            None => {}
+        },
+        Some(other) => {
+            let near = suggest::hint(other, ["memory", "redis"]);
+            p.push("state.backend", format!("unknown backend `{other}`{near} (memory or redis)"));
+        }
+    }
+    state
+}
 const GUARD_KEYS: [&str; 8] = ["name", "type", "entities", "patterns", "words", "limit", "action", "apply_to"];
 const RESIDENCY_KEYS: [&str; 2] = ["when", "regions"];
 const SCOPE_KEYS: [&str; 3] = ["tag", "tags", "kind"];
@@ -232,7 +295,7 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
         if rpm == Some(0) || tpm == Some(0) {
             p.push(&path, "a limit of 0 would refuse every call; remove the limit or set it above 0");
         }
-        policies.rate_limits.push(RateLimitConfig { selector: read_selector(m, &path, p), rpm, tpm });
+        policies.rate_limits.push(RateLimitConfig { selector: read_selector(m, &path, p), rpm, tpm, fail_open: read_fail_mode(m, &path, p) });
     }
     for (path, v) in list(map, "budgets", "policies", p) {
         let Some(m) = object(v, &path, &BUDGET_KEYS, p) else { continue };
@@ -266,7 +329,7 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
                 OnExceed::Block
             }
         };
-        policies.budgets.push(BudgetConfig { selector: read_selector(m, &path, p), usd: usd.unwrap_or(0.0), window, on_exceed });
+        policies.budgets.push(BudgetConfig { selector: read_selector(m, &path, p), usd: usd.unwrap_or(0.0), window, on_exceed, fail_open: read_fail_mode(m, &path, p) });
     }
     for (i, (path, v)) in list(map, "guardrails", "policies", p).into_iter().enumerate() {
         let Some(m) = object(v, &path, &GUARD_KEYS, p) else { continue };

@@ -147,6 +147,10 @@ fn last_said(request: &Value) -> Option<(String, String)> {
     Some((role, m.get("content").map(tokens::content_text).unwrap_or_default()))
 }
 
+fn max_tokens(request: &Value) -> Option<u64> {
+    request.get("max_completion_tokens").or_else(|| request.get("max_tokens")).and_then(Value::as_u64)
+}
+
 /// The deterministic default reply: it names the model and echoes what it was last told, so
 /// that a test can see the request got through translation intact.
 pub fn default_reply(model: &str, request: &Value) -> String {
@@ -158,17 +162,30 @@ pub fn default_reply(model: &str, request: &Value) -> String {
 }
 
 impl Step {
+    /// The reply, cut to the request's `max_tokens` as a real model would stop there.
     pub fn reply_text(&self, model: &str, request: &Value) -> Option<String> {
-        if self.tool_calls.is_some() {
-            return self.reply.clone();
-        }
-        Some(self.reply.clone().unwrap_or_else(|| default_reply(model, request)))
+        let full = if self.tool_calls.is_some() { self.reply.clone() } else { Some(self.reply.clone().unwrap_or_else(|| default_reply(model, request))) };
+        full.map(|text| match max_tokens(request) {
+            Some(max) if tokens::estimate_text(&text) > max => text.chars().take((max * 4) as usize).collect(),
+            _ => text,
+        })
     }
 
-    pub fn finish_reason(&self) -> String {
-        self.finish_reason
-            .clone()
-            .unwrap_or_else(|| if self.tool_calls.is_some() { "tool_calls".into() } else { "stop".into() })
+    fn cut(&self, model: &str, request: &Value) -> bool {
+        let full = self.reply.clone().unwrap_or_else(|| default_reply(model, request));
+        self.tool_calls.is_none() && max_tokens(request).is_some_and(|max| tokens::estimate_text(&full) > max)
+    }
+
+    pub fn finish_reason(&self, model: &str, request: &Value) -> String {
+        self.finish_reason.clone().unwrap_or_else(|| {
+            if self.tool_calls.is_some() {
+                "tool_calls".into()
+            } else if self.cut(model, request) {
+                "length".into()
+            } else {
+                "stop".into()
+            }
+        })
     }
 
     /// OpenAI `usage`, computed deterministically unless the step overrides it.
@@ -233,7 +250,7 @@ impl Step {
             "object": "chat.completion",
             "created": crate::runtime::unix_now(),
             "model": model,
-            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": self.finish_reason()}],
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": self.finish_reason(model, request)}],
             "usage": self.usage(model, request),
         })
     }
@@ -265,7 +282,7 @@ impl Step {
                 }
             }
         }
-        out.push(chunk(json!({}), json!(self.finish_reason())));
+        out.push(chunk(json!({}), json!(self.finish_reason(model, request))));
         let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
         if wants_usage {
             out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,

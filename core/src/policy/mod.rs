@@ -6,9 +6,10 @@ pub mod audit;
 pub mod clock;
 pub mod guard;
 pub mod pii;
+pub mod redis_state;
 pub mod state;
 
-use crate::config::{BudgetConfig, Config, KeyConfig, OnExceed, Policies, Scope, Selector, Window};
+use crate::config::{BudgetConfig, Config, KeyConfig, OnExceed, Policies, Scope, Selector, StateBackendConfig, Window};
 use crate::error::{Error, ErrorKind, Result};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -28,6 +29,10 @@ pub struct Policy {
     policies: Policies,
     pub guards: guard::Guards,
     state: Arc<dyn StateBackend>,
+    /// Where counters go while a shared store is unreachable (policies that fail open).
+    local: Arc<state::MemoryState>,
+    shared: bool,
+    fail_open: bool,
 }
 
 /// What a call may cost at most, and its estimated tokens, for reservations.
@@ -41,6 +46,10 @@ pub enum Refused {
     Error(Error),
     /// A budget is used up and says to serve the call from this route instead.
     Fallback(String),
+}
+
+fn reservation_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -73,13 +82,28 @@ fn window_key(budget: &BudgetConfig, now: f64) -> String {
 }
 
 impl Policy {
-    pub fn new(config: &Config) -> Policy {
-        Policy {
+    pub fn new(config: &Config) -> Result<Policy> {
+        let local = Arc::new(state::MemoryState::default());
+        let (state, shared): (Arc<dyn StateBackend>, bool) = match &config.state.backend {
+            StateBackendConfig::Memory => (local.clone(), false),
+            StateBackendConfig::Redis { url, prefix, timeout } => {
+                let redis = redis_state::RedisState::new(url, prefix, *timeout).map_err(|why| {
+                    let mut e = Error::new(ErrorKind::InvalidConfig, format!("invalid config: state.url: {why}"));
+                    e.problems = vec![format!("state.url: {why}")];
+                    e
+                })?;
+                (Arc::new(redis_state::Shared(Arc::new(redis))), true)
+            }
+        };
+        Ok(Policy {
             keys: config.keys.values().map(|k| (k.sha256.clone(), k.clone())).collect(),
             policies: config.policies.clone(),
             guards: guard::Guards::new(&config.policies.guardrails),
-            state: Arc::new(state::MemoryState::default()),
-        }
+            state,
+            local,
+            shared,
+            fail_open: config.state.fail_open,
+        })
     }
 
     pub fn residency(&self) -> &[crate::config::ResidencyConfig] {
@@ -112,28 +136,49 @@ impl Policy {
     }
 
     /// Reserves every rate limit and budget the call falls under, all or nothing.
-    pub fn reserve(&self, principal: &Principal, route: &str, estimate: &Estimate) -> std::result::Result<Ticket, Refused> {
+    pub async fn reserve(&self, principal: &Principal, route: &str, estimate: &Estimate) -> std::result::Result<Ticket, Refused> {
         let now = clock::now_secs();
         let mut items: Vec<(Reservation, Measure, String)> = Vec::new();
         for (i, limit) in self.policies.rate_limits.iter().enumerate() {
             let Some(value) = scope_value(&limit.selector, principal, route) else { continue };
             let who = format!("{} `{value}`", limit.selector.scope.describe());
             if let Some(rpm) = limit.rpm {
-                items.push((Reservation { key: format!("rl:{i}:rpm:{value}"), kind: Kind::Rate, limit: rpm as f64, amount: 1.0 }, Measure::Requests, format!("policies.rate_limits[{i}] ({rpm} requests/min for {who})")));
+                items.push((Reservation { key: format!("rl:{i}:rpm:{value}"), kind: Kind::Rate, limit: rpm as f64, amount: 1.0, id: reservation_id(), fail_open: limit.fail_open.unwrap_or(self.fail_open) }, Measure::Requests, format!("policies.rate_limits[{i}] ({rpm} requests/min for {who})")));
             }
             if let Some(tpm) = limit.tpm {
                 let amount = estimate.tokens.min(tpm) as f64;
-                items.push((Reservation { key: format!("rl:{i}:tpm:{value}"), kind: Kind::Rate, limit: tpm as f64, amount }, Measure::Tokens, format!("policies.rate_limits[{i}] ({tpm} tokens/min for {who})")));
+                items.push((Reservation { key: format!("rl:{i}:tpm:{value}"), kind: Kind::Rate, limit: tpm as f64, amount, id: reservation_id(), fail_open: limit.fail_open.unwrap_or(self.fail_open) }, Measure::Tokens, format!("policies.rate_limits[{i}] ({tpm} tokens/min for {who})")));
             }
         }
         for (i, budget) in self.policies.budgets.iter().enumerate() {
             let Some(value) = scope_value(&budget.selector, principal, route) else { continue };
             let window = window_key(budget, now);
             let what = format!("policies.budgets[{i}] (${:.2} per {} for {} `{value}`)", budget.usd, match budget.window { Window::Day => "day", Window::Month => "month", Window::Total => "all time" }, budget.selector.scope.describe());
-            items.push((Reservation { key: format!("bg:{i}:{value}:{window}"), kind: Kind::Budget, limit: budget.usd, amount: estimate.worst_cost_usd.unwrap_or(0.0) }, Measure::Usd, what));
+            items.push((Reservation { key: format!("bg:{i}:{value}:{window}"), kind: Kind::Budget, limit: budget.usd, amount: estimate.worst_cost_usd.unwrap_or(0.0), id: reservation_id(), fail_open: budget.fail_open.unwrap_or(self.fail_open) }, Measure::Usd, what));
         }
         let reservations: Vec<Reservation> = items.iter().map(|(r, _, _)| r.clone()).collect();
-        if let Err(refusal) = self.state.reserve(&reservations, now) {
+        let mut state = self.state.clone();
+        let mut degraded = None;
+        let outcome = if reservations.is_empty() {
+            Ok(())
+        } else {
+            match self.state.reserve(&reservations, now).await {
+                Ok(outcome) => outcome,
+                Err(state::Unreachable(why)) => {
+                    if let Some((_, _, what)) = items.iter().find(|(r, _, _)| !r.fail_open) {
+                        return Err(Refused::Error(
+                            Error::new(ErrorKind::Internal, format!("{why}; {what} fails closed, so the call was refused. Retry when the store is back, or set `on_unavailable: fail_open`"))
+                                .with_retryable(true),
+                        ));
+                    }
+                    crate::log::warn(&format!("{why}; policies fail open: counting under this process's local limits until it is back"));
+                    state = self.local.clone();
+                    degraded = Some(why);
+                    self.local.reserve_now(&reservations, now)
+                }
+            }
+        };
+        if let Err(refusal) = outcome {
             let (item, _, what) = &items[refusal.index];
             return Err(match item.kind {
                 Kind::Rate => Refused::Error(
@@ -156,7 +201,12 @@ impl Policy {
                 }
             });
         }
-        Ok(Ticket { state: self.state.clone(), items: items.into_iter().map(|(r, m, what)| (r, m, what)).collect(), done: false })
+        let store = match (&degraded, self.shared) {
+            (Some(_), _) => "local (shared store unreachable)",
+            (None, true) => "redis",
+            (None, false) => "memory",
+        };
+        Ok(Ticket { state, items, done: false, store })
     }
 }
 
@@ -173,6 +223,8 @@ pub struct Ticket {
     state: Arc<dyn StateBackend>,
     items: Vec<(Reservation, Measure, String)>,
     done: bool,
+    /// Where the counters live for this call: `memory`, `redis`, or the local fallback.
+    store: &'static str,
 }
 
 impl Ticket {
@@ -194,7 +246,7 @@ impl Ticket {
         let describe = |m: Measure| self.items.iter().filter(|(_, x, _)| *x == m).map(|(r, _, what)| json!({"policy": what, "reserved": r.amount})).collect::<Vec<_>>();
         let mut limits = describe(Measure::Requests);
         limits.extend(describe(Measure::Tokens));
-        json!({"rate_limits": limits, "budgets": describe(Measure::Usd)})
+        json!({"rate_limits": limits, "budgets": describe(Measure::Usd), "state": self.store})
     }
 }
 

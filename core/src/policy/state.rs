@@ -20,6 +20,10 @@ pub struct Reservation {
     pub kind: Kind,
     pub limit: f64,
     pub amount: f64,
+    /// Unique per reservation (a shared store tracks each one, with an expiry).
+    pub id: String,
+    /// Whether the call may go on under local limits when a shared store is unreachable.
+    pub fail_open: bool,
 }
 
 /// Why a reservation was refused: which one, and when it could succeed (rates only).
@@ -31,9 +35,15 @@ pub struct Refusal {
     pub used: f64,
 }
 
+/// The store could not be reached (or did not answer in time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreachable(pub String);
+
+pub type Reserved<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Result<(), Refusal>, Unreachable>> + Send + 'a>>;
+
 pub trait StateBackend: Send + Sync {
     /// Takes every reservation, or none of them.
-    fn reserve(&self, items: &[Reservation], now: f64) -> Result<(), Refusal>;
+    fn reserve<'a>(&'a self, items: &'a [Reservation], now: f64) -> Reserved<'a>;
     /// Replaces a reservation by what the call really used.
     fn settle(&self, item: &Reservation, actual: f64, now: f64);
     /// Gives a reservation back (the call failed or was cancelled).
@@ -63,7 +73,26 @@ fn rate_cost(item: &Reservation, units: f64) -> f64 {
 }
 
 impl StateBackend for MemoryState {
-    fn reserve(&self, items: &[Reservation], now: f64) -> Result<(), Refusal> {
+    fn reserve<'a>(&'a self, items: &'a [Reservation], now: f64) -> Reserved<'a> {
+        let result = self.reserve_now(items, now);
+        Box::pin(async move { Ok(result) })
+    }
+
+    fn settle(&self, item: &Reservation, actual: f64, now: f64) {
+        self.settle_now(item, actual, now);
+    }
+
+    fn release(&self, item: &Reservation, now: f64) {
+        self.release_now(item, now);
+    }
+
+    fn used(&self, key: &str) -> f64 {
+        self.cells.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|c| c.value + c.reserved).unwrap_or(0.0)
+    }
+}
+
+impl MemoryState {
+    pub fn reserve_now(&self, items: &[Reservation], now: f64) -> Result<(), Refusal> {
         let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
         for (index, item) in items.iter().enumerate() {
             let cell = cells.get(&item.key);
@@ -93,7 +122,7 @@ impl StateBackend for MemoryState {
         Ok(())
     }
 
-    fn settle(&self, item: &Reservation, actual: f64, now: f64) {
+    pub fn settle_now(&self, item: &Reservation, actual: f64, now: f64) {
         let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
         let cell = cells.entry(item.key.clone()).or_default();
         match item.kind {
@@ -105,7 +134,7 @@ impl StateBackend for MemoryState {
         }
     }
 
-    fn release(&self, item: &Reservation, now: f64) {
+    pub fn release_now(&self, item: &Reservation, now: f64) {
         let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
         let cell = cells.entry(item.key.clone()).or_default();
         match item.kind {
@@ -114,9 +143,6 @@ impl StateBackend for MemoryState {
         }
     }
 
-    fn used(&self, key: &str) -> f64 {
-        self.cells.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|c| c.value + c.reserved).unwrap_or(0.0)
-    }
 }
 
 #[cfg(test)]
@@ -126,23 +152,23 @@ mod tests {
     #[test]
     fn budget_reserve_settle_release() {
         let s = MemoryState::default();
-        let r = |amount| Reservation { key: "b".into(), kind: Kind::Budget, limit: 1.0, amount };
-        s.reserve(&[r(0.6)], 0.0).unwrap();
-        assert!(s.reserve(&[r(0.6)], 0.0).is_err(), "0.6 + 0.6 would overspend");
-        s.settle(&r(0.6), 0.2, 0.0);
-        s.reserve(&[r(0.6)], 0.0).unwrap();
-        s.release(&r(0.6), 0.0);
+        let r = |amount| Reservation { key: "b".into(), kind: Kind::Budget, limit: 1.0, amount, id: String::new(), fail_open: false };
+        s.reserve_now(&[r(0.6)], 0.0).unwrap();
+        assert!(s.reserve_now(&[r(0.6)], 0.0).is_err(), "0.6 + 0.6 would overspend");
+        s.settle_now(&r(0.6), 0.2, 0.0);
+        s.reserve_now(&[r(0.6)], 0.0).unwrap();
+        s.release_now(&r(0.6), 0.0);
         assert!((s.used("b") - 0.2).abs() < 1e-12);
     }
 
     #[test]
     fn all_or_nothing() {
         let s = MemoryState::default();
-        let rate = Reservation { key: "r".into(), kind: Kind::Rate, limit: 1.0, amount: 1.0 };
-        let budget = Reservation { key: "b".into(), kind: Kind::Budget, limit: 0.5, amount: 1.0 };
-        assert!(s.reserve(&[rate.clone(), budget], 0.0).is_err());
-        s.reserve(&[rate.clone()], 0.0).expect("the rate was not taken by the refused call");
-        let refused = s.reserve(&[rate], 0.0).unwrap_err();
+        let rate = Reservation { key: "r".into(), kind: Kind::Rate, limit: 1.0, amount: 1.0, id: String::new(), fail_open: false };
+        let budget = Reservation { key: "b".into(), kind: Kind::Budget, limit: 0.5, amount: 1.0, id: String::new(), fail_open: false };
+        assert!(s.reserve_now(&[rate.clone(), budget], 0.0).is_err());
+        s.reserve_now(&[rate.clone()], 0.0).expect("the rate was not taken by the refused call");
+        let refused = s.reserve_now(&[rate], 0.0).unwrap_err();
         assert!(refused.retry_after.unwrap() > 59.0);
     }
 }

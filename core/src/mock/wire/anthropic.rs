@@ -19,7 +19,7 @@ pub fn neutral(body: &Value) -> Value {
             messages.push(json!({"role": "tool", "content": text(&r["content"])}));
         }
     }
-    json!({"model": body["model"], "messages": messages})
+    json!({"model": body["model"], "messages": messages, "max_tokens": body["max_tokens"]})
 }
 
 fn text(content: &Value) -> String {

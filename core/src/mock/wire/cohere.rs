@@ -18,7 +18,7 @@ pub fn neutral(body: &Value) -> Value {
             json!({"role": m["role"], "content": content})
         })
         .collect();
-    json!({"model": body["model"], "messages": messages})
+    json!({"model": body["model"], "messages": messages, "max_tokens": body["max_tokens"]})
 }
 
 fn finish_reason(finish: &str) -> &'static str {

@@ -24,7 +24,7 @@ pub fn neutral(body: &Value) -> Value {
             messages.push(json!({"role": "tool", "content": said}));
         }
     }
-    json!({"messages": messages})
+    json!({"messages": messages, "max_tokens": body.pointer("/generationConfig/maxOutputTokens").cloned().unwrap_or(Value::Null)})
 }
 
 fn text(parts: &[Value]) -> String {

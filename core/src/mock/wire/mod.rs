@@ -193,7 +193,7 @@ fn answer(step: &Step, asked: &Asked) -> Answer {
         completion: n("/completion_tokens"),
         cached: n("/prompt_tokens_details/cached_tokens"),
         reasoning: n("/completion_tokens_details/reasoning_tokens"),
-        finish: step.finish_reason(),
+        finish: step.finish_reason(&asked.model, &asked.neutral),
     }
 }
 

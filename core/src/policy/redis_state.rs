@@ -1,0 +1,212 @@
+//! Policy counters shared through Redis (or Valkey), so that limits and budgets hold across
+//! every process and machine pointing at the same store.
+//!
+//! One Lua script checks and reserves every counter a call touches in one round trip, atomically
+//! (all or nothing). Budget reservations are kept one by one with an expiry, so a process that
+//! dies mid-call cannot leak budget for longer than [`RESERVATION_TTL`]. A lost connection is
+//! re-established in the background; meanwhile calls see [`Unreachable`] and the policy's
+//! `on_unavailable` choice applies.
+
+use super::state::{Kind, Refusal, Reservation, Reserved, StateBackend, Unreachable};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex as AsyncMutex;
+
+/// How long a reservation may stay unsettled before the store drops it.
+pub const RESERVATION_TTL: f64 = 900.0;
+
+const RESERVE: &str = r#"
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local function item(i)
+  local b = 2 + (i - 1) * 5
+  return ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), ARGV[b + 4], tonumber(ARGV[b + 5])
+end
+local function used(key)
+  redis.call('ZREMRANGEBYSCORE', key .. ':res', '-inf', now)
+  local total = tonumber(redis.call('GET', key) or '0')
+  for _, m in ipairs(redis.call('ZRANGE', key .. ':res', 0, -1)) do
+    total = total + tonumber(string.match(m, ':([^:]*)$'))
+  end
+  return total
+end
+for i = 1, n do
+  local kind, limit, amount = item(i)
+  if kind == 'r' then
+    local tat = math.max(tonumber(redis.call('GET', KEYS[i]) or now), now)
+    local after = tat + amount * 60 / limit
+    if after - now > 60 + 1e-9 then return {i, tostring(after - now - 60), '0'} end
+  else
+    local u = used(KEYS[i])
+    if u + amount > limit + 1e-12 or (amount == 0 and u >= limit) then return {i, '-1', tostring(u)} end
+  end
+end
+for i = 1, n do
+  local kind, limit, amount, member, ttl = item(i)
+  if kind == 'r' then
+    local tat = math.max(tonumber(redis.call('GET', KEYS[i]) or now), now)
+    redis.call('SET', KEYS[i], tostring(tat + amount * 60 / limit), 'PX', 120000)
+  else
+    redis.call('ZADD', KEYS[i] .. ':res', now + tonumber(ARGV[3 + n * 5]), member)
+    if ttl > 0 then
+      redis.call('EXPIRE', KEYS[i], ttl)
+      redis.call('EXPIRE', KEYS[i] .. ':res', ttl)
+    end
+  end
+end
+return 0
+"#;
+
+const SETTLE: &str = r#"
+local kind, limit, amount, member, actual, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+if kind == 'r' then
+  local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+  local after = math.max(tat + (actual - amount) * 60 / limit, math.min(now, tat))
+  redis.call('SET', KEYS[1], tostring(after), 'PX', 120000)
+else
+  if redis.call('ZREM', KEYS[1] .. ':res', member) == 1 or actual > 0 then
+    redis.call('INCRBYFLOAT', KEYS[1], actual)
+  end
+end
+return 0
+"#;
+
+pub struct RedisState {
+    client: redis::Client,
+    /// The address without credentials, for messages.
+    shown: String,
+    prefix: String,
+    timeout: Duration,
+    conn: AsyncMutex<Option<ConnectionManager>>,
+    reserve: redis::Script,
+    settle: redis::Script,
+}
+
+/// `redis://user:password@host:port/db` → `redis://host:port/db` (never show credentials).
+pub fn shown_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}{}", &url[..scheme + 3], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+impl RedisState {
+    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<RedisState, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("`{}` is not a Redis URL: {e}", shown_url(url)))?;
+        Ok(RedisState {
+            client,
+            shown: shown_url(url),
+            prefix: prefix.to_owned(),
+            timeout,
+            conn: AsyncMutex::new(None),
+            reserve: redis::Script::new(RESERVE),
+            settle: redis::Script::new(SETTLE),
+        })
+    }
+
+    fn unreachable(&self, why: impl std::fmt::Display) -> Unreachable {
+        Unreachable(format!("the shared state store at {} is unreachable: {why}", self.shown))
+    }
+
+    /// The connection, made on first use and re-made after a failure.
+    async fn connection(&self) -> Result<ConnectionManager, Unreachable> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout)
+            .set_number_of_retries(1)
+            .set_max_delay(1000);
+        let manager = tokio::time::timeout(self.timeout * 2, ConnectionManager::new_with_config(self.client.clone(), config))
+            .await
+            .map_err(|_| self.unreachable("connection timed out"))?
+            .map_err(|e| self.unreachable(e))?;
+        *slot = Some(manager.clone());
+        Ok(manager)
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    async fn run_reserve(&self, items: &[Reservation], now: f64) -> Result<Result<(), Refusal>, Unreachable> {
+        let mut conn = self.connection().await?;
+        let mut call = self.reserve.prepare_invoke();
+        call.arg(now).arg(items.len());
+        for item in items {
+            call.key(self.key(&item.key));
+            let kind = if item.kind == Kind::Rate { "r" } else { "b" };
+            call.arg(kind).arg(item.limit).arg(item.amount).arg(member(item)).arg(expiry(&item.key));
+        }
+        call.arg(RESERVATION_TTL);
+        let answer: redis::Value = tokio::time::timeout(self.timeout, call.invoke_async(&mut conn))
+            .await
+            .map_err(|_| self.unreachable("no answer in time"))?
+            .map_err(|e| self.unreachable(e))?;
+        Ok(match answer {
+            redis::Value::Array(parts) if parts.len() == 3 => {
+                let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
+                let index = redis::from_redis_value::<usize>(&parts[0]).unwrap_or(1).saturating_sub(1);
+                let wait: f64 = text(&parts[1]).parse().unwrap_or(-1.0);
+                Err(Refusal { index, retry_after: (wait >= 0.0).then_some(wait), used: text(&parts[2]).parse().unwrap_or(0.0) })
+            }
+            _ => Ok(()),
+        })
+    }
+
+    fn finish(self: &Arc<Self>, item: &Reservation, actual: f64, now: f64) {
+        let me = self.clone();
+        let item = item.clone();
+        crate::runtime::runtime().spawn(async move {
+            let Ok(mut conn) = me.connection().await else {
+                crate::log::warn(&format!("could not settle reservation {} on the shared store; it expires by itself", item.id));
+                return;
+            };
+            let kind = if item.kind == Kind::Rate { "r" } else { "b" };
+            let mut call = me.settle.prepare_invoke();
+            call.key(me.key(&item.key)).arg(kind).arg(item.limit).arg(item.amount).arg(member(&item)).arg(actual).arg(now);
+            let done: Result<Result<redis::Value, _>, _> = tokio::time::timeout(me.timeout, call.invoke_async(&mut conn)).await;
+            if !matches!(done, Ok(Ok(_))) {
+                crate::log::warn(&format!("could not settle reservation {} on the shared store; it expires by itself", item.id));
+            }
+        });
+    }
+}
+
+fn member(item: &Reservation) -> String {
+    format!("{}:{}", item.id, item.amount)
+}
+
+/// How long a budget counter is kept: past the end of its window (`…:2026-11` or `…:2026-11-28`).
+fn expiry(key: &str) -> u64 {
+    match key.rsplit(':').next().map(str::len) {
+        Some(7) => 40 * 86400,
+        Some(10) => 2 * 86400,
+        _ => 0,
+    }
+}
+
+/// The shared store behind an `Arc`, so settling can run in the background.
+pub struct Shared(pub Arc<RedisState>);
+
+impl StateBackend for Shared {
+    fn reserve<'a>(&'a self, items: &'a [Reservation], now: f64) -> Reserved<'a> {
+        Box::pin(self.0.run_reserve(items, now))
+    }
+
+    fn settle(&self, item: &Reservation, actual: f64, now: f64) {
+        self.0.finish(item, actual, now);
+    }
+
+    fn release(&self, item: &Reservation, now: f64) {
+        // Releasing is settling at zero: the reservation goes, nothing is spent.
+        self.0.finish(item, 0.0, now);
+    }
+
+    fn used(&self, _key: &str) -> f64 {
+        0.0
+    }
+}

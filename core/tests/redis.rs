@@ -1,0 +1,126 @@
+//! Shared state through a real `redis-server` on loopback: limits and budgets hold across
+//! gateways, and losing Redis mid-run honours each policy's fail mode without a panic or hang.
+//! Needs the `redis-server` binary (CI installs it; `SG_REQUIRE_REDIS=1` makes its absence fail).
+
+use serde_json::{Value, json};
+use sluicegate::{CallOptions, Gateway};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start(port: u16) -> Option<Redis> {
+        let child = match Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(_) if std::env::var("SG_REQUIRE_REDIS").is_err() => {
+                eprintln!("redis-server not installed: skipping (set SG_REQUIRE_REDIS=1 to make this fail)");
+                return None;
+            }
+            Err(e) => panic!("redis-server is required: {e}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Redis { child, port })
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn config(port: u16, policies: Value, fail: &str) -> Value {
+    json!({
+        "providers": {"p": {"type": "mock", "latency": "2ms"}},
+        "deployments": {"d": {"provider": "p", "model": "priced"}},
+        "routes": {"chat": {"targets": ["d"]}},
+        "pricing": {"models": {"priced": {"input_per_mtok": 1000.0, "output_per_mtok": 1000.0}}},
+        "state": {"backend": "redis", "url": format!("redis://127.0.0.1:{port}/0"), "prefix": format!("sgtest{}:", rand_tag()), "on_unavailable": fail, "timeout": "200ms"},
+        "policies": policies,
+    })
+}
+
+fn rand_tag() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000_007
+}
+
+fn call(gw: &Gateway) -> Result<Value, sluicegate::Error> {
+    gw.chat_blocking(json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}), CallOptions::default())
+}
+
+#[test]
+fn limits_and_budgets_hold_across_gateways() {
+    let Some(redis) = Redis::start(Redis::free_port()) else { return };
+    let cfg = config(redis.port, json!({"rate_limits": [{"scope": "global", "rpm": 5}]}), "fail_closed");
+    let (a, b) = (Gateway::from_value(cfg.clone()).unwrap(), Gateway::from_value(cfg).unwrap());
+    let outcomes: Vec<bool> = (0..8).map(|i| call(if i % 2 == 0 { &a } else { &b }).is_ok()).collect();
+    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 5, "{outcomes:?}");
+    let err = call(&a).unwrap_err();
+    assert_eq!(err.kind, sluicegate::ErrorKind::RateLimited);
+    assert!(err.retry_after.is_some());
+
+    let cfg = config(redis.port, json!({"budgets": [{"scope": "global", "usd": 0.2}]}), "fail_closed");
+    let gateways: Vec<Gateway> = (0..2).map(|_| Gateway::from_value(cfg.clone()).unwrap()).collect();
+    let spent: f64 = sluicegate::runtime::runtime().block_on(async {
+        let calls = (0..32).map(|i| {
+            let gw = gateways[i % 2].clone();
+            async move { gw.chat(json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}), CallOptions::default()).await }
+        });
+        futures_util::future::join_all(calls).await.iter().filter_map(|r| r.as_ref().ok()).filter_map(|r| r["gateway"]["cost_usd"].as_f64()).sum()
+    });
+    assert!(spent <= 0.2 + 1e-9, "spent {spent} of 0.2");
+    assert!(spent > 0.05, "the budget was barely used: {spent}");
+    redis.stop();
+}
+
+#[test]
+fn losing_redis_honours_the_fail_mode_and_recovers() {
+    let port = Redis::free_port();
+    let Some(redis) = Redis::start(port) else { return };
+    let policies = json!({"rate_limits": [{"scope": "global", "rpm": 1000}]});
+    let closed = Gateway::from_value(config(port, policies.clone(), "fail_closed")).unwrap();
+    let open = Gateway::from_value(config(port, policies, "fail_open")).unwrap();
+    assert_eq!(call(&closed).unwrap()["gateway"]["policy"]["state"], "redis");
+    assert_eq!(call(&open).unwrap()["gateway"]["policy"]["state"], "redis");
+    redis.stop();
+    let started = Instant::now();
+    let err = call(&closed).unwrap_err();
+    assert_eq!(err.kind, sluicegate::ErrorKind::Internal, "{err}");
+    assert!(err.message.contains("unreachable") && err.message.contains("fails closed"), "{}", err.message);
+    let degraded = call(&open).unwrap();
+    assert!(degraded["gateway"]["policy"]["state"].as_str().unwrap().starts_with("local"), "{degraded}");
+    assert!(started.elapsed() < Duration::from_secs(5), "calls hung while Redis was down");
+    let _back = Redis::start(port).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match call(&closed) {
+            Ok(r) if r["gateway"]["policy"]["state"] == "redis" => break,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            other => panic!("no recovery after Redis came back: {other:?}"),
+        }
+    }
+    assert_eq!(call(&open).unwrap()["gateway"]["policy"]["state"], "redis");
+}
