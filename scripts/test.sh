@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 
+# The Redis tests start their own redis-server on a free loopback port; here it must exist.
+export SG_REQUIRE_REDIS=1
+
 echo "== Rust: build, unit tests, contract vectors"
 cargo build --locked
 cargo test --locked
