@@ -111,6 +111,18 @@ typedef struct sg_gateway sg_gateway;
 typedef struct sg_stream sg_stream;
 
 /**
+ * Receives one finished call's event as NUL-terminated JSON of `len` bytes (valid only during
+ * the call): `request_id`, `ts`, `operation`, `route`, `deployment`, `provider`, `model`,
+ * `outcome` ("ok" or an error code), `error`, `key`, `tags`, `usage`, `cost_usd`,
+ * `latency_ms`, `ttft_ms`, `overhead_us`. It runs on a sluicegate background thread, after the
+ * call has returned, possibly concurrently with other hooks; it must not unwind, must not make
+ * blocking sluicegate calls, and must not free its own gateway.
+ */
+typedef void (*sg_event_fn)(void *user_data,
+                            const char *event_json,
+                            size_t len);
+
+/**
  * Receives one log line: `message` is NUL-terminated, `len` bytes, valid only during the call,
  * and never contains secrets or prompts. It may be called from any thread, including
  * sluicegate's worker threads and several at once; it must be quick, must not unwind, and
@@ -284,7 +296,8 @@ enum sg_status sg_gateway_new_from_file(const char *path,
 
 /**
  * Frees a gateway. NULL is a no-op. No call on it may be running, and its streams must
- * have been freed first.
+ * have been freed first. Waits for an `on_request_end` callback that is running; none runs
+ * after this returns.
  *
  * # Safety
  * `gw` must be NULL or a handle from `sg_gateway_new*`, not yet freed.
@@ -389,6 +402,21 @@ enum sg_status sg_explain(const struct sg_gateway *gw,
  * The library version, e.g. "0.1.0" (the same as `SG_VERSION`). The string is static.
  */
 const char *sg_version(void);
+
+/**
+ * Adds a hook run after every call on this gateway (success or failure; plain, streamed and
+ * embeddings calls), off the request path: a slow hook never delays a call. Hooks cannot be
+ * removed; none runs once `sg_gateway_free` has returned (it waits for a running one), so
+ * `user_data` must stay valid until then.
+ *
+ * # Safety
+ * `gw` must be a live gateway; `callback` callable until the gateway is freed; `err` NULL or
+ * valid.
+ */
+enum sg_status sg_gateway_on_request_end(const struct sg_gateway *gw,
+                                         sg_event_fn callback,
+                                         void *user_data,
+                                         struct sg_error **err);
 
 /**
  * Sends the core's log lines (for the whole process) to `callback` with `user_data`; NULL

@@ -4,6 +4,7 @@ use crate::args::{self, Out, OwnedString};
 use crate::cancel::{self, sg_cancel_token};
 use crate::error::sg_error;
 use crate::error::sg_status;
+use crate::hooks::HookGate;
 use crate::panic::{ffi_call, ffi_value};
 use serde_json::Value;
 use sluicegate::{CallOptions, Gateway, Result};
@@ -15,11 +16,22 @@ use std::sync::OnceLock;
 /// `sg_gateway_free` once no call on it is running.
 pub struct sg_gateway {
     pub(crate) gateway: Gateway,
+    /// Closed when the handle is freed: no `on_request_end` callback runs after that.
+    pub(crate) hooks: HookGate,
+}
+
+impl Drop for sg_gateway {
+    fn drop(&mut self) {
+        self.hooks.close();
+    }
 }
 
 fn give_gateway(out: *mut *mut sg_gateway, build: impl FnOnce() -> Result<Gateway>) -> Result<()> {
     let out = Out::required(out, "out")?;
-    let handle = Box::new(sg_gateway { gateway: build()? });
+    let handle = Box::new(sg_gateway {
+        gateway: build()?,
+        hooks: HookGate::open(),
+    });
     // SAFETY: `out` was checked to be non-NULL; the caller passes a valid `sg_gateway **`.
     unsafe { out.set(Box::into_raw(handle)) };
     Ok(())
@@ -67,7 +79,8 @@ pub unsafe extern "C" fn sg_gateway_new_from_file(
 }
 
 /// Frees a gateway. NULL is a no-op. No call on it may be running, and its streams must
-/// have been freed first.
+/// have been freed first. Waits for an `on_request_end` callback that is running; none runs
+/// after this returns.
 ///
 /// # Safety
 /// `gw` must be NULL or a handle from `sg_gateway_new*`, not yet freed.

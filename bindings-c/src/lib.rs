@@ -7,8 +7,8 @@
 //!
 //! The files mirror the core: `gateway.rs` (handles and plain calls), `stream.rs` (streaming),
 //! `metrics.rs` (usage reports, Prometheus text), `log.rs` (core log lines), `error.rs` (status
-//! codes and `sg_error`), plus `cancel.rs` (cancel tokens), `args.rs` (C arguments in, strings
-//! out) and `panic.rs` (the boundary).
+//! codes and `sg_error`), plus `hooks.rs` (on_request_end), `cancel.rs` (cancel tokens),
+//! `args.rs` (C arguments in, strings out) and `panic.rs` (the boundary).
 
 // The exported items carry their C names (`sg_gateway`, `SG_OK`), as the header shows them.
 #![allow(non_camel_case_types)]
@@ -17,6 +17,7 @@ mod args;
 mod cancel;
 mod error;
 mod gateway;
+mod hooks;
 mod log;
 mod metrics;
 mod panic;
@@ -34,6 +35,7 @@ pub use gateway::{
     sg_chat, sg_chat_cancellable, sg_embeddings, sg_embeddings_cancellable, sg_explain, sg_gateway, sg_gateway_free,
     sg_gateway_new, sg_gateway_new_from_file, sg_version,
 };
+pub use hooks::{sg_event_fn, sg_gateway_on_request_end};
 pub use log::{sg_log_fn, sg_log_level, sg_set_log_callback};
 pub use metrics::{sg_metrics_text, sg_usage};
 pub use stream::{

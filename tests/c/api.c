@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,6 +481,73 @@ static void test_metering(const sg_gateway *gw) {
 }
 
 typedef struct {
+  pthread_mutex_t lock;
+  int events;
+  char last[2048];
+} event_sink;
+
+static void on_event(void *user_data, const char *event, size_t len) {
+  event_sink *sink = user_data;
+  pthread_mutex_lock(&sink->lock);
+  sink->events++;
+  snprintf(sink->last, sizeof sink->last, "%s", event);
+  if (strlen(event) != len) sink->events = -1000; /* flagged by the count check */
+  pthread_mutex_unlock(&sink->lock);
+}
+
+static int events_seen(event_sink *sink, int want, char *last, size_t cap) {
+  int n = 0;
+  for (int i = 0; i < 300; i++) { /* hooks run off the request path: wait up to 3 s */
+    pthread_mutex_lock(&sink->lock);
+    n = sink->events;
+    snprintf(last, cap, "%s", sink->last);
+    pthread_mutex_unlock(&sink->lock);
+    if (n >= want) break;
+    usleep(10000);
+  }
+  return n;
+}
+
+/* on_request_end hooks get each finished call's event; none runs after sg_gateway_free. */
+static void test_request_end_hooks(void) {
+  sg_gateway *gw = NULL;
+  CHECK(sg_gateway_new(CONFIG, strlen(CONFIG), &gw, NULL) == SG_OK, "gateway");
+  event_sink sink = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  sg_error *err = NULL;
+  EXPECT_ERROR(sg_gateway_on_request_end(NULL, on_event, &sink, &err), err, SG_INVALID_REQUEST, "`gw` is NULL");
+  err = NULL;
+  EXPECT_ERROR(sg_gateway_on_request_end(gw, NULL, &sink, &err), err, SG_INVALID_REQUEST, "`callback` is NULL");
+  CHECK(sg_gateway_on_request_end(gw, on_event, &sink, NULL) == SG_OK, "add a hook");
+
+  char *out = NULL, last[2048];
+  CHECK(sg_chat(gw, REQUEST, strlen(REQUEST), "{\"request_id\":\"req-hook-1\",\"tags\":{\"team\":\"c\"}}", &out, NULL,
+                NULL) == SG_OK, "call");
+  sg_string_free(out);
+  int n = events_seen(&sink, 1, last, sizeof last);
+  CHECK(n == 1 && contains(last, "\"request_id\":\"req-hook-1\"") && contains(last, "\"outcome\":\"ok\"") &&
+            contains(last, "\"team\":\"c\""),
+        "%d events, last %s", n, last);
+  const char *limited = "{\"model\":\"limited\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  CHECK(sg_chat(gw, limited, strlen(limited), NULL, &out, NULL, NULL) == SG_RATE_LIMITED, "failing call");
+  n = events_seen(&sink, 2, last, sizeof last);
+  CHECK(n == 2 && contains(last, "\"outcome\":\"rate_limited\""), "%d events, last %s", n, last);
+  sink.last[0] = '\0';
+
+  /* A call right before the free: its hook either ran before sg_gateway_free returned or never. */
+  out = NULL;
+  CHECK(sg_chat(gw, REQUEST, strlen(REQUEST), NULL, &out, NULL, NULL) == SG_OK, "last call");
+  sg_string_free(out);
+  sg_gateway_free(gw);
+  pthread_mutex_lock(&sink.lock);
+  int at_free = sink.events;
+  pthread_mutex_unlock(&sink.lock);
+  usleep(300000);
+  pthread_mutex_lock(&sink.lock);
+  CHECK(sink.events == at_free, "a hook ran after sg_gateway_free (%d then %d)", at_free, sink.events);
+  pthread_mutex_unlock(&sink.lock);
+}
+
+typedef struct {
   int warnings;
   char last[512];
 } log_sink;
@@ -575,6 +643,7 @@ int main(void) {
   test_stream_callback(gw);
   test_metering(gw);
   test_log_callback();
+  test_request_end_hooks();
   test_fork(gw);
   sg_gateway_free(gw);
   return sg_test_report("api");

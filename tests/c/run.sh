@@ -50,8 +50,8 @@ g++ -std=c++17 "${warn[@]}" -Iinclude -x c++ -c "$out/header_check.c" -o "$out/h
 echo "   ok"
 
 step "compile the tests and examples"
-gcc "${cflags[@]}" tests/c/api.c tests/c/support.c "${shared[@]}" -lcjson -lm -o "$out/api"
-gcc "${cflags[@]}" tests/c/api.c tests/c/support.c "${static[@]}" -lcjson -o "$out/api_static"
+gcc "${cflags[@]}" -pthread tests/c/api.c tests/c/support.c "${shared[@]}" -lcjson -lm -o "$out/api"
+gcc "${cflags[@]}" -pthread tests/c/api.c tests/c/support.c "${static[@]}" -lcjson -o "$out/api_static"
 gcc "${cflags[@]}" tests/c/vectors.c tests/c/support.c "${shared[@]}" -lcjson -lm -o "$out/vectors"
 gcc "${cflags[@]}" -pthread tests/c/threads.c tests/c/support.c "${shared[@]}" -lcjson -lm -o "$out/threads"
 gcc "${cflags[@]}" -pthread tests/c/cancel.c tests/c/support.c "${shared[@]}" -lcjson -lm -o "$out/cancel"
