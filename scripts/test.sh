@@ -21,4 +21,7 @@ bash tests/python/run.sh
 echo "== Node"
 bash tests/node/run.sh
 
+echo "== Shared state across processes and languages (Redis)"
+bash tests/multiprocess/run.sh
+
 echo "== all tests passed in $(( $(date +%s) - start ))s"
