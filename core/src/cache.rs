@@ -87,6 +87,28 @@ impl MemoryCache {
     }
 }
 
+/// Where cached answers live: this process's memory, or the shared Redis store.
+pub enum CacheStore {
+    Memory(MemoryCache),
+    Redis(std::sync::Arc<crate::policy::redis_state::RedisState>),
+}
+
+impl CacheStore {
+    pub async fn get(&self, key: &str) -> Option<Value> {
+        match self {
+            CacheStore::Memory(m) => m.get(key),
+            CacheStore::Redis(r) => r.cache_get(key).await.and_then(|text| serde_json::from_str(&text).ok()),
+        }
+    }
+
+    pub fn put(&self, key: String, response: Value, ttl: Duration) {
+        match self {
+            CacheStore::Memory(m) => m.put(key, response, ttl),
+            CacheStore::Redis(r) => r.cache_put(&key, response.to_string(), ttl),
+        }
+    }
+}
+
 /// A whole response from the chunks of a stream (for caching a streamed answer).
 pub fn response_from_chunks(chunks: &[Value]) -> Option<Value> {
     let first = chunks.iter().find(|c| c.get("id").is_some())?;

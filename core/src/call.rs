@@ -305,8 +305,8 @@ impl Gateway {
     }
 
     /// A cached answer for this call, with its `gateway` object (a hit costs nothing).
-    pub(crate) fn cache_hit(&self, key: &str, record: &mut CallRecord) -> Option<Value> {
-        let mut response = self.response_cache().get(key)?;
+    pub(crate) async fn cache_hit(&self, key: &str, record: &mut CallRecord) -> Option<Value> {
+        let mut response = self.response_cache().get(key).await?;
         let original = response.as_object_mut()?.remove("gateway").unwrap_or(Value::Null);
         record.cache_hit = true;
         record.deployment = original["deployment"].as_str().map(str::to_owned);

@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::call::Prepared;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::Meter;
-use crate::cache::MemoryCache;
+use crate::cache::{CacheStore, MemoryCache};
 use crate::telemetry::Exporter;
 use crate::policy::Policy;
 use crate::policy::audit::AuditLog;
@@ -42,7 +42,7 @@ pub(crate) struct Inner {
     pub meter: Meter,
     pub hooks: std::sync::RwLock<Vec<Hook>>,
     pub exporter: Option<Arc<Exporter>>,
-    pub cache: MemoryCache,
+    pub cache: CacheStore,
 }
 
 /// A host callback run after every call with the finished call's event (JSON).
@@ -68,8 +68,11 @@ impl Gateway {
         let prices = PriceBook::from_config(&config.pricing, file.as_deref())?;
         let router = Router::new(&config);
         let exporter = config.otlp.as_ref().map(|o| Arc::new(Exporter::new(o)));
-        let cache = MemoryCache::new(config.cache.max_entries);
         let policy = Policy::new(&config)?;
+        let cache = match (&policy.redis, config.cache.redis) {
+            (Some(store), true) => CacheStore::Redis(store.clone()),
+            _ => CacheStore::Memory(MemoryCache::new(config.cache.max_entries)),
+        };
         let audit = match &config.audit {
             Some(a) => Some(AuditLog::open(a, config.resolve_path(&a.path))?),
             None => None,
@@ -155,7 +158,7 @@ impl Gateway {
         self.inner.exporter.as_ref()
     }
 
-    pub(crate) fn response_cache(&self) -> &MemoryCache {
+    pub(crate) fn response_cache(&self) -> &CacheStore {
         &self.inner.cache
     }
 
@@ -228,7 +231,11 @@ impl Gateway {
         let Prepared { plan, mut record, request, ticket, principal, mut guard } = p;
         let request_id = record.request_id.clone();
         record.policy = Self::policy_report(&principal, &ticket, &guard);
-        if let Some(hit) = cache.as_ref().and_then(|(key, _)| self.cache_hit(key, &mut record)) {
+        let hit = match &cache {
+            Some((key, _)) => self.cache_hit(key, &mut record).await,
+            None => None,
+        };
+        if let Some(hit) = hit {
             self.trace(kind, &record, false, None);
             self.audit(kind, &request_id, &plan.route, Some(&principal), Ok(&hit["gateway"]), None);
             return Ok(hit);

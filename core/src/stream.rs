@@ -123,7 +123,11 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
     let cache = gateway.cache_slot(&prepared, &options);
     let Prepared { plan, mut record, request, ticket, principal, guard } = prepared;
     record.policy = Gateway::policy_report(&principal, &ticket, &guard);
-    if let Some(hit) = cache.as_ref().and_then(|(key, _)| gateway.cache_hit(key, &mut record)) {
+    let hit = match &cache {
+        Some((key, _)) => gateway.cache_hit(key, &mut record).await,
+        None => None,
+    };
+    if let Some(hit) = hit {
         gateway.trace("chat", &record, true, None);
         gateway.audit("chat_stream", &record.request_id, &plan.route, Some(&principal), Ok(&hit["gateway"]), None);
         let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);

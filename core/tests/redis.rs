@@ -124,3 +124,26 @@ fn losing_redis_honours_the_fail_mode_and_recovers() {
     }
     assert_eq!(call(&open).unwrap()["gateway"]["policy"]["state"], "redis");
 }
+
+#[test]
+fn the_response_cache_is_shared_through_redis() {
+    let Some(redis) = Redis::start(Redis::free_port()) else { return };
+    let mut cfg = config(redis.port, json!({}), "fail_closed");
+    cfg["routes"]["chat"]["cache"] = json!({"ttl": "1m"});
+    cfg["cache"] = json!({"backend": "redis"});
+    let (a, b) = (Gateway::from_value(cfg.clone()).unwrap(), Gateway::from_value(cfg).unwrap());
+    let first = call(&a).unwrap();
+    assert_eq!(first["gateway"]["cache_hit"], false);
+    // The store is written in the background: wait for the other gateway to see it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let hit = loop {
+        let r = call(&b).unwrap();
+        if r["gateway"]["cache_hit"] == true || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(hit["gateway"]["cache_hit"], true, "{hit}");
+    assert_eq!(hit["choices"], first["choices"]);
+    assert_eq!(hit["gateway"]["saved_cost_usd"], first["gateway"]["cost_usd"]);
+}

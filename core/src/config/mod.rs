@@ -193,9 +193,17 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
     config.otlp = read_telemetry(top.get("telemetry"), p);
     config.state = policy::read_state(top.get("state"), p);
     if let Some(c) = top.get("cache").filter(|c| !c.is_null()) {
-        if let Some(cmap) = object(c, "cache", &["max_entries", "share_across_principals"], p) {
+        if let Some(cmap) = object(c, "cache", &["backend", "max_entries", "share_across_principals"], p) {
+            match read::string(cmap, "cache", "backend", p).as_deref() {
+                None | Some("memory") => {}
+                Some("redis") => config.cache.redis = true,
+                Some(other) => p.push("cache.backend", format!("unknown backend `{other}` (memory or redis)")),
+            }
             config.cache.max_entries = read::whole(cmap, "cache", "max_entries", p).unwrap_or(config.cache.max_entries as u64) as usize;
             config.cache.share_across_principals = cmap.get("share_across_principals").and_then(Value::as_bool).unwrap_or(false);
+        }
+        if config.cache.redis && config.state.backend == StateBackendConfig::Memory {
+            p.push("cache.backend", "`redis` uses the `state` store: set `state: {backend: redis, url: ...}` too");
         }
     }
     config
@@ -275,6 +283,8 @@ fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> 
 /// `cache`: the response cache's size and sharing (routes turn it on with `cache: {ttl}`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheConfig {
+    /// Keep answers in Redis (the `state` store) instead of this process's memory.
+    pub redis: bool,
     pub max_entries: usize,
     /// Whether one caller's cached answer may serve another (off: keyed by virtual key or tags).
     pub share_across_principals: bool,
@@ -282,7 +292,7 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { max_entries: 10_000, share_across_principals: false }
+        CacheConfig { redis: false, max_entries: 10_000, share_across_principals: false }
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Policy {
     /// Where counters go while a shared store is unreachable (policies that fail open).
     local: Arc<state::MemoryState>,
     shared: bool,
+    /// The Redis store, when state is shared (the response cache can use it too).
+    pub redis: Option<Arc<redis_state::RedisState>>,
     fail_open: bool,
 }
 
@@ -84,15 +86,18 @@ fn window_key(budget: &BudgetConfig, now: f64) -> String {
 impl Policy {
     pub fn new(config: &Config) -> Result<Policy> {
         let local = Arc::new(state::MemoryState::default());
+        let mut redis = None;
         let (state, shared): (Arc<dyn StateBackend>, bool) = match &config.state.backend {
             StateBackendConfig::Memory => (local.clone(), false),
             StateBackendConfig::Redis { url, prefix, timeout } => {
-                let redis = redis_state::RedisState::new(url, prefix, *timeout).map_err(|why| {
+                let store = redis_state::RedisState::new(url, prefix, *timeout).map_err(|why| {
                     let mut e = Error::new(ErrorKind::InvalidConfig, format!("invalid config: state.url: {why}"));
                     e.problems = vec![format!("state.url: {why}")];
                     e
                 })?;
-                (Arc::new(redis_state::Shared(Arc::new(redis))), true)
+                let store = Arc::new(store);
+                redis = Some(store.clone());
+                (Arc::new(redis_state::Shared(store)), true)
             }
         };
         Ok(Policy {
@@ -102,6 +107,7 @@ impl Policy {
             state,
             local,
             shared,
+            redis,
             fail_open: config.state.fail_open,
         })
     }

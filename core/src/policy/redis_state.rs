@@ -176,6 +176,26 @@ impl RedisState {
     }
 }
 
+impl RedisState {
+    /// A cached value, or `None` (a miss, or the store is unreachable: never an error).
+    pub async fn cache_get(&self, key: &str) -> Option<String> {
+        let mut conn = self.connection().await.ok()?;
+        let cmd = redis::cmd("GET").arg(self.key(&format!("cache:{key}"))).clone();
+        tokio::time::timeout(self.timeout, cmd.query_async::<Option<String>>(&mut conn)).await.ok()?.ok()?
+    }
+
+    /// Stores a value with a time to live, in the background.
+    pub fn cache_put(self: &Arc<Self>, key: &str, value: String, ttl: Duration) {
+        let me = self.clone();
+        let key = self.key(&format!("cache:{key}"));
+        crate::runtime::runtime().spawn(async move {
+            let Ok(mut conn) = me.connection().await else { return };
+            let cmd = redis::cmd("SET").arg(&key).arg(value).arg("PX").arg(ttl.as_millis().max(1) as u64).clone();
+            let _ = tokio::time::timeout(me.timeout, cmd.query_async::<()>(&mut conn)).await;
+        });
+    }
+}
+
 fn member(item: &Reservation) -> String {
     format!("{}:{}", item.id, item.amount)
 }
