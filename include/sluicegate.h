@@ -496,7 +496,8 @@ enum sg_status sg_chat_stream_cancellable(const struct sg_gateway *gw,
  * JSON (free it with `sg_string_free`) and `*len` to its length when `len` is not NULL;
  * `SG_STREAM_END` once the stream has ended cleanly (and on every later call); or an error
  * status, e.g. `SG_STREAM_INTERRUPTED` when the stream broke after some chunks, which also
- * ends the stream.
+ * ends the stream. A stream opened before a `fork()` is refused in the child
+ * (`SG_INVALID_REQUEST`).
  *
  * # Safety
  * `stream` must be a live stream; `chunk` a valid `char **`; `len` and `err` NULL or valid.
@@ -521,7 +522,8 @@ enum sg_status sg_stream_gateway(const struct sg_stream *stream,
                                  struct sg_error **err);
 
 /**
- * Frees a stream. If it has not ended, the upstream request is cancelled. NULL is a no-op.
+ * Frees a stream. If it has not ended, the upstream request is cancelled. NULL is a no-op. In
+ * a child made by `fork()` it only forgets a stream its parent opened (the parent owns it).
  *
  * # Safety
  * `stream` must be NULL or a stream from `sg_chat_stream`, not yet freed.

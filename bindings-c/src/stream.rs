@@ -1,6 +1,11 @@
 //! Streaming calls, in two forms: a pull iterator (`sg_chat_stream` + `sg_stream_next`) and a
 //! callback (`sg_chat_stream_cb`). Both run on the caller's thread; dropping a stream before
 //! its end cancels the upstream request, and so does a cancel token given at opening.
+//!
+//! A stream's connection belongs to the process that opened it. In a child made by `fork()` it
+//! is refused (reading it would wait forever on the parent's I/O driver) and never dropped
+//! (deregistering its socket would touch the epoll set the child shares with the parent), as in
+//! the Python binding.
 
 use crate::args::{self, Out, OwnedString};
 use crate::cancel::{self, Flag, sg_cancel_token};
@@ -20,6 +25,22 @@ pub struct sg_stream {
     /// The token given to `sg_chat_stream_cancellable`, if any.
     cancel: Option<Arc<Flag>>,
     ended: bool,
+    /// The process that opened the stream.
+    pid: u32,
+}
+
+impl sg_stream {
+    /// Refuses a stream inherited through `fork()`.
+    fn here(&mut self) -> Result<&mut sg_stream> {
+        if self.pid == std::process::id() {
+            return Ok(self);
+        }
+        let id = self.stream.as_ref().map_or("", |s| s.request_id());
+        Err(Error::invalid_request(format!(
+            "stream {id} was opened before this process was forked, and its connection stays with the parent; \
+             open streams in the process that reads them"
+        )))
+    }
 }
 
 /// Receives one chunk: `chunk` is a NUL-terminated OpenAI `chat.completion.chunk` JSON object
@@ -77,6 +98,7 @@ pub unsafe extern "C" fn sg_chat_stream_cancellable(
                 stream: Some(stream),
                 cancel,
                 ended: false,
+                pid: std::process::id(),
             })))
         };
         Ok(())
@@ -87,7 +109,8 @@ pub unsafe extern "C" fn sg_chat_stream_cancellable(
 /// JSON (free it with `sg_string_free`) and `*len` to its length when `len` is not NULL;
 /// `SG_STREAM_END` once the stream has ended cleanly (and on every later call); or an error
 /// status, e.g. `SG_STREAM_INTERRUPTED` when the stream broke after some chunks, which also
-/// ends the stream.
+/// ends the stream. A stream opened before a `fork()` is refused in the child
+/// (`SG_INVALID_REQUEST`).
 ///
 /// # Safety
 /// `stream` must be a live stream; `chunk` a valid `char **`; `len` and `err` NULL or valid.
@@ -99,7 +122,7 @@ pub unsafe extern "C" fn sg_stream_next(
     err: *mut *mut sg_error,
 ) -> sg_status {
     ffi_status(err, || {
-        let this = unsafe { args::handle_mut(stream, "stream") }?;
+        let this = unsafe { args::handle_mut(stream, "stream") }?.here()?;
         let chunk = Out::required(chunk, "chunk")?;
         let len = Out::optional(len);
         let Some(stream) = this.stream.as_mut().filter(|_| !this.ended) else {
@@ -168,7 +191,8 @@ pub unsafe extern "C" fn sg_stream_gateway(
     })
 }
 
-/// Frees a stream. If it has not ended, the upstream request is cancelled. NULL is a no-op.
+/// Frees a stream. If it has not ended, the upstream request is cancelled. NULL is a no-op. In
+/// a child made by `fork()` it only forgets a stream its parent opened (the parent owns it).
 ///
 /// # Safety
 /// `stream` must be NULL or a stream from `sg_chat_stream`, not yet freed.
@@ -176,7 +200,12 @@ pub unsafe extern "C" fn sg_stream_gateway(
 pub unsafe extern "C" fn sg_stream_free(stream: *mut sg_stream) {
     if !stream.is_null() {
         // SAFETY: per the contract, `stream` came from `Box::into_raw` in `sg_chat_stream`.
-        ffi_value((), || drop(unsafe { Box::from_raw(stream) }))
+        let stream = unsafe { Box::from_raw(stream) };
+        if stream.pid != std::process::id() {
+            std::mem::forget(stream); // Never dropped in a forked child: see the module notes.
+            return;
+        }
+        ffi_value((), || drop(stream))
     }
 }
 

@@ -608,6 +608,9 @@ static void test_fork(const sg_gateway *gw) {
   char *out = NULL;
   CHECK(sg_chat(gw, REQUEST, strlen(REQUEST), NULL, &out, NULL, NULL) == SG_OK, "parent call");
   sg_string_free(out);
+  /* A stream opened before the fork belongs to the parent. */
+  sg_stream *parents = NULL;
+  CHECK(sg_chat_stream(gw, STREAM_REQUEST, strlen(STREAM_REQUEST), NULL, &parents, NULL) == SG_OK, "parent stream");
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
@@ -615,7 +618,14 @@ static void test_fork(const sg_gateway *gw) {
     sink k = {0};
     int ok = sg_chat(gw, REQUEST, strlen(REQUEST), NULL, &out, NULL, NULL) == SG_OK && contains(out, "You said: hi");
     ok = ok && sg_chat_stream_cb(gw, STREAM_REQUEST, strlen(STREAM_REQUEST), NULL, on_chunk, &k, NULL, NULL, NULL) == SG_OK;
-    _exit(ok && strcmp(k.text, "alpha beta gamma delta epsilon") == 0 ? 0 : 3);
+    ok = ok && strcmp(k.text, "alpha beta gamma delta epsilon") == 0;
+    char *chunk = NULL;
+    sg_error *e = NULL;
+    sg_status refused = sg_stream_next(parents, &chunk, NULL, &e);
+    ok = ok && refused == SG_INVALID_REQUEST && contains(sg_error_message(e), "opened before this process was forked");
+    sg_error_free(e);
+    sg_stream_free(parents); /* forgets it: the parent still reads it */
+    _exit(ok ? 0 : 3);
   }
   int status = 0;
   CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork/wait");
@@ -624,6 +634,15 @@ static void test_fork(const sg_gateway *gw) {
   out = NULL;
   CHECK(sg_chat(gw, REQUEST, strlen(REQUEST), NULL, &out, NULL, NULL) == SG_OK, "parent call after the fork");
   sg_string_free(out);
+  int chunks = 0;
+  char *chunk;
+  sg_status st;
+  while ((st = sg_stream_next(parents, &chunk, NULL, NULL)) == SG_OK) {
+    chunks++;
+    sg_string_free(chunk);
+  }
+  CHECK(st == SG_STREAM_END && chunks >= 7, "the parent's stream after the fork: %s, %d chunks", sg_status_str(st), chunks);
+  sg_stream_free(parents);
 }
 
 int main(void) {
