@@ -52,6 +52,9 @@ fn worst_cost(plan: &Plan, prices: &PriceBook, request: &Value) -> Option<f64> {
 impl Gateway {
     /// Checks, guards, plans and reserves. `model` is the route asked for.
     pub(crate) async fn prepare(&self, request: &Value, options: &CallOptions, model: &str, request_id: String) -> Result<Prepared> {
+        // The gateway's own time starts here: policies and planning count as overhead.
+        let started = std::time::Instant::now();
+        let started_unix = clock::now_secs();
         let fail = |e: Error| e.with_request_id(&request_id);
         let policy = self.policy();
         let principal = policy.authenticate(options.key.as_deref(), model, &options.tags).map_err(fail)?;
@@ -81,6 +84,8 @@ impl Gateway {
             }
         };
         let mut record = CallRecord::new(request_id, plan.route.clone(), principal.tags.clone());
+        record.started = started;
+        record.started_unix = started_unix;
         record.continue_trace(options.traceparent.as_deref());
         record.skipped = plan.skipped.clone();
         Ok(Prepared { plan, record, request, ticket, principal, guard })
