@@ -1,4 +1,5 @@
-"""asyncio with sluicegate: concurrent calls, a stream, and cancellation that reaches upstream.
+"""asyncio with sluicegate: concurrent calls, a stream, cancellation that reaches upstream, and an
+on_request_end hook that tallies spend per route on the event loop.
 
 Run: python examples/python/async_chat.py
 """
@@ -6,6 +7,7 @@ Run: python examples/python/async_chat.py
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import sluicegate
 
@@ -17,7 +19,17 @@ CONFIG = {
 
 
 async def main() -> None:
-    async with sluicegate.AsyncGateway(CONFIG) as gw:
+    calls: "Counter[str]" = Counter()
+    ended = asyncio.Event()
+
+    async def on_request_end(event: sluicegate.RequestEndEvent) -> None:
+        # Runs as a task on this loop after every call, off the request path (send it to your
+        # metrics or billing system here).
+        calls[f"{event.route} {event.outcome}"] += 1
+        if sum(calls.values()) == 6:  # the five calls and the stream
+            ended.set()
+
+    async with sluicegate.AsyncGateway(CONFIG, on_request_end=on_request_end) as gw:
         questions = [f"question {i}" for i in range(5)]
         replies = await asyncio.gather(
             *[gw.chat.completions.create(model="chat", messages=[{"role": "user", "content": q}]) for q in questions]
@@ -38,6 +50,9 @@ async def main() -> None:
             )
         except asyncio.TimeoutError:
             print("timed out and cancelled")
+
+        await asyncio.wait_for(ended.wait(), 5)
+        print("calls by route and outcome:", dict(calls))
 
 
 if __name__ == "__main__":

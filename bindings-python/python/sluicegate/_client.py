@@ -75,6 +75,7 @@ class _OnLoop:
         self.callback = callback
         self.loop = loop
         self.tasks: Set["asyncio.Future[Any]"] = set()  # the loop keeps only weak references
+        self.dropped = False
 
     def __call__(self, event: RequestEndEvent) -> None:
         try:
@@ -82,8 +83,10 @@ class _OnLoop:
         except RuntimeError:
             if not self.loop.is_closed():
                 raise
-            logger.warning(
-                "on_request_end: the event loop of %r is closed; the event of request %s was dropped",
+            # Once (calls cancelled as the loop closed also end here, so do not repeat it).
+            level, self.dropped = (logging.DEBUG if self.dropped else logging.WARNING), True
+            logger.log(
+                level, "on_request_end: the event loop of %r is closed; events for it are dropped (request %s)",
                 self.callback, event.request_id,
             )
 
@@ -143,7 +146,7 @@ class _GatewayBase:
         Callbacks run off the request path, on a background thread: a slow one never delays a
         call, and what one raises is logged to the ``sluicegate`` logger, never to the caller.
         An ``async def`` callback is scheduled on the event loop running when it is registered
-        (so register it from async code).
+        (so register it from async code); events that end after that loop closed are dropped.
         """
         if not callable(callback):
             raise TypeError(f"on_request_end needs a callable, not {type(callback).__name__}")

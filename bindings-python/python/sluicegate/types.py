@@ -233,6 +233,9 @@ class PolicyReport(BaseObject):
 
     rate_limits: List[PolicyReservation]
     budgets: List[PolicyReservation]
+    #: where the limits and budgets were counted: ``"memory"``, ``"redis"``, or
+    #: ``"local (shared store unreachable)"`` while a shared store is down (fail-open policies)
+    state: Optional[str]
     key: Optional[str]
     guardrails: Optional[GuardrailReport]
 
