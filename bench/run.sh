@@ -57,9 +57,12 @@ rm -rf "$bench/.wheels"
 "$py" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$bench"/.wheels/sluicegate-*.whl
 
 step "build: C bench (gcc -O2, libsluicegate + libcurl)"
-mkdir -p "$bench/c/build"
-cc -O2 -Wall -o "$bench/c/build/bench" "$bench/c/bench.c" -I include -L "$target/release" -lsluicegate \
-  -Wl,-rpath,"$target/release" -lcurl
+# The library's SONAME is libsluicegate.so.0: the bench links against its own copy under that name.
+mkdir -p "$bench/c/build/lib"
+cp "$target/release/libsluicegate.so" "$bench/c/build/lib/libsluicegate.so.0"
+ln -sf libsluicegate.so.0 "$bench/c/build/lib/libsluicegate.so"
+cc -O2 -Wall -o "$bench/c/build/bench" "$bench/c/bench.c" -I include -L "$bench/c/build/lib" -lsluicegate \
+  -Wl,-rpath,"$bench/c/build/lib" -lcurl
 
 # ---------------------------------------------------------------------------------------------
 # One mock provider for every client. A fixed 24-word reply: plain calls get one message,

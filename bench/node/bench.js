@@ -97,7 +97,7 @@ async function sseCount(body) {
   return n;
 }
 
-function clients() {
+let clients = function () {
   const body = { model: UPSTREAM_MODEL, messages: MESSAGES, max_tokens: MAX_TOKENS };
   return {
     sluicegate: () => {
@@ -210,6 +210,7 @@ async function growth(n) {
 }
 
 (async () => {
+  if (process.env.BENCH_ONLY) { const only = process.env.BENCH_ONLY.split(','); const all = clients; clients = () => Object.fromEntries(Object.entries(all()).filter(([k]) => only.includes(k))); }
   let r;
   if (mode === 'throughput') r = await throughput();
   else if (mode === 'footprint') r = footprint(opt('what', 'sluicegate'));
