@@ -29,7 +29,7 @@ fn summary(mut us: Vec<f64>) -> (f64, f64) {
 }
 
 fn request(stream: bool) -> Value {
-    json!({"model": "chat", "messages": [{"role": "user", "content": "Summarise the quarterly report in one line."}], "max_tokens": 64, "stream": stream})
+    json!({"model": "chat", "messages": [{"role": "user", "content": "Summarise the quarterly report in one line."}], "max_tokens": if stream { 4096 } else { 64 }, "stream": stream})
 }
 
 fn gateway(url: &str, audit: &std::path::Path) -> Gateway {
