@@ -178,12 +178,6 @@ impl Gateway {
             .ok_or_else(|| Error::internal(format!("deployment `{}` names a missing provider", deployment.name)))
     }
 
-    /// The request as the deployment receives it.
-    pub(crate) fn upstream_request(request: &Value, deployment: &DeploymentConfig) -> Value {
-        let mut upstream = request.clone();
-        upstream["model"] = Value::String(deployment.model.clone());
-        upstream
-    }
 
     pub(crate) fn settle(&self, record: &mut CallRecord, deployment: &DeploymentConfig, usage: Option<Usage>) {
         record.deployment = Some(deployment.name.clone());
@@ -225,7 +219,7 @@ impl Gateway {
     /// Runs a prepared non-streaming call: dispatch, settle, guard the output, audit.
     async fn finish<F, Fut>(&self, kind: &str, p: Prepared, cache: Option<(String, std::time::Duration)>, call: F) -> Result<Value>
     where
-        F: Fn(Arc<Provider>, DeploymentConfig, Value, Limits) -> Fut,
+        F: Fn(Arc<Provider>, DeploymentConfig, Arc<Value>, Limits) -> Fut,
         Fut: std::future::Future<Output = Result<Value>>,
     {
         let Prepared { plan, mut record, request, ticket, principal, mut guard } = p;
@@ -265,18 +259,19 @@ impl Gateway {
     /// non-streaming call (`call` is the provider operation).
     async fn dispatch<F, Fut>(&self, operation: &str, request: &Value, plan: &Plan, mut record: CallRecord, call: F) -> Result<Value>
     where
-        F: Fn(Arc<Provider>, DeploymentConfig, Value, Limits) -> Fut,
+        F: Fn(Arc<Provider>, DeploymentConfig, Arc<Value>, Limits) -> Fut,
         Fut: std::future::Future<Output = Result<Value>>,
     {
+        let shared = Arc::new(request.clone());
         let deadline = plan.deadline(record.started);
         let limits = Limits::from(&plan.timeout);
         let mut dispatcher = self.dispatcher(plan);
         let mut last_error: Option<Error> = None;
         while let Some((deployment, admission)) = dispatcher.next(&mut record, deadline).await {
             let provider = self.provider(&deployment)?;
-            let upstream = Self::upstream_request(request, &deployment);
             let sent = Instant::now();
-            let attempt = call(provider, deployment.clone(), upstream, limits);
+            // Each dialect writes the deployment's model into what it sends.
+            let attempt = call(provider, deployment.clone(), shared.clone(), limits);
             let answer = match deadline {
                 Some(d) => tokio::time::timeout_at(d.into(), attempt).await.unwrap_or_else(|_| Err(plan.timeout_error(&record))),
                 None => attempt.await,

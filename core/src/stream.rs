@@ -152,10 +152,9 @@ async fn open_prepared(gateway: &Gateway, plan: &Plan, mut record: CallRecord, r
     let mut dispatcher = gateway.dispatcher(plan);
     while let Some((deployment, admission)) = dispatcher.next(&mut record, deadline).await {
         let provider = gateway.provider(&deployment)?;
-        let upstream = Gateway::upstream_request(&request, &deployment);
         let sent = Instant::now();
         let opened = async {
-            let mut chunks = provider.chat_stream(&deployment, &upstream, &limits).await?;
+            let mut chunks = provider.chat_stream(&deployment, &request, &limits).await?;
             let mut head = VecDeque::new();
             loop {
                 match chunks.next().await {

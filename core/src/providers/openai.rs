@@ -42,6 +42,12 @@ impl Dialect for OpenAi {
         Some(chat.replacen("/chat/completions", "/embeddings", 1))
     }
 
+    fn encode_embeddings(&self, request: &Value, deployment: &DeploymentConfig) -> Result<Value> {
+        let mut body = request.clone();
+        body["model"] = Value::String(deployment.model.clone());
+        Ok(body)
+    }
+
     fn headers(&self, provider: &ProviderConfig, headers: &mut HeaderMap) {
         let Some(key) = provider.api_key.as_deref().filter(|k| !k.is_empty()) else { return };
         if self.azure {
@@ -53,8 +59,9 @@ impl Dialect for OpenAi {
         }
     }
 
-    fn encode(&self, request: &Value, _deployment: &DeploymentConfig, stream: bool) -> Result<Value> {
+    fn encode(&self, request: &Value, deployment: &DeploymentConfig, stream: bool) -> Result<Value> {
         let mut body = request.clone();
+        body["model"] = Value::String(deployment.model.clone());
         if stream {
             // Ask for the usage chunk so that streamed calls are metered exactly.
             body["stream_options"]["include_usage"] = Value::Bool(true);
