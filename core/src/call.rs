@@ -319,6 +319,7 @@ impl Gateway {
         record.model = original["model"].as_str().map(str::to_owned);
         record.usage = Some(Usage::default());
         record.cost_usd = Some(0.0);
+        record.cost = Some(crate::pricing::CostBreakdown::default());
         record.saved_cost_usd = original["cost_usd"].as_f64();
         record.first_token = Some(record.started.elapsed());
         response["gateway"] = record.to_json();

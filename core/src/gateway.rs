@@ -184,7 +184,8 @@ impl Gateway {
         record.provider = Some(deployment.provider.clone());
         record.model = Some(deployment.model.clone());
         record.usage = usage;
-        record.cost_usd = usage.and_then(|u| self.inner.prices.cost(&deployment.model, &u));
+        record.cost = usage.and_then(|u| self.inner.prices.breakdown(&deployment.model, &u));
+        record.cost_usd = record.cost.map(|c| c.total);
     }
 
     /// An embeddings call, routed like chat (same strategies, fallbacks and metering).

@@ -29,6 +29,7 @@ pub struct CallRecord {
     pub usage: Option<Usage>,
     pub usage_estimated: bool,
     pub cost_usd: Option<f64>,
+    pub cost: Option<crate::pricing::CostBreakdown>,
     pub started: Instant,
     /// Time spent waiting on providers; the rest of the latency is the gateway's own.
     pub provider_time: Duration,
@@ -62,6 +63,7 @@ impl CallRecord {
             usage: None,
             usage_estimated: false,
             cost_usd: None,
+            cost: None,
             started: Instant::now(),
             provider_time: Duration::ZERO,
             first_token: None,
@@ -96,6 +98,7 @@ impl CallRecord {
             "saved_cost_usd": self.saved_cost_usd,
             "usage": usage,
             "cost_usd": self.cost_usd,
+            "cost": self.cost.map(|c| c.to_json()),
             "latency_ms": ms(elapsed),
             "ttft_ms": self.first_token.map(ms),
             "overhead_us": elapsed.saturating_sub(self.provider_time).as_micros() as u64,

@@ -70,12 +70,81 @@ static CATALOG: &[(&str, Price)] = &[
     ("mistral-large-latest", p(0.5, 1.5, 0.0, 262_144, 262_144)),
     ("mistral-large-2411", p(2.0, 6.0, 0.0, 128_000, 128_000)),
     ("mistral-small-latest", p(0.1, 0.3, 0.0, 128_000, 128_000)),
+    // OpenAI, more
+    ("gpt-4o-2024-08-06", p(2.5, 10.0, 1.25, 128_000, 16_384)),
+    ("gpt-4o-2024-11-20", p(2.5, 10.0, 1.25, 128_000, 16_384)),
+    ("gpt-4o-mini-2024-07-18", p(0.15, 0.6, 0.075, 128_000, 16_384)),
+    ("chatgpt-4o-latest", p(5.0, 15.0, 0.0, 128_000, 16_384)),
+    ("gpt-4-turbo", p(10.0, 30.0, 0.0, 128_000, 4_096)),
+    ("gpt-4", p(30.0, 60.0, 0.0, 8_192, 8_192)),
+    ("gpt-3.5-turbo", p(0.5, 1.5, 0.0, 16_385, 4_096)),
+    ("o1", p(15.0, 60.0, 7.5, 200_000, 100_000)),
+    ("o1-mini", p(1.1, 4.4, 0.55, 128_000, 65_536)),
+    ("o3-mini", p(1.1, 4.4, 0.55, 200_000, 100_000)),
+    ("o3-pro", p(20.0, 80.0, 0.0, 200_000, 100_000)),
+    ("gpt-5-chat-latest", p(1.25, 10.0, 0.125, 128_000, 16_384)),
+    ("text-embedding-3-small", p(0.02, 0.0, 0.0, 8_191, 0)),
+    ("text-embedding-3-large", p(0.13, 0.0, 0.0, 8_191, 0)),
+    ("text-embedding-ada-002", p(0.1, 0.0, 0.0, 8_191, 0)),
+    // Anthropic, more
+    ("claude-opus-4-20250514", with_write(p(15.0, 75.0, 1.5, 200_000, 32_000), 18.75)),
+    ("claude-opus-4-1-20250805", with_write(p(15.0, 75.0, 1.5, 200_000, 32_000), 18.75)),
+    ("claude-sonnet-4-5-20250929", with_write(p(3.0, 15.0, 0.3, 200_000, 64_000), 3.75)),
+    ("claude-haiku-4-5-20251001", with_write(p(1.0, 5.0, 0.1, 200_000, 64_000), 1.25)),
+    ("claude-3-7-sonnet-20250219", with_write(p(3.0, 15.0, 0.3, 200_000, 64_000), 3.75)),
+    ("claude-3-5-haiku-20241022", with_write(p(0.8, 4.0, 0.08, 200_000, 8_192), 1.0)),
+    ("claude-3-opus-20240229", with_write(p(15.0, 75.0, 1.5, 200_000, 4_096), 18.75)),
+    // Google, more
+    ("gemini-2.5-flash-lite", p(0.1, 0.4, 0.01, 1_048_576, 65_535)),
+    ("gemini-2.0-flash-lite", p(0.075, 0.3, 0.0, 1_048_576, 8_192)),
+    ("gemini-1.5-pro", p(1.25, 5.0, 0.0, 2_097_152, 8_192)),
+    ("gemini-1.5-flash", p(0.075, 0.3, 0.0, 1_048_576, 8_192)),
+    ("gemini-3-pro-preview", p(2.0, 12.0, 0.2, 1_048_576, 65_536)),
+    ("gemini-embedding-001", p(0.15, 0.0, 0.0, 2_048, 0)),
+    // Cohere, more
+    ("command-r-plus", p(2.5, 10.0, 0.0, 128_000, 4_096)),
+    ("command-r7b-12-2024", p(0.0375, 0.15, 0.0, 128_000, 4_096)),
+    ("embed-v4.0", p(0.12, 0.0, 0.0, 128_000, 0)),
+    ("embed-english-v3.0", p(0.1, 0.0, 0.0, 512, 0)),
+    // Mistral, more
+    ("mistral-medium-latest", p(0.4, 2.0, 0.0, 128_000, 128_000)),
+    ("codestral-latest", p(0.3, 0.9, 0.0, 256_000, 256_000)),
+    ("open-mistral-nemo", p(0.15, 0.15, 0.0, 128_000, 128_000)),
+    ("pixtral-large-latest", p(2.0, 6.0, 0.0, 128_000, 128_000)),
+    ("ministral-8b-latest", p(0.1, 0.1, 0.0, 128_000, 128_000)),
+    ("mistral-embed", p(0.1, 0.0, 0.0, 8_192, 0)),
+    // DeepSeek, xAI, Groq-hosted open models
+    ("deepseek-chat", p(0.27, 1.1, 0.07, 64_000, 8_192)),
+    ("deepseek-reasoner", p(0.55, 2.19, 0.14, 64_000, 32_768)),
+    ("grok-4", p(3.0, 15.0, 0.75, 256_000, 256_000)),
+    ("grok-3", p(3.0, 15.0, 0.0, 131_072, 131_072)),
+    ("grok-3-mini", p(0.3, 0.5, 0.0, 131_072, 131_072)),
+    ("llama-3.3-70b-versatile", p(0.59, 0.79, 0.0, 128_000, 32_768)),
+    ("llama-3.1-8b-instant", p(0.05, 0.08, 0.0, 128_000, 8_192)),
 ];
 
 /// The built-in catalog entry for a model (exact name, then without a `provider/` prefix).
 pub fn catalog_price(model: &str) -> Option<&'static Price> {
     let find = |name: &str| CATALOG.iter().find(|(n, _)| *n == name).map(|(_, p)| p);
     find(model).or_else(|| model.split_once('/').and_then(|(_, bare)| find(bare)))
+}
+
+/// A call's cost in USD by part; `reasoning` is the share of `output` spent on reasoning.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CostBreakdown {
+    pub input: f64,
+    pub cached_input: f64,
+    pub cache_write: f64,
+    pub output: f64,
+    pub reasoning: f64,
+    pub total: f64,
+}
+
+impl CostBreakdown {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"input": self.input, "cached_input": self.cached_input, "cache_write": self.cache_write,
+                           "output": self.output, "reasoning": self.reasoning, "total": self.total})
+    }
 }
 
 /// The prices a gateway uses: the catalog with the file and config overrides applied.
@@ -159,16 +228,23 @@ impl PriceBook {
 
     /// The cost of a call in USD, or `None` when the model has no price.
     pub fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
+        self.breakdown(model, usage).map(|b| b.total)
+    }
+
+    /// The cost split by what was paid for. Cached and written tokens are counted inside input
+    /// tokens and reasoning tokens inside output tokens (OpenAI's convention, which usage follows).
+    pub fn breakdown(&self, model: &str, usage: &Usage) -> Option<CostBreakdown> {
         let price = self.get(model)?;
-        // Cached tokens are counted inside input tokens (OpenAI's convention, which usage follows).
+        let round = |x: f64| (x * 1e12).round() / 1e12;
         let cached = usage.cached_tokens.min(usage.input_tokens);
         let written = usage.cache_write_tokens.min(usage.input_tokens - cached);
         let fresh = usage.input_tokens - cached - written;
-        let cost = fresh as f64 * price.input
-            + cached as f64 * price.cached_input.unwrap_or(price.input)
-            + written as f64 * price.cache_write.unwrap_or(price.input)
-            + usage.output_tokens as f64 * price.output;
-        Some((cost * 1e12).round() / 1e12)
+        let input = round(fresh as f64 * price.input);
+        let cached_input = round(cached as f64 * price.cached_input.unwrap_or(price.input));
+        let cache_write = round(written as f64 * price.cache_write.unwrap_or(price.input));
+        let output = round(usage.output_tokens as f64 * price.output);
+        let reasoning = round(usage.reasoning_tokens.min(usage.output_tokens) as f64 * price.output);
+        Some(CostBreakdown { input, cached_input, cache_write, output, reasoning, total: round(input + cached_input + cache_write + output) })
     }
 }
 
@@ -177,8 +253,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalog_has_at_least_twenty_models() {
-        assert!(PriceBook::builtin().len() >= 20);
+    fn catalog_has_at_least_sixty_models() {
+        assert!(PriceBook::builtin().len() >= 60);
     }
 
     #[test]

@@ -210,8 +210,8 @@ impl Step {
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
         });
-        if let Some(cached) = get("cached_tokens") {
-            usage["prompt_tokens_details"] = json!({"cached_tokens": cached});
+        if get("cached_tokens").is_some() || get("cache_write_tokens").is_some() {
+            usage["prompt_tokens_details"] = json!({"cached_tokens": get("cached_tokens").unwrap_or(0), "cache_write_tokens": get("cache_write_tokens").unwrap_or(0)});
         }
         if let Some(reasoning) = get("reasoning_tokens") {
             usage["completion_tokens_details"] = json!({"reasoning_tokens": reasoning});

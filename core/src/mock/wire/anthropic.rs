@@ -53,7 +53,8 @@ pub fn error(step: &Step) -> Value {
 }
 
 fn usage(a: &super::Answer) -> Value {
-    json!({"input_tokens": a.prompt - a.cached.min(a.prompt), "cache_creation_input_tokens": 0, "cache_read_input_tokens": a.cached, "output_tokens": a.completion})
+    let fresh = a.prompt.saturating_sub(a.cached + a.cache_write);
+    json!({"input_tokens": fresh, "cache_creation_input_tokens": a.cache_write, "cache_read_input_tokens": a.cached, "output_tokens": a.completion})
 }
 
 pub fn body(step: &Step, id: &str, asked: &Asked) -> Value {

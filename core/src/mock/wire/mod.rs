@@ -165,6 +165,7 @@ pub(crate) struct Answer {
     prompt: u64,
     completion: u64,
     cached: u64,
+    cache_write: u64,
     reasoning: u64,
     finish: String,
 }
@@ -192,6 +193,7 @@ fn answer(step: &Step, asked: &Asked) -> Answer {
         prompt: n("/prompt_tokens"),
         completion: n("/completion_tokens"),
         cached: n("/prompt_tokens_details/cached_tokens"),
+        cache_write: n("/prompt_tokens_details/cache_write_tokens"),
         reasoning: n("/completion_tokens_details/reasoning_tokens"),
         finish: step.finish_reason(&asked.model, &asked.neutral),
     }
