@@ -31,6 +31,7 @@ __all__ = [
     "GatewayInfo",
     "GatewayUsage",
     "SkippedDeployment",
+    "CostBreakdown",
     "AttemptLogEntry",
     "PolicyReport",
     "PolicyReservation",
@@ -206,6 +207,17 @@ class SkippedDeployment(BaseObject):
     reason: str
 
 
+class CostBreakdown(BaseObject):
+    """A call's cost in USD by part; ``reasoning`` is the share of ``output`` spent reasoning."""
+
+    input: float
+    cached_input: float
+    cache_write: float
+    output: float
+    reasoning: float
+    total: float
+
+
 class AttemptLogEntry(BaseObject):
     """One attempt of a call: the deployment tried, ``"ok"`` or the error code, and how long."""
 
@@ -256,6 +268,7 @@ class GatewayInfo(BaseObject):
     saved_cost_usd: Optional[float]
     usage: GatewayUsage
     cost_usd: Optional[float]
+    cost: Optional[CostBreakdown]
     latency_ms: float
     ttft_ms: Optional[float]
     overhead_us: int
