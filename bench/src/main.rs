@@ -191,6 +191,11 @@ fn main() {
         })
     });
     let _ = std::fs::remove_file(&audit);
+    let mut results = results;
+    results["translation_us"] = translation(&sizes);
+    if let Ok(redis_url) = std::env::var("BENCH_REDIS_URL") {
+        results["redis_policy_check"] = redis_check(&url, &redis_url, &sizes);
+    }
     let f = |k: &str| results[k].as_f64().unwrap_or(f64::NAN);
     println!("## sluicegate Rust overhead (full pipeline vs direct reqwest, same loopback mock, same run)\n");
     println!("| measure | direct | gateway | added / ratio |");
@@ -201,7 +206,86 @@ fn main() {
     println!("| throughput, c=64 | {:.0} req/s | {:.0} req/s | {:.2}x |", f("c64_direct_rps"), f("c64_gateway_rps"), f("c64_ratio"));
     println!("| 500-chunk stream: per-chunk overhead | | | {:.2} µs |", f("per_chunk_overhead_us"));
     println!("| 500-chunk stream: added time to first token | | | {:.1} µs |", f("added_ttft_us"));
+    println!("\n| provider translation (encode + decode, no I/O) | per request |\n|---|---|");
+    for (name, us) in results["translation_us"].as_object().into_iter().flatten() {
+        println!("| {name} | {:.2} µs |", us.as_f64().unwrap_or(f64::NAN));
+    }
+    if let Some(r) = results.get("redis_policy_check") {
+        println!("\n| policy check on Redis (rate limit + budget) vs in memory | p50 added |\n|---|---|\n| one Lua round trip per call | +{:.1} µs |", r["added_p50_us"].as_f64().unwrap_or(f64::NAN));
+    }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join("rust.json"), serde_json::to_string_pretty(&results).unwrap());
+}
+
+/// Microseconds per request to translate a tool-using chat request out and its answer back.
+fn translation(sizes: &Sizes) -> Value {
+    use sluicegate::providers::dialect::Dialect;
+    let config = sluicegate::Config::from_text(
+        "providers: {a: {type: anthropic, api_key: k}, g: {type: gemini, api_key: k}, c: {type: cohere, api_key: k}, o: {type: openai, api_key: k}}",
+    )
+    .unwrap();
+    let deployment = sluicegate::config::DeploymentConfig { name: "d".into(), provider: "a".into(), model: "m".into(), region: None, rpm: None, tpm: None, weight: 1, max_input_tokens: None };
+    let request = json!({"model": "m", "max_tokens": 256, "messages": [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "What is the weather in Paris and in Berlin today?"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "14C, cloudy"}],
+        "tools": [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]});
+    let answers = [
+        ("anthropic", json!({"id": "msg_1", "model": "m", "content": [{"type": "text", "text": "Paris is 14C and cloudy."}], "stop_reason": "end_turn", "usage": {"input_tokens": 40, "output_tokens": 9, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}})),
+        ("gemini", json!({"candidates": [{"content": {"parts": [{"text": "Paris is 14C and cloudy."}], "role": "model"}, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 40, "candidatesTokenCount": 9}})),
+        ("cohere", json!({"id": "c1", "message": {"role": "assistant", "content": [{"type": "text", "text": "Paris is 14C and cloudy."}]}, "finish_reason": "COMPLETE", "usage": {"billed_units": {"input_tokens": 40, "output_tokens": 9}}})),
+        ("openai", json!({"id": "x", "object": "chat.completion", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris is 14C and cloudy."}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 40, "completion_tokens": 9}})),
+    ];
+    let dialects: Vec<(&str, Box<dyn Dialect>)> = vec![
+        ("anthropic", Box::new(sluicegate::providers::anthropic::Anthropic::for_provider(&config.providers["a"]))),
+        ("gemini", Box::new(sluicegate::providers::gemini::Gemini)),
+        ("cohere", Box::new(sluicegate::providers::cohere::Cohere)),
+        ("openai", Box::new(sluicegate::providers::openai::OpenAi::for_provider(&config.providers["o"]))),
+    ];
+    let n = sizes.sequential * 10;
+    let mut out = serde_json::Map::new();
+    for ((name, dialect), (_, answer)) in dialects.iter().zip(answers.iter()) {
+        let t = Instant::now();
+        for _ in 0..n {
+            let body = dialect.encode(&request, &deployment, false).unwrap();
+            let back = dialect.decode(answer.clone(), &deployment).unwrap();
+            std::hint::black_box((body, back));
+        }
+        out.insert((*name).to_owned(), json!(t.elapsed().as_secs_f64() * 1e6 / n as f64));
+    }
+    Value::Object(out)
+}
+
+/// What a Redis-backed rate limit and budget add per call, against the same policies in memory.
+fn redis_check(mock_url: &str, redis_url: &str, sizes: &Sizes) -> Value {
+    let config = |state: Value| {
+        json!({
+            "providers": {"p": {"type": "openai", "api_base": format!("{mock_url}/v1"), "api_key": "sk-bench-0000"}},
+            "deployments": {"a": {"provider": "p", "model": "gpt-4o-mini"}},
+            "routes": {"chat": {"targets": ["a"]}},
+            "state": state,
+            "policies": {"rate_limits": [{"scope": "global", "rpm": 100_000_000u64}], "budgets": [{"scope": "global", "usd": 1_000_000.0}]}
+        })
+    };
+    let memory = Gateway::from_value(config(json!({"backend": "memory"}))).unwrap();
+    let redis = Gateway::from_value(config(json!({"backend": "redis", "url": redis_url, "prefix": format!("bench{}:", std::process::id())}))).unwrap();
+    let rt = sluicegate::runtime::runtime();
+    rt.block_on(async {
+        let run = |gw: Gateway| async move {
+            let mut us = Vec::new();
+            for _ in 0..sizes.sequential {
+                let t = Instant::now();
+                gw.chat(request(false), CallOptions::default()).await.unwrap();
+                us.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            summary(us).0
+        };
+        for _ in 0..100 {
+            redis.chat(request(false), CallOptions::default()).await.unwrap();
+        }
+        let (m, r) = (run(memory.clone()).await, run(redis.clone()).await);
+        json!({"memory_p50_us": m, "redis_p50_us": r, "added_p50_us": r - m})
+    })
 }
