@@ -237,13 +237,20 @@ impl Ticket {
     pub fn settle(mut self, tokens: u64, cost_usd: Option<f64>) {
         self.done = true;
         let now = clock::now_secs();
-        for (item, measure, _) in &self.items {
-            let actual = match measure {
-                Measure::Requests => 1.0,
-                Measure::Tokens => tokens as f64,
-                Measure::Usd => cost_usd.unwrap_or(0.0),
-            };
-            self.state.settle(item, actual, now);
+        let settled: Vec<(Reservation, f64)> = self
+            .items
+            .iter()
+            .map(|(item, measure, _)| {
+                let actual = match measure {
+                    Measure::Requests => 1.0,
+                    Measure::Tokens => tokens as f64,
+                    Measure::Usd => cost_usd.unwrap_or(0.0),
+                };
+                (item.clone(), actual)
+            })
+            .collect();
+        if !settled.is_empty() {
+            self.state.settle(&settled, now);
         }
     }
 
@@ -260,8 +267,9 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         if !self.done {
             let now = clock::now_secs();
-            for (item, _, _) in &self.items {
-                self.state.release(item, now);
+            let released: Vec<(Reservation, f64)> = self.items.iter().map(|(item, _, _)| (item.clone(), 0.0)).collect();
+            if !released.is_empty() {
+                self.state.settle(&released, now);
             }
         }
     }

@@ -59,14 +59,18 @@ return 0
 "#;
 
 const SETTLE: &str = r#"
-local kind, limit, amount, member, actual, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-if kind == 'r' then
-  local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-  local after = math.max(tat + (actual - amount) * 60 / limit, math.min(now, tat))
-  redis.call('SET', KEYS[1], tostring(after), 'PX', 120000)
-else
-  if redis.call('ZREM', KEYS[1] .. ':res', member) == 1 or actual > 0 then
-    redis.call('INCRBYFLOAT', KEYS[1], actual)
+local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 1, n do
+  local b = 2 + (i - 1) * 5
+  local kind, limit, amount, member, actual = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), ARGV[b + 4], tonumber(ARGV[b + 5])
+  if kind == 'r' then
+    local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+    local after = math.max(tat + (actual - amount) * 60 / limit, math.min(now, tat))
+    redis.call('SET', KEYS[i], tostring(after), 'PX', 120000)
+  else
+    if redis.call('ZREM', KEYS[i] .. ':res', member) == 1 or actual > 0 then
+      redis.call('INCRBYFLOAT', KEYS[i], actual)
+    end
   end
 end
 return 0
@@ -157,20 +161,22 @@ impl RedisState {
         })
     }
 
-    fn finish(self: &Arc<Self>, item: &Reservation, actual: f64, now: f64) {
+    /// Settles a call's reservations in one round trip, in the background.
+    fn finish(self: &Arc<Self>, items: &[(Reservation, f64)], now: f64) {
         let me = self.clone();
-        let item = item.clone();
+        let items = items.to_vec();
         crate::runtime::runtime().spawn(async move {
-            let Ok(mut conn) = me.connection().await else {
-                crate::log::warn(&format!("could not settle reservation {} on the shared store; it expires by itself", item.id));
-                return;
-            };
-            let kind = if item.kind == Kind::Rate { "r" } else { "b" };
+            let warn = || crate::log::warn("could not settle reservations on the shared store; they expire by themselves");
+            let Ok(mut conn) = me.connection().await else { return warn() };
             let mut call = me.settle.prepare_invoke();
-            call.key(me.key(&item.key)).arg(kind).arg(item.limit).arg(item.amount).arg(member(&item)).arg(actual).arg(now);
+            call.arg(now).arg(items.len());
+            for (item, actual) in &items {
+                let kind = if item.kind == Kind::Rate { "r" } else { "b" };
+                call.key(me.key(&item.key)).arg(kind).arg(item.limit).arg(item.amount).arg(member(item)).arg(*actual);
+            }
             let done: Result<Result<redis::Value, _>, _> = tokio::time::timeout(me.timeout, call.invoke_async(&mut conn)).await;
             if !matches!(done, Ok(Ok(_))) {
-                crate::log::warn(&format!("could not settle reservation {} on the shared store; it expires by itself", item.id));
+                warn();
             }
         });
     }
@@ -217,13 +223,8 @@ impl StateBackend for Shared {
         Box::pin(self.0.run_reserve(items, now))
     }
 
-    fn settle(&self, item: &Reservation, actual: f64, now: f64) {
-        self.0.finish(item, actual, now);
-    }
-
-    fn release(&self, item: &Reservation, now: f64) {
-        // Releasing is settling at zero: the reservation goes, nothing is spent.
-        self.0.finish(item, 0.0, now);
+    fn settle(&self, items: &[(Reservation, f64)], now: f64) {
+        self.0.finish(items, now);
     }
 
     fn used(&self, _key: &str) -> f64 {

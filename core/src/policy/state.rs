@@ -44,10 +44,9 @@ pub type Reserved<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Resul
 pub trait StateBackend: Send + Sync {
     /// Takes every reservation, or none of them.
     fn reserve<'a>(&'a self, items: &'a [Reservation], now: f64) -> Reserved<'a>;
-    /// Replaces a reservation by what the call really used.
-    fn settle(&self, item: &Reservation, actual: f64, now: f64);
-    /// Gives a reservation back (the call failed or was cancelled).
-    fn release(&self, item: &Reservation, now: f64);
+    /// Replaces each reservation by what the call really used (0 gives it back: the call
+    /// failed or was cancelled).
+    fn settle(&self, items: &[(Reservation, f64)], now: f64);
     /// Spent plus reserved, for a budget key (reports and tests).
     fn used(&self, key: &str) -> f64;
 }
@@ -78,12 +77,10 @@ impl StateBackend for MemoryState {
         Box::pin(async move { Ok(result) })
     }
 
-    fn settle(&self, item: &Reservation, actual: f64, now: f64) {
-        self.settle_now(item, actual, now);
-    }
-
-    fn release(&self, item: &Reservation, now: f64) {
-        self.release_now(item, now);
+    fn settle(&self, items: &[(Reservation, f64)], now: f64) {
+        for (item, actual) in items {
+            self.settle_now(item, *actual, now);
+        }
     }
 
     fn used(&self, key: &str) -> f64 {
@@ -134,14 +131,6 @@ impl MemoryState {
         }
     }
 
-    pub fn release_now(&self, item: &Reservation, now: f64) {
-        let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-        let cell = cells.entry(item.key.clone()).or_default();
-        match item.kind {
-            Kind::Rate => cell.value = (cell.value - rate_cost(item, item.amount)).max(now.min(cell.value)),
-            Kind::Budget => cell.reserved = (cell.reserved - item.amount).max(0.0),
-        }
-    }
 
 }
 
@@ -157,7 +146,7 @@ mod tests {
         assert!(s.reserve_now(&[r(0.6)], 0.0).is_err(), "0.6 + 0.6 would overspend");
         s.settle_now(&r(0.6), 0.2, 0.0);
         s.reserve_now(&[r(0.6)], 0.0).unwrap();
-        s.release_now(&r(0.6), 0.0);
+        s.settle_now(&r(0.6), 0.0, 0.0);
         assert!((s.used("b") - 0.2).abs() < 1e-12);
     }
 
