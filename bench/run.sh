@@ -83,9 +83,11 @@ done
 step "mock provider at $url (pid $mock_pid)"
 mock_script() { curl -sf -X POST -H 'content-type: application/json' --data "$1" "$url/_mock/script" >/dev/null; }
 
-step "rust: cargo run --release -p sluicegate-bench ${quick[*]}"
+step "rust: sluicegate-bench ${quick[*]} (built above; it writes bench/results/rust.json)"
 rm -f "$results/rust.json"
-cargo run --release --locked -q -p sluicegate-bench -- "${quick[@]}" >"$run_dir/rust.md"
+# The binary built above, not `cargo run -p`: one package alone unifies features differently
+# and would relink it.
+"$target/release/sluicegate-bench" "${quick[@]}" >"$run_dir/rust.md"
 cat "$run_dir/rust.md" >&2
 
 step "c: sg_chat vs libcurl, c=1"
@@ -116,8 +118,9 @@ step "memory: growth over $growth_n requests (Python sync, C, Node)"
   echo "\"node\": $(node --expose-gc "$bench/node/bench.js" growth --url "$url" --n "$growth_n")}"
 } >"$run_dir/growth.json"
 
-step "memory: 1,000 concurrent streams (mock paces chunks 50 ms apart)"
-mock_script "{\"*\": [{\"reply\": \"$reply\", \"chunk_delay\": \"50ms\"}]}"
+step "memory: 1,000 concurrent streams, read as they arrive (mock paces chunks 50 ms apart)"
+# 96 words at 50 ms: each stream lasts ~5 s, so all 1,000 are open together.
+mock_script "{\"*\": [{\"reply\": \"$reply $reply $reply $reply\", \"chunk_delay\": \"50ms\"}]}"
 "$py" "$bench/python/bench.py" streams --url "$url" --n 1000 >"$run_dir/streams.json"
 mock_script "$script"
 

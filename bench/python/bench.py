@@ -274,45 +274,45 @@ def throughput(url: str, quick: bool, clients: List[str]) -> Dict[str, Any]:
 # Memory
 
 def streams(url: str, n: int) -> Dict[str, Any]:
-    """RSS while N sluicegate streams are open at once (the mock paces chunks; see run.sh)."""
+    """RSS while N sluicegate streams are open at once. The mock paces chunks (see run.sh), so a
+    stream lasts seconds; every stream is read as it arrives, as an application would."""
     import sluicegate
 
     async def main() -> Dict[str, Any]:
         gw = sluicegate.AsyncGateway(config=sluicegate_config(url, audit_file()))
-        for _ in range(20):
+        async def warm() -> None:
             async for _ in await gw.chat.completions.create(model="chat", messages=MESSAGES, key=VIRTUAL_KEY, stream=True):
                 pass
+
+        await asyncio.gather(*(warm() for _ in range(4)))
         before = rss_kb()
-        peak = [before]
-        opened = [0]
-        chunks = [0]
-        release = asyncio.Event()
+        state = {"open": 0, "max_open": 0, "chunks": 0, "peak": before, "rss_at_max_open": before}
 
         async def one() -> None:
             s = await gw.chat.completions.create(model="chat", messages=MESSAGES, key=VIRTUAL_KEY, stream=True)
-            it = s.__aiter__()
-            await it.__anext__()
-            chunks[0] += 1
-            opened[0] += 1
-            await release.wait()
-            async for _ in it:
-                chunks[0] += 1
+            first = True
+            async for _ in s:
+                state["chunks"] += 1
+                if first:
+                    first = False
+                    state["open"] += 1
+                    state["max_open"] = max(state["max_open"], state["open"])
+            state["open"] -= 1
 
         tasks = [asyncio.create_task(one()) for _ in range(n)]
-        deadline = time.time() + 30
-        while opened[0] < n and time.time() < deadline:
-            await asyncio.sleep(0.01)
-            peak[0] = max(peak[0], rss_kb())
-        all_open = rss_kb()
-        release.set()
         t0 = time.time()
-        while not all(t.done() for t in tasks) and time.time() - t0 < 60:
-            await asyncio.sleep(0.01)
-            peak[0] = max(peak[0], rss_kb())
+        while not all(t.done() for t in tasks) and time.time() - t0 < 90:
+            await asyncio.sleep(0.02)
+            rss = rss_kb()
+            state["peak"] = max(state["peak"], rss)
+            if state["open"] == state["max_open"]:
+                state["rss_at_max_open"] = max(state["rss_at_max_open"], rss)
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
-        return {"streams": n, "opened_together": opened[0], "chunks": chunks[0], "rss_before_mb": before / 1024,
-                "rss_all_open_mb": all_open / 1024, "rss_peak_mb": peak[0] / 1024,
-                "rss_added_mb": (peak[0] - before) / 1024, "per_stream_kb": (peak[0] - before) / max(1, n)}
+        await asyncio.sleep(0.5)
+        after = rss_kb()
+        return {"streams": n, "opened_together": state["max_open"], "chunks": state["chunks"], "seconds": round(time.time() - t0, 2),
+                "rss_before_mb": before / 1024, "rss_peak_mb": state["peak"] / 1024, "rss_after_mb": after / 1024,
+                "rss_added_mb": (state["peak"] - before) / 1024, "per_stream_kb": (state["peak"] - before) / max(1, state["max_open"])}
 
     return asyncio.run(main())
 
