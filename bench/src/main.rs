@@ -52,7 +52,13 @@ fn gateway(url: &str, audit: &std::path::Path) -> Gateway {
 async fn direct(client: &reqwest::Client, url: &str, stream: bool) -> usize {
     let mut body = request(stream);
     body["model"] = json!("gpt-4o-mini");
-    let response = client.post(format!("{url}/v1/chat/completions")).bearer_auth("sk-bench-0000").json(&body).send().await.expect("direct call");
+    let response = client
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth("sk-bench-0000")
+        .json(&body)
+        .send()
+        .await
+        .expect("direct call");
     if !stream {
         let v: Value = response.json().await.expect("json");
         return v["choices"].as_array().map(Vec::len).unwrap_or(0);
@@ -77,14 +83,31 @@ async fn timed<F: std::future::Future<Output = ()>>(f: F) -> f64 {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let sizes = if quick { Sizes { sequential: 300, concurrent: 2_000, streams: 10 } } else { Sizes { sequential: 3_000, concurrent: 20_000, streams: 40 } };
+    let sizes = if quick {
+        Sizes {
+            sequential: 300,
+            concurrent: 2_000,
+            streams: 10,
+        }
+    } else {
+        Sizes {
+            sequential: 3_000,
+            concurrent: 20_000,
+            streams: 40,
+        }
+    };
     // The mock runs on its own runtime thread so that it does not share the gateway's workers.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let words = (0..498).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
-            let script = Script::from_value(&json!({"gpt-4o-mini": [{"reply": "ok"}], "stream-model": [{"reply": words}]})).unwrap();
+            let script =
+                Script::from_value(&json!({"gpt-4o-mini": [{"reply": "ok"}], "stream-model": [{"reply": words}]}))
+                    .unwrap();
             let server = MockServer::start(0, script, None).await.unwrap();
             tx.send(server.url()).unwrap();
             std::future::pending::<()>().await;
@@ -94,7 +117,11 @@ fn main() {
     let audit = std::env::temp_dir().join(format!("sluicegate-bench-{}.jsonl", std::process::id()));
     let gw = gateway(&url, &audit);
     let _ = sluicegate::runtime::http_client(); // installs the TLS crypto provider
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).tcp_nodelay(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
     let rt = sluicegate::runtime::runtime();
 
     let results = rt.block_on(async {
@@ -107,7 +134,12 @@ fn main() {
         let mut g_lat = Vec::new();
         let mut overhead = Vec::new();
         for _ in 0..sizes.sequential {
-            d_lat.push(timed(async { direct(&client, &url, false).await; }).await);
+            d_lat.push(
+                timed(async {
+                    direct(&client, &url, false).await;
+                })
+                .await,
+            );
             let t = Instant::now();
             let r = gw.chat(request(false), options()).await.unwrap();
             g_lat.push(t.elapsed().as_secs_f64() * 1e6);
@@ -152,7 +184,13 @@ fn main() {
         stream_req["model"] = json!("stream-model");
         for _ in 0..sizes.streams {
             let t = Instant::now();
-            let response = client.post(format!("{url}/v1/chat/completions")).bearer_auth("sk-bench-0000").json(&stream_req).send().await.unwrap();
+            let response = client
+                .post(format!("{url}/v1/chat/completions"))
+                .bearer_auth("sk-bench-0000")
+                .json(&stream_req)
+                .send()
+                .await
+                .unwrap();
             let mut bytes = response.bytes_stream();
             let mut first = None;
             while let Some(c) = bytes.next().await {
@@ -200,18 +238,46 @@ fn main() {
     println!("## sluicegate Rust overhead (full pipeline vs direct reqwest, same loopback mock, same run)\n");
     println!("| measure | direct | gateway | added / ratio |");
     println!("|---|---|---|---|");
-    println!("| latency p50, c=1 | {:.1} µs | {:.1} µs | +{:.1} µs |", f("direct_p50_us"), f("gateway_p50_us"), f("added_p50_us"));
-    println!("| latency p99, c=1 | {:.1} µs | {:.1} µs | +{:.1} µs |", f("direct_p99_us"), f("gateway_p99_us"), f("added_p99_us"));
-    println!("| gateway's own time (overhead_us) p50 / p99 | | {:.1} / {:.1} µs | |", f("overhead_us_p50"), f("overhead_us_p99"));
-    println!("| throughput, c=64 | {:.0} req/s | {:.0} req/s | {:.2}x |", f("c64_direct_rps"), f("c64_gateway_rps"), f("c64_ratio"));
-    println!("| 500-chunk stream: per-chunk overhead | | | {:.2} µs |", f("per_chunk_overhead_us"));
-    println!("| 500-chunk stream: added time to first token | | | {:.1} µs |", f("added_ttft_us"));
+    println!(
+        "| latency p50, c=1 | {:.1} µs | {:.1} µs | +{:.1} µs |",
+        f("direct_p50_us"),
+        f("gateway_p50_us"),
+        f("added_p50_us")
+    );
+    println!(
+        "| latency p99, c=1 | {:.1} µs | {:.1} µs | +{:.1} µs |",
+        f("direct_p99_us"),
+        f("gateway_p99_us"),
+        f("added_p99_us")
+    );
+    println!(
+        "| gateway's own time (overhead_us) p50 / p99 | | {:.1} / {:.1} µs | |",
+        f("overhead_us_p50"),
+        f("overhead_us_p99")
+    );
+    println!(
+        "| throughput, c=64 | {:.0} req/s | {:.0} req/s | {:.2}x |",
+        f("c64_direct_rps"),
+        f("c64_gateway_rps"),
+        f("c64_ratio")
+    );
+    println!(
+        "| 500-chunk stream: per-chunk overhead | | | {:.2} µs |",
+        f("per_chunk_overhead_us")
+    );
+    println!(
+        "| 500-chunk stream: added time to first token | | | {:.1} µs |",
+        f("added_ttft_us")
+    );
     println!("\n| provider translation (encode + decode, no I/O) | per request |\n|---|---|");
     for (name, us) in results["translation_us"].as_object().into_iter().flatten() {
         println!("| {name} | {:.2} µs |", us.as_f64().unwrap_or(f64::NAN));
     }
     if let Some(r) = results.get("redis_policy_check") {
-        println!("\n| policy check on Redis (rate limit + budget) vs in memory | p50 added |\n|---|---|\n| one Lua round trip per call | +{:.1} µs |", r["added_p50_us"].as_f64().unwrap_or(f64::NAN));
+        println!(
+            "\n| policy check on Redis (rate limit + budget) vs in memory | p50 added |\n|---|---|\n| one Lua round trip per call | +{:.1} µs |",
+            r["added_p50_us"].as_f64().unwrap_or(f64::NAN)
+        );
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
     let _ = std::fs::create_dir_all(&dir);
@@ -225,7 +291,16 @@ fn translation(sizes: &Sizes) -> Value {
         "providers: {a: {type: anthropic, api_key: k}, g: {type: gemini, api_key: k}, c: {type: cohere, api_key: k}, o: {type: openai, api_key: k}}",
     )
     .unwrap();
-    let deployment = sluicegate::config::DeploymentConfig { name: "d".into(), provider: "a".into(), model: "m".into(), region: None, rpm: None, tpm: None, weight: 1, max_input_tokens: None };
+    let deployment = sluicegate::config::DeploymentConfig {
+        name: "d".into(),
+        provider: "a".into(),
+        model: "m".into(),
+        region: None,
+        rpm: None,
+        tpm: None,
+        weight: 1,
+        max_input_tokens: None,
+    };
     let request = json!({"model": "m", "max_tokens": 256, "messages": [
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "What is the weather in Paris and in Berlin today?"},
@@ -233,16 +308,38 @@ fn translation(sizes: &Sizes) -> Value {
         {"role": "tool", "tool_call_id": "call_1", "content": "14C, cloudy"}],
         "tools": [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]});
     let answers = [
-        ("anthropic", json!({"id": "msg_1", "model": "m", "content": [{"type": "text", "text": "Paris is 14C and cloudy."}], "stop_reason": "end_turn", "usage": {"input_tokens": 40, "output_tokens": 9, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}})),
-        ("gemini", json!({"candidates": [{"content": {"parts": [{"text": "Paris is 14C and cloudy."}], "role": "model"}, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 40, "candidatesTokenCount": 9}})),
-        ("cohere", json!({"id": "c1", "message": {"role": "assistant", "content": [{"type": "text", "text": "Paris is 14C and cloudy."}]}, "finish_reason": "COMPLETE", "usage": {"billed_units": {"input_tokens": 40, "output_tokens": 9}}})),
-        ("openai", json!({"id": "x", "object": "chat.completion", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris is 14C and cloudy."}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 40, "completion_tokens": 9}})),
+        (
+            "anthropic",
+            json!({"id": "msg_1", "model": "m", "content": [{"type": "text", "text": "Paris is 14C and cloudy."}], "stop_reason": "end_turn", "usage": {"input_tokens": 40, "output_tokens": 9, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}}),
+        ),
+        (
+            "gemini",
+            json!({"candidates": [{"content": {"parts": [{"text": "Paris is 14C and cloudy."}], "role": "model"}, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 40, "candidatesTokenCount": 9}}),
+        ),
+        (
+            "cohere",
+            json!({"id": "c1", "message": {"role": "assistant", "content": [{"type": "text", "text": "Paris is 14C and cloudy."}]}, "finish_reason": "COMPLETE", "usage": {"billed_units": {"input_tokens": 40, "output_tokens": 9}}}),
+        ),
+        (
+            "openai",
+            json!({"id": "x", "object": "chat.completion", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris is 14C and cloudy."}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 40, "completion_tokens": 9}}),
+        ),
     ];
     let dialects: Vec<(&str, Box<dyn Dialect>)> = vec![
-        ("anthropic", Box::new(sluicegate::providers::anthropic::Anthropic::for_provider(&config.providers["a"]))),
+        (
+            "anthropic",
+            Box::new(sluicegate::providers::anthropic::Anthropic::for_provider(
+                &config.providers["a"],
+            )),
+        ),
         ("gemini", Box::new(sluicegate::providers::gemini::Gemini)),
         ("cohere", Box::new(sluicegate::providers::cohere::Cohere)),
-        ("openai", Box::new(sluicegate::providers::openai::OpenAi::for_provider(&config.providers["o"]))),
+        (
+            "openai",
+            Box::new(sluicegate::providers::openai::OpenAi::for_provider(
+                &config.providers["o"],
+            )),
+        ),
     ];
     let n = sizes.sequential * 10;
     let mut out = serde_json::Map::new();
@@ -270,7 +367,10 @@ fn redis_check(mock_url: &str, redis_url: &str, sizes: &Sizes) -> Value {
         })
     };
     let memory = Gateway::from_value(config(json!({"backend": "memory"}))).unwrap();
-    let redis = Gateway::from_value(config(json!({"backend": "redis", "url": redis_url, "prefix": format!("bench{}:", std::process::id())}))).unwrap();
+    let redis = Gateway::from_value(config(
+        json!({"backend": "redis", "url": redis_url, "prefix": format!("bench{}:", std::process::id())}),
+    ))
+    .unwrap();
     let rt = sluicegate::runtime::runtime();
     rt.block_on(async {
         let run = |gw: Gateway| async move {

@@ -28,7 +28,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let files = audit::chain_files(&file);
     match audit::verify(&files, key.as_deref()) {
         Ok(n) => {
-            let signed = if key.is_some() { ", signatures valid" } else { " (signatures not checked: no key given)" };
+            let signed = if key.is_some() {
+                ", signatures valid"
+            } else {
+                " (signatures not checked: no key given)"
+            };
             println!("OK: {n} record(s) in {} file(s), chain intact{signed}", files.len());
             Ok(())
         }

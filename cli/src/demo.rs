@@ -34,8 +34,14 @@ const PROMPTS: [(&str, &str, &str); 5] = [
 
 pub fn run() -> Result<(), String> {
     let gw = Gateway::from_text(DEMO_CONFIG).map_err(|e| e.to_string())?;
-    println!("sluicegate {} demo: built-in config on mock providers (no keys, no network)\n", sluicegate::VERSION);
-    println!("{:<3} {:<6} {:<8} {:<7} {:>8} {:>6} {:>7} {:>11} {:>10}  reply", "#", "route", "team", "deploy", "attempts", "in", "out", "cost_usd", "latency");
+    println!(
+        "sluicegate {} demo: built-in config on mock providers (no keys, no network)\n",
+        sluicegate::VERSION
+    );
+    println!(
+        "{:<3} {:<6} {:<8} {:<7} {:>8} {:>6} {:>7} {:>11} {:>10}  reply",
+        "#", "route", "team", "deploy", "attempts", "in", "out", "cost_usd", "latency"
+    );
     let mut rows: Vec<Value> = Vec::new();
     for (i, (route, team, prompt)) in PROMPTS.iter().enumerate() {
         let stream = i == PROMPTS.len() - 1;
@@ -46,14 +52,28 @@ pub fn run() -> Result<(), String> {
             let mut text = String::new();
             while let Some(chunk) = s.next_blocking() {
                 let chunk = chunk.map_err(|e| e.to_string())?;
-                text.push_str(chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).unwrap_or(""));
+                text.push_str(
+                    chunk
+                        .pointer("/choices/0/delta/content")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                );
             }
             (format!("{text} (streamed)"), s.gateway().unwrap_or(Value::Null))
         } else {
             let r = gw.chat_blocking(request, options).map_err(|e| e.to_string())?;
-            (r.pointer("/choices/0/message/content").and_then(Value::as_str).unwrap_or("").to_owned(), r["gateway"].clone())
+            (
+                r.pointer("/choices/0/message/content")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                r["gateway"].clone(),
+            )
         };
-        let cost = meta["cost_usd"].as_f64().map(|c| format!("{c:.8}")).unwrap_or_else(|| "null".into());
+        let cost = meta["cost_usd"]
+            .as_f64()
+            .map(|c| format!("{c:.8}"))
+            .unwrap_or_else(|| "null".into());
         let mut reply = reply;
         if reply.chars().count() > 48 {
             reply = reply.chars().take(47).collect::<String>() + "…";
@@ -72,7 +92,10 @@ pub fn run() -> Result<(), String> {
             reply
         );
         if meta["attempts"].as_u64() > Some(1) {
-            println!("    ↳ fell back: the first target answered 503, so `{}` served it", meta["deployment"].as_str().unwrap_or("?"));
+            println!(
+                "    ↳ fell back: the first target answered 503, so `{}` served it",
+                meta["deployment"].as_str().unwrap_or("?")
+            );
         }
         rows.push(json!({"team": team, "deployment": meta["deployment"], "cost": meta["cost_usd"], "tokens": meta["usage"]["input_tokens"].as_u64().unwrap_or(0) + meta["usage"]["output_tokens"].as_u64().unwrap_or(0), "overhead_us": meta["overhead_us"]}));
     }
@@ -86,7 +109,11 @@ pub fn run() -> Result<(), String> {
         let tokens: u64 = mine.iter().map(|r| r["tokens"].as_u64().unwrap_or(0)).sum();
         let cost: f64 = mine.iter().filter_map(|r| r["cost"].as_f64()).sum();
         let unpriced = mine.iter().filter(|r| r["cost"].is_null()).count();
-        let note = if unpriced > 0 { format!(" ({unpriced} call(s) on an unpriced model)") } else { String::new() };
+        let note = if unpriced > 0 {
+            format!(" ({unpriced} call(s) on an unpriced model)")
+        } else {
+            String::new()
+        };
         println!("{:<8} {:>8} {:>8} {:>12.8}{}", team, mine.len(), tokens, cost, note);
     }
     let overhead: Vec<u64> = rows.iter().filter_map(|r| r["overhead_us"].as_u64()).collect();

@@ -14,10 +14,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--model" => model = Some(it.next().ok_or(usage)?.clone()),
             "--tag" => {
                 let kv = it.next().ok_or(usage)?;
-                let (k, v) = kv.split_once('=').ok_or_else(|| format!("`--tag {kv}`: write tags as key=value"))?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| format!("`--tag {kv}`: write tags as key=value"))?;
                 tags.insert(k.to_owned(), json!(v));
             }
-            "--prompt-tokens" => prompt_tokens = it.next().ok_or(usage)?.parse().map_err(|_| "`--prompt-tokens` takes a whole number")?,
+            "--prompt-tokens" => {
+                prompt_tokens = it
+                    .next()
+                    .ok_or(usage)?
+                    .parse()
+                    .map_err(|_| "`--prompt-tokens` takes a whole number")?
+            }
             "--json" => as_json = true,
             other => return Err(format!("unknown option `{other}`\n{usage}")),
         }
@@ -30,11 +38,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
         return Ok(());
     }
-    println!("route `{}` (strategy {}): would serve {}", model, report["strategy"].as_str().unwrap_or("-"), match &report["would_serve"] {
-        Value::String(d) => format!("`{d}`"),
-        _ => "nothing: every candidate is skipped".into(),
-    });
-    println!("{:<16} {:<10} {:<22} {:<8} {:<6} {:<10} reason", "deployment", "route", "model", "region", "kept", "breaker");
+    println!(
+        "route `{}` (strategy {}): would serve {}",
+        model,
+        report["strategy"].as_str().unwrap_or("-"),
+        match &report["would_serve"] {
+            Value::String(d) => format!("`{d}`"),
+            _ => "nothing: every candidate is skipped".into(),
+        }
+    );
+    println!(
+        "{:<16} {:<10} {:<22} {:<8} {:<6} {:<10} reason",
+        "deployment", "route", "model", "region", "kept", "breaker"
+    );
     for c in report["candidates"].as_array().into_iter().flatten() {
         println!(
             "{:<16} {:<10} {:<22} {:<8} {:<6} {:<10} {}",

@@ -13,7 +13,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("`{arg}` needs a value"));
         match arg.as_str() {
-            "--port" => port = value()?.parse().map_err(|_| "`--port` takes a number from 0 to 65535".to_string())?,
+            "--port" => {
+                port = value()?
+                    .parse()
+                    .map_err(|_| "`--port` takes a number from 0 to 65535".to_string())?
+            }
             "--script" => {
                 let v = value()?;
                 let text = if v.trim_start().starts_with('{') {
@@ -29,7 +33,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let script = Script::from_value(&script).map_err(|e| format!("bad script: {e}"))?;
     runtime().block_on(async move {
-        let server = MockServer::start(port, script, api_key).await.map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+        let server = MockServer::start(port, script, api_key)
+            .await
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
         println!("sluicegate mock-provider listening on {}", server.url());
         let _ = std::io::stdout().flush();
         std::future::pending::<()>().await;

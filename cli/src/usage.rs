@@ -11,7 +11,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let usage = "usage: sluicegate usage AUDIT_FILE [--by team,route,model] [--since DATE|DURATION] [--json]";
     let mut it = args.iter();
     let file = std::path::PathBuf::from(it.next().ok_or(usage)?);
-    let (mut by, mut since, mut as_json) = (vec!["team".to_owned(), "route".to_owned(), "model".to_owned()], 0.0, false);
+    let (mut by, mut since, mut as_json) = (
+        vec!["team".to_owned(), "route".to_owned(), "model".to_owned()],
+        0.0,
+        false,
+    );
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--by" => by = it.next().ok_or(usage)?.split(',').map(str::to_owned).collect(),
@@ -19,7 +23,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 let s = it.next().ok_or(usage)?;
                 since = match clock::parse_date(s) {
                     Some(d) => d as f64,
-                    None => clock::now_secs() - sluicegate::config::parse_duration(s).map_err(|e| format!("--since: {e}"))?.as_secs_f64(),
+                    None => {
+                        clock::now_secs()
+                            - sluicegate::config::parse_duration(s)
+                                .map_err(|e| format!("--since: {e}"))?
+                                .as_secs_f64()
+                    }
                 };
             }
             "--json" => as_json = true,
@@ -30,7 +39,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     for path in audit::chain_files(&file) {
         let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let r: Value = serde_json::from_str(line).map_err(|e| format!("`{}`: a line is not JSON: {e}", path.display()))?;
+            let r: Value =
+                serde_json::from_str(line).map_err(|e| format!("`{}`: a line is not JSON: {e}", path.display()))?;
             events.push(event(&r));
         }
     }
@@ -41,11 +51,32 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Ok(());
     }
     let width = by.len() * 14;
-    println!("{:<width$} {:>8} {:>7} {:>10} {:>10} {:>12} {:>9} {:>9}", by.join(" / "), "requests", "errors", "in_tok", "out_tok", "cost_usd", "p50_ms", "p95_ms");
+    println!(
+        "{:<width$} {:>8} {:>7} {:>10} {:>10} {:>12} {:>9} {:>9}",
+        by.join(" / "),
+        "requests",
+        "errors",
+        "in_tok",
+        "out_tok",
+        "cost_usd",
+        "p50_ms",
+        "p95_ms"
+    );
     for g in report["groups"].as_array().into_iter().flatten() {
-        let key: Vec<String> = by.iter().map(|b| g["group"][b].as_str().unwrap_or("-").to_owned()).collect();
-        let errors: u64 = g["errors"].as_object().map(|o| o.values().filter_map(Value::as_u64).sum()).unwrap_or(0);
-        let ms = |p: &str| g["latency_ms"][p].as_f64().map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+        let key: Vec<String> = by
+            .iter()
+            .map(|b| g["group"][b].as_str().unwrap_or("-").to_owned())
+            .collect();
+        let errors: u64 = g["errors"]
+            .as_object()
+            .map(|o| o.values().filter_map(Value::as_u64).sum())
+            .unwrap_or(0);
+        let ms = |p: &str| {
+            g["latency_ms"][p]
+                .as_f64()
+                .map(|v| format!("{v:.1}"))
+                .unwrap_or_else(|| "-".into())
+        };
         println!(
             "{:<width$} {:>8} {:>7} {:>10} {:>10} {:>12.6} {:>9} {:>9}",
             key.join(" / "),
@@ -64,11 +95,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
 fn event(r: &Value) -> Event {
     let text = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
     let n = |p: &str| r.pointer(p).and_then(Value::as_u64).unwrap_or(0);
-    let tags: BTreeMap<String, String> = r.pointer("/principal/tags").and_then(Value::as_object).map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())).collect()).unwrap_or_default();
-    let ts = text("ts").and_then(|t| clock::parse_date(&t[..10.min(t.len())]).map(|d| d as f64 + seconds_of_day(&t))).unwrap_or(0.0);
+    let tags: BTreeMap<String, String> = r
+        .pointer("/principal/tags")
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ts = text("ts")
+        .and_then(|t| clock::parse_date(&t[..10.min(t.len())]).map(|d| d as f64 + seconds_of_day(&t)))
+        .unwrap_or(0.0);
     Event {
         ts,
-        operation: if r["kind"] == json!("embeddings") { "embeddings" } else { "chat" },
+        operation: if r["kind"] == json!("embeddings") {
+            "embeddings"
+        } else {
+            "chat"
+        },
         key: r.pointer("/principal/key").and_then(Value::as_str).map(str::to_owned),
         tags,
         route: text("route").unwrap_or_default(),
@@ -91,7 +136,11 @@ fn event(r: &Value) -> Event {
 /// Seconds since midnight of an RFC 3339 `…THH:MM:SS` timestamp.
 fn seconds_of_day(ts: &str) -> f64 {
     let Some(time) = ts.split('T').nth(1) else { return 0.0 };
-    let parts: Vec<f64> = time.trim_end_matches('Z').split(':').filter_map(|p| p.parse().ok()).collect();
+    let parts: Vec<f64> = time
+        .trim_end_matches('Z')
+        .split(':')
+        .filter_map(|p| p.parse().ok())
+        .collect();
     match parts.as_slice() {
         [h, m, s] => h * 3600.0 + m * 60.0 + s,
         _ => 0.0,

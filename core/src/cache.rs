@@ -18,7 +18,11 @@ fn canonical(value: &Value) -> Value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&map[k]))).collect::<Map<String, Value>>())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&map[k])))
+                    .collect::<Map<String, Value>>(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
         other => other.clone(),
@@ -51,7 +55,10 @@ pub struct MemoryCache {
 
 impl MemoryCache {
     pub fn new(capacity: usize) -> MemoryCache {
-        MemoryCache { capacity: capacity.max(1), inner: Mutex::new((HashMap::new(), VecDeque::new())) }
+        MemoryCache {
+            capacity: capacity.max(1),
+            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<Value> {
@@ -72,7 +79,16 @@ impl MemoryCache {
     pub fn put(&self, key: String, response: Value, ttl: Duration) {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let (map, order) = &mut *guard;
-        if map.insert(key.clone(), Entry { response, expires: Instant::now() + ttl }).is_some() {
+        if map
+            .insert(
+                key.clone(),
+                Entry {
+                    response,
+                    expires: Instant::now() + ttl,
+                },
+            )
+            .is_some()
+        {
             order.retain(|k| k != &key);
         }
         order.push_back(key);
@@ -120,12 +136,19 @@ pub fn response_from_chunks(chunks: &[Value]) -> Option<Value> {
         if c.get("usage").is_some_and(|u| !u.is_null()) {
             usage = c["usage"].clone();
         }
-        let Some(choice) = c.pointer("/choices/0") else { continue };
+        let Some(choice) = c.pointer("/choices/0") else {
+            continue;
+        };
         content.push_str(choice.pointer("/delta/content").and_then(Value::as_str).unwrap_or(""));
         if !choice["finish_reason"].is_null() {
             finish = choice["finish_reason"].clone();
         }
-        for d in choice.pointer("/delta/tool_calls").and_then(Value::as_array).into_iter().flatten() {
+        for d in choice
+            .pointer("/delta/tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let i = d["index"].as_u64().unwrap_or(0) as usize;
             while calls.len() <= i {
                 calls.push(json!({"id": null, "type": "function", "function": {"name": null, "arguments": ""}}));
@@ -136,7 +159,11 @@ pub fn response_from_chunks(chunks: &[Value]) -> Option<Value> {
             if let Some(n) = d.pointer("/function/name").filter(|n| !n.is_null()) {
                 calls[i]["function"]["name"] = n.clone();
             }
-            let args = format!("{}{}", calls[i]["function"]["arguments"].as_str().unwrap_or(""), d.pointer("/function/arguments").and_then(Value::as_str).unwrap_or(""));
+            let args = format!(
+                "{}{}",
+                calls[i]["function"]["arguments"].as_str().unwrap_or(""),
+                d.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("")
+            );
             calls[i]["function"]["arguments"] = json!(args);
         }
     }
@@ -145,13 +172,18 @@ pub fn response_from_chunks(chunks: &[Value]) -> Option<Value> {
     if !calls.is_empty() {
         message["tool_calls"] = Value::Array(calls);
     }
-    Some(json!({"id": first["id"], "object": "chat.completion", "created": first["created"], "model": first["model"],
-                "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}], "usage": usage}))
+    Some(
+        json!({"id": first["id"], "object": "chat.completion", "created": first["created"], "model": first["model"],
+                "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}], "usage": usage}),
+    )
 }
 
 /// A cached response replayed as stream chunks (role, words, tool calls, finish, usage).
 pub fn chunks_from_response(response: &Value, include_usage: bool) -> Vec<Value> {
-    let maker = crate::providers::dialect::ChunkMaker::new(response["id"].as_str().unwrap_or("cached"), response["model"].as_str().unwrap_or(""));
+    let maker = crate::providers::dialect::ChunkMaker::new(
+        response["id"].as_str().unwrap_or("cached"),
+        response["model"].as_str().unwrap_or(""),
+    );
     let mut out = vec![maker.delta(json!({"role": "assistant", "content": ""}), None)];
     let message = &response["choices"][0]["message"];
     if let Some(text) = message["content"].as_str() {
@@ -160,7 +192,10 @@ pub fn chunks_from_response(response: &Value, include_usage: bool) -> Vec<Value>
         }
     }
     for (i, call) in message["tool_calls"].as_array().into_iter().flatten().enumerate() {
-        out.push(maker.delta(json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": call["function"]}]}), None));
+        out.push(maker.delta(
+            json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": call["function"]}]}),
+            None,
+        ));
     }
     out.push(maker.delta(json!({}), response["choices"][0]["finish_reason"].as_str()));
     if include_usage && !response["usage"].is_null() {
@@ -175,11 +210,15 @@ mod tests {
 
     #[test]
     fn key_ignores_order_and_stream_fields() {
-        let a = json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "temperature": 0, "stream": true});
+        let a =
+            json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "temperature": 0, "stream": true});
         let b = json!({"temperature": 0, "messages": [{"content": "hi", "role": "user"}], "model": "chat"});
         assert_eq!(key("chat", "k", &a), key("chat", "k", &b));
         assert_ne!(key("chat", "k", &a), key("chat", "other", &a));
-        assert_ne!(key("chat", "k", &a), key("chat", "k", &json!({"messages": [], "temperature": 1})));
+        assert_ne!(
+            key("chat", "k", &a),
+            key("chat", "k", &json!({"messages": [], "temperature": 1}))
+        );
     }
 
     #[test]

@@ -6,9 +6,9 @@ use crate::config::AuditContent;
 use crate::error::{Error, Result};
 use crate::gateway::Gateway;
 use crate::meter::{CallRecord, new_request_id};
+use crate::metrics::{Event, provider_system, usage_report};
 use crate::options::CallOptions;
 use crate::policy::guard::GuardReport;
-use crate::metrics::{Event, provider_system, usage_report};
 use crate::policy::{Estimate, Principal, Refused, Ticket, clock, pii};
 use crate::pricing::PriceBook;
 use crate::request;
@@ -44,26 +44,44 @@ fn worst_cost(plan: &Plan, prices: &PriceBook, request: &Value) -> Option<f64> {
             let price = prices.get(&d.model)?;
             let cap = price.max_output_tokens.unwrap_or(UNKNOWN_MAX_OUTPUT);
             let output = asked.map(|a| a.min(cap)).unwrap_or(cap);
-            prices.cost(&d.model, &Usage { input_tokens: prompt, output_tokens: output, ..Usage::default() })
+            prices.cost(
+                &d.model,
+                &Usage {
+                    input_tokens: prompt,
+                    output_tokens: output,
+                    ..Usage::default()
+                },
+            )
         })
         .reduce(f64::max)
 }
 
 impl Gateway {
     /// Checks, guards, plans and reserves. `model` is the route asked for.
-    pub(crate) async fn prepare(&self, request: &Value, options: &CallOptions, model: &str, request_id: String) -> Result<Prepared> {
+    pub(crate) async fn prepare(
+        &self,
+        request: &Value,
+        options: &CallOptions,
+        model: &str,
+        request_id: String,
+    ) -> Result<Prepared> {
         // The gateway's own time starts here: policies and planning count as overhead.
         let started = std::time::Instant::now();
         let started_unix = clock::now_secs();
         let fail = |e: Error| e.with_request_id(&request_id);
         let policy = self.policy();
-        let principal = policy.authenticate(options.key.as_deref(), model, &options.tags).map_err(fail)?;
+        let principal = policy
+            .authenticate(options.key.as_deref(), model, &options.tags)
+            .map_err(fail)?;
         let mut request = request.clone();
         let mut guard = GuardReport::default();
         if !policy.guards.is_empty() {
             policy.guards.check_input(&mut request, &mut guard).map_err(fail)?;
         }
-        let effective = CallOptions { tags: principal.tags.clone(), ..options.clone() };
+        let effective = CallOptions {
+            tags: principal.tags.clone(),
+            ..options.clone()
+        };
         let mut plan = Plan::for_request(self.config(), self.prices(), model, &request, &effective).map_err(fail)?;
         let estimate = |plan: &Plan| Estimate {
             tokens: plan.prompt_tokens + crate::providers::dialect::max_tokens(&request).unwrap_or(0),
@@ -88,7 +106,14 @@ impl Gateway {
         record.started_unix = started_unix;
         record.continue_trace(options.traceparent.as_deref());
         record.skipped = plan.skipped.clone();
-        Ok(Prepared { plan, record, request, ticket, principal, guard })
+        Ok(Prepared {
+            plan,
+            record,
+            request,
+            ticket,
+            principal,
+            guard,
+        })
     }
 
     /// Checks a chat request and prepares it.
@@ -96,8 +121,15 @@ impl Gateway {
         let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
         let checked = request::check(request).map_err(|e| e.with_request_id(&request_id))?;
         if checked.stream != want_stream {
-            let hint = if want_stream { "set `stream: true` or use the non-streaming call" } else { "use the streaming call for `stream: true`" };
-            return Err(Error::invalid_request(format!("this call does not match the request's `stream` field; {hint}")).with_request_id(&request_id));
+            let hint = if want_stream {
+                "set `stream: true` or use the non-streaming call"
+            } else {
+                "use the streaming call for `stream: true`"
+            };
+            return Err(Error::invalid_request(format!(
+                "this call does not match the request's `stream` field; {hint}"
+            ))
+            .with_request_id(&request_id));
         }
         self.prepare(request, options, &checked.model, request_id).await
     }
@@ -111,13 +143,31 @@ impl Gateway {
     }
 
     /// Records a finished call (success or failure): metering always, the audit log when set.
-    pub(crate) fn audit(&self, kind: &str, request_id: &str, route: &str, principal: Option<&Principal>, outcome: std::result::Result<&Value, &Error>, content: Option<(&Value, &Value)>) {
+    pub(crate) fn audit(
+        &self,
+        kind: &str,
+        request_id: &str,
+        route: &str,
+        principal: Option<&Principal>,
+        outcome: std::result::Result<&Value, &Error>,
+        content: Option<(&Value, &Value)>,
+    ) {
         let event = self.event(kind, route, principal, outcome);
         self.notify(&event, request_id, outcome.err());
         self.meter().observe(event);
         let Some(log) = self.audit_log() else { return };
         let tags: serde_json::Map<String, Value> = principal
-            .map(|p| p.tags.iter().map(|(k, v)| (k.clone(), json!(if k == "user" { log.principal_id(v) } else { v.clone() }))).collect())
+            .map(|p| {
+                p.tags
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            json!(if k == "user" { log.principal_id(v) } else { v.clone() }),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let mut record = json!({
             "ts": clock::rfc3339(clock::now_secs()),
@@ -129,7 +179,17 @@ impl Gateway {
         match outcome {
             Ok(meta) => {
                 record["outcome"] = json!("ok");
-                for field in ["deployment", "provider", "model", "attempts", "usage", "cost_usd", "latency_ms", "policy", "skipped"] {
+                for field in [
+                    "deployment",
+                    "provider",
+                    "model",
+                    "attempts",
+                    "usage",
+                    "cost_usd",
+                    "latency_ms",
+                    "policy",
+                    "skipped",
+                ] {
                     record[field] = meta.get(field).cloned().unwrap_or(Value::Null);
                 }
             }
@@ -142,7 +202,10 @@ impl Gateway {
             record["content"] = json!({"input": redact_all(input), "output": redact_all(output)});
         }
         if let Err(e) = log.append(record) {
-            crate::log::warn(&format!("sluicegate: audit record for {request_id} not written: {}", e.message));
+            crate::log::warn(&format!(
+                "sluicegate: audit record for {request_id} not written: {}",
+                e.message
+            ));
         }
     }
 }
@@ -169,7 +232,13 @@ fn redact_all(value: &Value) -> Value {
 }
 
 impl Gateway {
-    fn event(&self, kind: &str, route: &str, principal: Option<&Principal>, outcome: std::result::Result<&Value, &Error>) -> Event {
+    fn event(
+        &self,
+        kind: &str,
+        route: &str,
+        principal: Option<&Principal>,
+        outcome: std::result::Result<&Value, &Error>,
+    ) -> Event {
         let meta = outcome.ok();
         let text = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_owned);
         let n = |p: &str| meta.and_then(|m| m.pointer(p)).and_then(Value::as_u64).unwrap_or(0);
@@ -181,10 +250,16 @@ impl Gateway {
             tags: principal.map(|p| p.tags.clone()).unwrap_or_default(),
             route: route.to_owned(),
             deployment: text("deployment"),
-            provider_system: provider.as_ref().and_then(|p| self.config().providers.get(p)).map(|p| provider_system(p.preset.name).to_owned()),
+            provider_system: provider
+                .as_ref()
+                .and_then(|p| self.config().providers.get(p))
+                .map(|p| provider_system(p.preset.name).to_owned()),
             provider,
             model: text("model"),
-            outcome: outcome.err().map(|e| e.kind.code().to_owned()).unwrap_or_else(|| "ok".to_owned()),
+            outcome: outcome
+                .err()
+                .map(|e| e.kind.code().to_owned())
+                .unwrap_or_else(|| "ok".to_owned()),
             input_tokens: n("/usage/input_tokens"),
             output_tokens: n("/usage/output_tokens"),
             cached_tokens: n("/usage/cached_tokens"),
@@ -203,27 +278,55 @@ impl Gateway {
             Value::Object(map) => {
                 for key in map.keys().filter(|k| !["group_by", "since"].contains(&k.as_str())) {
                     let near = crate::config::suggest::hint(key, ["group_by", "since"]);
-                    return Err(Error::invalid_request(format!("unknown usage query key `{key}`{near} (known: group_by, since)")));
+                    return Err(Error::invalid_request(format!(
+                        "unknown usage query key `{key}`{near} (known: group_by, since)"
+                    )));
                 }
             }
-            _ => return Err(Error::invalid_request("the usage query must be an object like {\"group_by\": [\"team\"], \"since\": \"1h\"}")),
+            _ => {
+                return Err(Error::invalid_request(
+                    "the usage query must be an object like {\"group_by\": [\"team\"], \"since\": \"1h\"}",
+                ));
+            }
         }
         let group_by: Vec<String> = match query.get("group_by") {
             None | Some(Value::Null) => vec![],
             Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) => items.iter().map(|i| i.as_str().map(str::to_owned).ok_or_else(|| Error::invalid_request("`group_by` must be a list of names"))).collect::<Result<_>>()?,
-            Some(_) => return Err(Error::invalid_request("`group_by` must be a list of names like [\"team\", \"model\"]")),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| Error::invalid_request("`group_by` must be a list of names"))
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => {
+                return Err(Error::invalid_request(
+                    "`group_by` must be a list of names like [\"team\", \"model\"]",
+                ));
+            }
         };
         let now = clock::now_secs();
         let since = match query.get("since") {
             None | Some(Value::Null) => 0.0,
             Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
-            Some(Value::String(s)) => match (clock::parse_date(s.get(..10).unwrap_or(s)), crate::config::parse_duration(s)) {
+            Some(Value::String(s)) => match (
+                clock::parse_date(s.get(..10).unwrap_or(s)),
+                crate::config::parse_duration(s),
+            ) {
                 (Some(day), _) => day as f64,
                 (None, Ok(ago)) => now - ago.as_secs_f64(),
-                _ => return Err(Error::invalid_request(format!("`since` = `{s}`: use a date (2026-11-01), unix seconds, or a duration ago like `1h`"))),
+                _ => {
+                    return Err(Error::invalid_request(format!(
+                        "`since` = `{s}`: use a date (2026-11-01), unix seconds, or a duration ago like `1h`"
+                    )));
+                }
             },
-            Some(_) => return Err(Error::invalid_request("`since` must be a date, unix seconds or a duration")),
+            Some(_) => {
+                return Err(Error::invalid_request(
+                    "`since` must be a date, unix seconds or a duration",
+                ));
+            }
         };
         usage_report(&self.meter().events_since(since), &group_by, since)
     }
@@ -274,19 +377,48 @@ impl Gateway {
     /// Exports the call's trace spans, when telemetry is configured.
     pub(crate) fn trace(&self, operation: &str, record: &CallRecord, stream: bool, error: Option<&Error>) {
         let Some(exporter) = self.exporter() else { return };
-        let provider_system = record.provider.as_ref().and_then(|p| self.config().providers.get(p)).map(|p| provider_system(p.preset.name).to_owned());
+        let provider_system = record
+            .provider
+            .as_ref()
+            .and_then(|p| self.config().providers.get(p))
+            .map(|p| provider_system(p.preset.name).to_owned());
         let model = record.model.clone().unwrap_or_else(|| record.route.clone());
-        let operation = if operation == "embeddings" { "embeddings" } else { "chat" };
-        exporter.record(record, crate::telemetry::Finished { operation, route: &record.route, model: &model, provider_system, stream, error });
+        let operation = if operation == "embeddings" {
+            "embeddings"
+        } else {
+            "chat"
+        };
+        exporter.record(
+            record,
+            crate::telemetry::Finished {
+                operation,
+                route: &record.route,
+                model: &model,
+                provider_system,
+                stream,
+                error,
+            },
+        );
     }
 
     /// Records a call that failed before any provider was tried (metering, trace, audit).
     pub(crate) fn failed_early(&self, operation: &str, request: &Value, options: &CallOptions, e: &Error) {
         let route = request.get("model").and_then(Value::as_str).unwrap_or("");
-        let mut record = CallRecord::new(e.request_id.clone().unwrap_or_default(), route.to_owned(), options.tags.clone());
+        let mut record = CallRecord::new(
+            e.request_id.clone().unwrap_or_default(),
+            route.to_owned(),
+            options.tags.clone(),
+        );
         record.continue_trace(options.traceparent.as_deref());
         self.trace(operation, &record, operation == "chat_stream", Some(e));
-        self.audit(operation, e.request_id.as_deref().unwrap_or(""), route, None, Err(e), None);
+        self.audit(
+            operation,
+            e.request_id.as_deref().unwrap_or(""),
+            route,
+            None,
+            Err(e),
+            None,
+        );
     }
 }
 

@@ -3,16 +3,15 @@
 //! A call is checked, planned onto a route's candidates (see [`crate::router`]), tried
 //! candidate by candidate until one answers or a non-retryable error stops it, then metered.
 
+use crate::cache::{CacheStore, MemoryCache};
+use crate::call::Prepared;
 use crate::config::{Config, DeploymentConfig};
 use crate::error::{Error, ErrorKind, Result};
-use crate::call::Prepared;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::Meter;
-use crate::cache::{CacheStore, MemoryCache};
-use crate::telemetry::Exporter;
+use crate::options::CallOptions;
 use crate::policy::Policy;
 use crate::policy::audit::AuditLog;
-use crate::options::CallOptions;
 use crate::pricing::PriceBook;
 use crate::providers::{Limits, Provider};
 use crate::request;
@@ -20,6 +19,7 @@ use crate::routing::{Dispatcher, Plan, Router};
 use crate::runtime;
 use crate::secrets::Scrubber;
 use crate::stream::{self, ChatStream};
+use crate::telemetry::Exporter;
 use crate::usage::Usage;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -77,7 +77,20 @@ impl Gateway {
             Some(a) => Some(AuditLog::open(a, config.resolve_path(&a.path))?),
             None => None,
         };
-        Ok(Gateway { inner: Arc::new(Inner { config, providers, prices, router, policy, audit, meter: Meter::default(), hooks: Default::default(), exporter, cache }) })
+        Ok(Gateway {
+            inner: Arc::new(Inner {
+                config,
+                providers,
+                prices,
+                router,
+                policy,
+                audit,
+                meter: Meter::default(),
+                hooks: Default::default(),
+                exporter,
+                cache,
+            }),
+        })
     }
 
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Gateway> {
@@ -129,7 +142,11 @@ impl Gateway {
     /// call's event: route, deployment, outcome, usage, cost, latency. Hooks belong to this
     /// gateway only.
     pub fn on_request_end(&self, hook: impl Fn(&Value) + Send + Sync + 'static) {
-        self.inner.hooks.write().unwrap_or_else(|e| e.into_inner()).push(Arc::new(hook));
+        self.inner
+            .hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(hook));
     }
 
     pub(crate) fn hooks(&self) -> Vec<Hook> {
@@ -178,7 +195,6 @@ impl Gateway {
             .ok_or_else(|| Error::internal(format!("deployment `{}` names a missing provider", deployment.name)))
     }
 
-
     pub(crate) fn settle(&self, record: &mut CallRecord, deployment: &DeploymentConfig, usage: Option<Usage>) {
         record.deployment = Some(deployment.name.clone());
         record.provider = Some(deployment.provider.clone());
@@ -200,9 +216,7 @@ impl Gateway {
 
     async fn run_embeddings(&self, request: Value, options: CallOptions) -> Result<Value> {
         let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
-        let prepared = request::check_embeddings(&request)
-            .map_err(|e| e.with_request_id(&request_id))
-            ;
+        let prepared = request::check_embeddings(&request).map_err(|e| e.with_request_id(&request_id));
         let prepared = match prepared {
             Ok(model) => self.prepare(&request, &options, &model, request_id.clone()).await,
             Err(e) => Err(e),
@@ -214,16 +228,32 @@ impl Gateway {
                 return Err(e);
             }
         };
-        self.finish("embeddings", p, None, |p, d, u, l| async move { p.embeddings(&d, &u, &l).await }).await
+        self.finish("embeddings", p, None, |p, d, u, l| async move {
+            p.embeddings(&d, &u, &l).await
+        })
+        .await
     }
 
     /// Runs a prepared non-streaming call: dispatch, settle, guard the output, audit.
-    async fn finish<F, Fut>(&self, kind: &str, p: Prepared, cache: Option<(String, std::time::Duration)>, call: F) -> Result<Value>
+    async fn finish<F, Fut>(
+        &self,
+        kind: &str,
+        p: Prepared,
+        cache: Option<(String, std::time::Duration)>,
+        call: F,
+    ) -> Result<Value>
     where
         F: Fn(Arc<Provider>, DeploymentConfig, Arc<Value>, Limits) -> Fut,
         Fut: std::future::Future<Output = Result<Value>>,
     {
-        let Prepared { plan, mut record, request, ticket, principal, mut guard } = p;
+        let Prepared {
+            plan,
+            mut record,
+            request,
+            ticket,
+            principal,
+            mut guard,
+        } = p;
         let request_id = record.request_id.clone();
         record.policy = Self::policy_report(&principal, &ticket, &guard);
         let hit = match &cache {
@@ -232,16 +262,31 @@ impl Gateway {
         };
         if let Some(hit) = hit {
             self.trace(kind, &record, false, None);
-            self.audit(kind, &request_id, &plan.route, Some(&principal), Ok(&hit["gateway"]), None);
+            self.audit(
+                kind,
+                &request_id,
+                &plan.route,
+                Some(&principal),
+                Ok(&hit["gateway"]),
+                None,
+            );
             return Ok(hit);
         }
         let result = match self.dispatch(kind, &request, &plan, record, call).await {
             Ok(mut response) => {
                 let meta = &response["gateway"];
-                let tokens = meta.pointer("/usage/input_tokens").and_then(Value::as_u64).unwrap_or(0) + meta.pointer("/usage/output_tokens").and_then(Value::as_u64).unwrap_or(0);
+                let tokens = meta.pointer("/usage/input_tokens").and_then(Value::as_u64).unwrap_or(0)
+                    + meta
+                        .pointer("/usage/output_tokens")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
                 ticket.settle(tokens, meta["cost_usd"].as_f64());
                 let guards = &self.policy().guards;
-                let checked = if guards.has_output() { guards.check_output(&mut response, &mut guard) } else { Ok(()) };
+                let checked = if guards.has_output() {
+                    guards.check_output(&mut response, &mut guard)
+                } else {
+                    Ok(())
+                };
                 response["gateway"]["policy"]["guardrails"] = guard.to_json();
                 if let (Some((key, ttl)), Ok(())) = (&cache, &checked) {
                     self.response_cache().put(key.clone(), response.clone(), *ttl);
@@ -250,15 +295,37 @@ impl Gateway {
             }
             Err(e) => Err(e),
         };
-        let output = result.as_ref().ok().and_then(|r| r.get("choices").cloned()).unwrap_or(Value::Null);
-        let input = request.get("messages").or_else(|| request.get("input")).cloned().unwrap_or(Value::Null);
-        self.audit(kind, &request_id, &plan.route, Some(&principal), result.as_ref().map(|r| &r["gateway"]), Some((&input, &output)));
+        let output = result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.get("choices").cloned())
+            .unwrap_or(Value::Null);
+        let input = request
+            .get("messages")
+            .or_else(|| request.get("input"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        self.audit(
+            kind,
+            &request_id,
+            &plan.route,
+            Some(&principal),
+            result.as_ref().map(|r| &r["gateway"]),
+            Some((&input, &output)),
+        );
         result
     }
 
     /// Tries the plan's deployments until one answers, then meters the answer. Shared by every
     /// non-streaming call (`call` is the provider operation).
-    async fn dispatch<F, Fut>(&self, operation: &str, request: &Value, plan: &Plan, mut record: CallRecord, call: F) -> Result<Value>
+    async fn dispatch<F, Fut>(
+        &self,
+        operation: &str,
+        request: &Value,
+        plan: &Plan,
+        mut record: CallRecord,
+        call: F,
+    ) -> Result<Value>
     where
         F: Fn(Arc<Provider>, DeploymentConfig, Arc<Value>, Limits) -> Fut,
         Fut: std::future::Future<Output = Result<Value>>,
@@ -274,7 +341,9 @@ impl Gateway {
             // Each dialect writes the deployment's model into what it sends.
             let attempt = call(provider, deployment.clone(), shared.clone(), limits);
             let answer = match deadline {
-                Some(d) => tokio::time::timeout_at(d.into(), attempt).await.unwrap_or_else(|_| Err(plan.timeout_error(&record))),
+                Some(d) => tokio::time::timeout_at(d.into(), attempt)
+                    .await
+                    .unwrap_or_else(|_| Err(plan.timeout_error(&record))),
                 None => attempt.await,
             };
             let took = sent.elapsed();
@@ -315,7 +384,14 @@ impl Gateway {
 
     /// Which deployment would serve `model` for a call with these options, and why.
     pub fn explain(&self, model: &str, options: &CallOptions, prompt_tokens: u64) -> Result<Value> {
-        crate::routing::explain::explain(&self.inner.config, &self.inner.prices, &self.inner.router, model, options, prompt_tokens)
+        crate::routing::explain::explain(
+            &self.inner.config,
+            &self.inner.prices,
+            &self.inner.router,
+            model,
+            options,
+            prompt_tokens,
+        )
     }
 
     async fn run_chat(&self, request: Value, options: CallOptions) -> Result<Value> {
@@ -327,6 +403,7 @@ impl Gateway {
             }
         };
         let cache = self.cache_slot(&p, &options);
-        self.finish("chat", p, cache, |p, d, u, l| async move { p.chat(&d, &u, &l).await }).await
+        self.finish("chat", p, cache, |p, d, u, l| async move { p.chat(&d, &u, &l).await })
+            .await
     }
 }

@@ -33,7 +33,11 @@ impl CallOptions {
         let map = match value {
             Value::Null => return Ok(options),
             Value::Object(map) => map,
-            _ => return Err(Error::invalid_request("call options must be an object like {\"tags\": {\"team\": \"search\"}}")),
+            _ => {
+                return Err(Error::invalid_request(
+                    "call options must be an object like {\"tags\": {\"team\": \"search\"}}",
+                ));
+            }
         };
         for (key, v) in map {
             match key.as_str() {
@@ -41,7 +45,11 @@ impl CallOptions {
                 "key" => match v {
                     Value::Null => {}
                     Value::String(s) if !s.is_empty() => options.key = Some(s.clone()),
-                    _ => return Err(Error::invalid_request("option `key` must be the virtual key's secret, a non-empty string")),
+                    _ => {
+                        return Err(Error::invalid_request(
+                            "option `key` must be the virtual key's secret, a non-empty string",
+                        ));
+                    }
                 },
                 "cache" => {
                     options.cache = match v {
@@ -49,32 +57,63 @@ impl CallOptions {
                         Value::Bool(false) => Some(None),
                         Value::Bool(true) => Some(Some(Duration::from_secs(600))),
                         Value::Object(o) => match o.get("ttl") {
-                            Some(Value::String(t)) => Some(Some(parse_duration(t).map_err(|e| Error::invalid_request(format!("option `cache.ttl`: {e}")))?)),
-                            Some(Value::Number(n)) => Some(Some(Duration::from_secs_f64(n.as_f64().unwrap_or(0.0).max(0.0)))),
-                            _ => return Err(Error::invalid_request("option `cache` must be false, true or {\"ttl\": \"10m\"}")),
+                            Some(Value::String(t)) => {
+                                Some(Some(parse_duration(t).map_err(|e| {
+                                    Error::invalid_request(format!("option `cache.ttl`: {e}"))
+                                })?))
+                            }
+                            Some(Value::Number(n)) => {
+                                Some(Some(Duration::from_secs_f64(n.as_f64().unwrap_or(0.0).max(0.0))))
+                            }
+                            _ => {
+                                return Err(Error::invalid_request(
+                                    "option `cache` must be false, true or {\"ttl\": \"10m\"}",
+                                ));
+                            }
                         },
-                        _ => return Err(Error::invalid_request("option `cache` must be false, true or {\"ttl\": \"10m\"}")),
+                        _ => {
+                            return Err(Error::invalid_request(
+                                "option `cache` must be false, true or {\"ttl\": \"10m\"}",
+                            ));
+                        }
                     }
                 }
                 "traceparent" => match v {
                     Value::Null => {}
-                    Value::String(s) if crate::telemetry::parse_traceparent(s).is_some() => options.traceparent = Some(s.clone()),
-                    _ => return Err(Error::invalid_request("option `traceparent` must be a W3C trace context like `00-<32 hex>-<16 hex>-01`")),
+                    Value::String(s) if crate::telemetry::parse_traceparent(s).is_some() => {
+                        options.traceparent = Some(s.clone())
+                    }
+                    _ => {
+                        return Err(Error::invalid_request(
+                            "option `traceparent` must be a W3C trace context like `00-<32 hex>-<16 hex>-01`",
+                        ));
+                    }
                 },
                 "request_id" => match v {
                     Value::Null => {}
                     Value::String(s) if !s.is_empty() && s.len() <= 200 => options.request_id = Some(s.clone()),
-                    _ => return Err(Error::invalid_request("option `request_id` must be a non-empty string of at most 200 characters")),
+                    _ => {
+                        return Err(Error::invalid_request(
+                            "option `request_id` must be a non-empty string of at most 200 characters",
+                        ));
+                    }
                 },
                 "timeout" => {
                     options.timeout = match v {
                         Value::Null => None,
-                        Value::Number(n) => n.as_f64().filter(|s| s.is_finite() && *s > 0.0).map(Duration::from_secs_f64),
-                        Value::String(s) => Some(parse_duration(s).map_err(|e| Error::invalid_request(format!("option `timeout`: {e}")))?),
+                        Value::Number(n) => n
+                            .as_f64()
+                            .filter(|s| s.is_finite() && *s > 0.0)
+                            .map(Duration::from_secs_f64),
+                        Value::String(s) => Some(
+                            parse_duration(s).map_err(|e| Error::invalid_request(format!("option `timeout`: {e}")))?,
+                        ),
                         _ => None,
                     };
                     if options.timeout.is_none() && !v.is_null() {
-                        return Err(Error::invalid_request("option `timeout` must be a positive number of seconds or a duration like `30s`"));
+                        return Err(Error::invalid_request(
+                            "option `timeout` must be a positive number of seconds or a duration like `30s`",
+                        ));
                     }
                 }
                 other => {
@@ -102,6 +141,8 @@ fn read_tags(v: &Value) -> Result<BTreeMap<String, String>> {
                 _ => Err(Error::invalid_request(format!("tag `{k}` must be a string"))),
             })
             .collect(),
-        _ => Err(Error::invalid_request("option `tags` must be a mapping of strings, like {\"team\": \"search\"}")),
+        _ => Err(Error::invalid_request(
+            "option `tags` must be a mapping of strings, like {\"team\": \"search\"}",
+        )),
     }
 }

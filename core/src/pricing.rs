@@ -28,7 +28,11 @@ const fn p(input_mtok: f64, output_mtok: f64, cached_mtok: f64, max_in: u64, max
     Price {
         input: input_mtok / 1e6,
         output: output_mtok / 1e6,
-        cached_input: if cached_mtok > 0.0 { Some(cached_mtok / 1e6) } else { None },
+        cached_input: if cached_mtok > 0.0 {
+            Some(cached_mtok / 1e6)
+        } else {
+            None
+        },
         cache_write: None,
         max_input_tokens: Some(max_in),
         max_output_tokens: Some(max_out),
@@ -36,7 +40,10 @@ const fn p(input_mtok: f64, output_mtok: f64, cached_mtok: f64, max_in: u64, max
 }
 
 const fn with_write(price: Price, write_mtok: f64) -> Price {
-    Price { cache_write: Some(write_mtok / 1e6), ..price }
+    Price {
+        cache_write: Some(write_mtok / 1e6),
+        ..price
+    }
 }
 
 /// Built-in prices in USD per million tokens: (model, price).
@@ -53,11 +60,23 @@ static CATALOG: &[(&str, Price)] = &[
     ("gpt-5-mini", p(0.25, 2.0, 0.025, 272_000, 128_000)),
     ("gpt-5-nano", p(0.05, 0.4, 0.005, 272_000, 128_000)),
     // Anthropic
-    ("claude-sonnet-4-5", with_write(p(3.0, 15.0, 0.3, 200_000, 64_000), 3.75)),
-    ("claude-sonnet-4-20250514", with_write(p(3.0, 15.0, 0.3, 1_000_000, 64_000), 3.75)),
+    (
+        "claude-sonnet-4-5",
+        with_write(p(3.0, 15.0, 0.3, 200_000, 64_000), 3.75),
+    ),
+    (
+        "claude-sonnet-4-20250514",
+        with_write(p(3.0, 15.0, 0.3, 1_000_000, 64_000), 3.75),
+    ),
     ("claude-haiku-4-5", with_write(p(1.0, 5.0, 0.1, 200_000, 64_000), 1.25)),
-    ("claude-opus-4-1", with_write(p(15.0, 75.0, 1.5, 200_000, 32_000), 18.75)),
-    ("claude-3-haiku-20240307", with_write(p(0.25, 1.25, 0.03, 200_000, 4_096), 0.3)),
+    (
+        "claude-opus-4-1",
+        with_write(p(15.0, 75.0, 1.5, 200_000, 32_000), 18.75),
+    ),
+    (
+        "claude-3-haiku-20240307",
+        with_write(p(0.25, 1.25, 0.03, 200_000, 4_096), 0.3),
+    ),
     // Google
     ("gemini-2.5-flash", p(0.3, 2.5, 0.03, 1_048_576, 65_535)),
     ("gemini-2.5-pro", p(1.25, 10.0, 0.125, 1_048_576, 65_536)),
@@ -87,13 +106,34 @@ static CATALOG: &[(&str, Price)] = &[
     ("text-embedding-3-large", p(0.13, 0.0, 0.0, 8_191, 0)),
     ("text-embedding-ada-002", p(0.1, 0.0, 0.0, 8_191, 0)),
     // Anthropic, more
-    ("claude-opus-4-20250514", with_write(p(15.0, 75.0, 1.5, 200_000, 32_000), 18.75)),
-    ("claude-opus-4-1-20250805", with_write(p(15.0, 75.0, 1.5, 200_000, 32_000), 18.75)),
-    ("claude-sonnet-4-5-20250929", with_write(p(3.0, 15.0, 0.3, 200_000, 64_000), 3.75)),
-    ("claude-haiku-4-5-20251001", with_write(p(1.0, 5.0, 0.1, 200_000, 64_000), 1.25)),
-    ("claude-3-7-sonnet-20250219", with_write(p(3.0, 15.0, 0.3, 200_000, 64_000), 3.75)),
-    ("claude-3-5-haiku-20241022", with_write(p(0.8, 4.0, 0.08, 200_000, 8_192), 1.0)),
-    ("claude-3-opus-20240229", with_write(p(15.0, 75.0, 1.5, 200_000, 4_096), 18.75)),
+    (
+        "claude-opus-4-20250514",
+        with_write(p(15.0, 75.0, 1.5, 200_000, 32_000), 18.75),
+    ),
+    (
+        "claude-opus-4-1-20250805",
+        with_write(p(15.0, 75.0, 1.5, 200_000, 32_000), 18.75),
+    ),
+    (
+        "claude-sonnet-4-5-20250929",
+        with_write(p(3.0, 15.0, 0.3, 200_000, 64_000), 3.75),
+    ),
+    (
+        "claude-haiku-4-5-20251001",
+        with_write(p(1.0, 5.0, 0.1, 200_000, 64_000), 1.25),
+    ),
+    (
+        "claude-3-7-sonnet-20250219",
+        with_write(p(3.0, 15.0, 0.3, 200_000, 64_000), 3.75),
+    ),
+    (
+        "claude-3-5-haiku-20241022",
+        with_write(p(0.8, 4.0, 0.08, 200_000, 8_192), 1.0),
+    ),
+    (
+        "claude-3-opus-20240229",
+        with_write(p(15.0, 75.0, 1.5, 200_000, 4_096), 18.75),
+    ),
     // Google, more
     ("gemini-2.5-flash-lite", p(0.1, 0.4, 0.01, 1_048_576, 65_535)),
     ("gemini-2.0-flash-lite", p(0.075, 0.3, 0.0, 1_048_576, 8_192)),
@@ -155,7 +195,12 @@ pub struct PriceBook {
 
 impl PriceBook {
     pub fn builtin() -> PriceBook {
-        PriceBook { prices: CATALOG.iter().map(|(name, price)| ((*name).to_owned(), *price)).collect() }
+        PriceBook {
+            prices: CATALOG
+                .iter()
+                .map(|(name, price)| ((*name).to_owned(), *price))
+                .collect(),
+        }
     }
 
     /// Builds the book for a config; `file` is already resolved against the config's folder.
@@ -189,13 +234,17 @@ impl PriceBook {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| bad(format!("cannot read `{}`: {e}; check the path", path.display())))?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| bad(format!("`{}` is not JSON: {e}", path.display())))?;
-        let map = value.as_object().ok_or_else(|| bad("expected an object keyed by model name".into()))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("`{}` is not JSON: {e}", path.display())))?;
+        let map = value
+            .as_object()
+            .ok_or_else(|| bad("expected an object keyed by model name".into()))?;
         for (model, entry) in map {
             let num = |k: &str| entry.get(k).and_then(Value::as_f64);
             let whole = |k: &str| entry.get(k).and_then(Value::as_u64);
-            let (Some(input), Some(output)) = (num("input_cost_per_token"), num("output_cost_per_token")) else { continue };
+            let (Some(input), Some(output)) = (num("input_cost_per_token"), num("output_cost_per_token")) else {
+                continue;
+            };
             self.prices.insert(
                 model.clone(),
                 Price {
@@ -244,7 +293,14 @@ impl PriceBook {
         let cache_write = round(written as f64 * price.cache_write.unwrap_or(price.input));
         let output = round(usage.output_tokens as f64 * price.output);
         let reasoning = round(usage.reasoning_tokens.min(usage.output_tokens) as f64 * price.output);
-        Some(CostBreakdown { input, cached_input, cache_write, output, reasoning, total: round(input + cached_input + cache_write + output) })
+        Some(CostBreakdown {
+            input,
+            cached_input,
+            cache_write,
+            output,
+            reasoning,
+            total: round(input + cached_input + cache_write + output),
+        })
     }
 }
 
@@ -260,7 +316,12 @@ mod tests {
     #[test]
     fn cost_counts_cached_tokens_once() {
         let book = PriceBook::builtin();
-        let usage = Usage { input_tokens: 1000, output_tokens: 100, cached_tokens: 400, ..Usage::default() };
+        let usage = Usage {
+            input_tokens: 1000,
+            output_tokens: 100,
+            cached_tokens: 400,
+            ..Usage::default()
+        };
         let cost = book.cost("gpt-4o", &usage).unwrap();
         let expected = 600.0 * 2.5e-6 + 400.0 * 1.25e-6 + 100.0 * 1e-5;
         assert!((cost - expected).abs() < 1e-12);

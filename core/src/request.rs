@@ -18,14 +18,30 @@ pub fn check(request: &Value) -> Result<Checked> {
         .ok_or_else(|| Error::invalid_request("the request must be a JSON object with `model` and `messages`"))?;
     let model = match map.get("model") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(_) => return Err(Error::invalid_request("`model` must be a non-empty string naming a route from the config")),
-        None => return Err(Error::invalid_request("`model` is required: name a route from the config")),
+        Some(_) => {
+            return Err(Error::invalid_request(
+                "`model` must be a non-empty string naming a route from the config",
+            ));
+        }
+        None => {
+            return Err(Error::invalid_request(
+                "`model` is required: name a route from the config",
+            ));
+        }
     };
     let messages = match map.get("messages") {
         Some(Value::Array(m)) if !m.is_empty() => m,
         Some(Value::Array(_)) => return Err(Error::invalid_request("`messages` is empty; send at least one message")),
-        Some(_) => return Err(Error::invalid_request("`messages` must be a list of {role, content} objects")),
-        None => return Err(Error::invalid_request("`messages` is required: a list of {role, content} objects")),
+        Some(_) => {
+            return Err(Error::invalid_request(
+                "`messages` must be a list of {role, content} objects",
+            ));
+        }
+        None => {
+            return Err(Error::invalid_request(
+                "`messages` is required: a list of {role, content} objects",
+            ));
+        }
     };
     for (i, message) in messages.iter().enumerate() {
         let role = message.get("role").and_then(Value::as_str);
@@ -50,17 +66,25 @@ pub fn check(request: &Value) -> Result<Checked> {
 
 /// Checks an OpenAI embeddings request; returns the route name.
 pub fn check_embeddings(request: &Value) -> Result<String> {
-    let map = request
-        .as_object()
-        .ok_or_else(|| Error::invalid_request("the embeddings request must be a JSON object with `model` and `input`"))?;
+    let map = request.as_object().ok_or_else(|| {
+        Error::invalid_request("the embeddings request must be a JSON object with `model` and `input`")
+    })?;
     let model = match map.get("model") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        _ => return Err(Error::invalid_request("`model` is required: name a route from the config")),
+        _ => {
+            return Err(Error::invalid_request(
+                "`model` is required: name a route from the config",
+            ));
+        }
     };
     match map.get("input") {
         Some(Value::String(s)) if !s.is_empty() => {}
         Some(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_string) => {}
-        _ => return Err(Error::invalid_request("`input` must be a non-empty string or a list of strings")),
+        _ => {
+            return Err(Error::invalid_request(
+                "`input` must be a non-empty string or a list of strings",
+            ));
+        }
     }
     Ok(model)
 }

@@ -5,8 +5,8 @@
 //! `block_on` it and refuse to run inside another runtime instead of deadlocking.
 
 use crate::error::{Error, Result};
-use std::future::Future;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
@@ -37,14 +37,22 @@ fn current() -> &'static PerProcess {
     if let Some(p) = unsafe { found.as_ref() }.filter(|p| p.pid == pid) {
         return p;
     }
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8);
     let runtime = Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("sluicegate")
         .enable_all()
         .build()
         .expect("sluicegate: cannot start the tokio runtime");
-    let fresh: &'static PerProcess = Box::leak(Box::new(PerProcess { pid, runtime, client: build_client(None), clients: Mutex::new(HashMap::new()) }));
+    let fresh: &'static PerProcess = Box::leak(Box::new(PerProcess {
+        pid,
+        runtime,
+        client: build_client(None),
+        clients: Mutex::new(HashMap::new()),
+    }));
     CURRENT.store(fresh as *const PerProcess as *mut PerProcess, Ordering::Release);
     fresh
 }
@@ -61,9 +69,14 @@ pub fn http_client() -> &'static reqwest::Client {
 /// The shared client for a connect timeout (reqwest sets it per client, not per request).
 /// One client per distinct timeout, kept for the life of the process.
 pub fn http_client_with(connect: Option<Duration>) -> reqwest::Client {
-    let Some(connect) = connect else { return http_client().clone() };
+    let Some(connect) = connect else {
+        return http_client().clone();
+    };
     let mut clients = current().clients.lock().unwrap_or_else(|e| e.into_inner());
-    clients.entry(connect).or_insert_with(|| build_client(Some(connect))).clone()
+    clients
+        .entry(connect)
+        .or_insert_with(|| build_client(Some(connect)))
+        .clone()
 }
 
 fn build_client(connect: Option<Duration>) -> reqwest::Client {
@@ -103,7 +116,9 @@ where
     match (&mut task.0).await {
         Ok(result) => result,
         Err(e) if e.is_cancelled() => Err(Error::new(crate::ErrorKind::Cancelled, "the call was cancelled")),
-        Err(e) => Err(Error::internal(format!("sluicegate task failed: {e}; please report this as a bug"))),
+        Err(e) => Err(Error::internal(format!(
+            "sluicegate task failed: {e}; please report this as a bug"
+        ))),
     }
 }
 
@@ -119,5 +134,8 @@ pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
 
 /// Seconds since the Unix epoch (for `created` fields).
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -15,8 +15,10 @@ pub struct Scrubber {
 fn key_shapes() -> &'static Regex {
     static SHAPES: OnceLock<Regex> = OnceLock::new();
     SHAPES.get_or_init(|| {
-        Regex::new(r"(sk-[A-Za-z0-9_\-]{6,}|sk_[A-Za-z0-9_\-]{6,}|AIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})")
-            .expect("static regex")
+        Regex::new(
+            r"(sk-[A-Za-z0-9_\-]{6,}|sk_[A-Za-z0-9_\-]{6,}|AIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})",
+        )
+        .expect("static regex")
     })
 }
 

@@ -5,18 +5,18 @@
 //! moves on to the next candidate and the caller never sees it. After that, a failure ends the
 //! stream with a `stream_interrupted` error. The `gateway` metadata is set once the stream ends.
 
-use crate::config::{BreakerConfig, DeploymentConfig};
 use crate::call::Prepared;
-use crate::policy::guard::{GuardReport, StreamRedactor};
-use crate::policy::{Principal, Ticket};
-use crate::providers::Limits;
-use crate::routing::Plan;
-use crate::routing::health::Admission;
+use crate::config::{BreakerConfig, DeploymentConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::gateway::Gateway;
 use crate::meter::CallRecord;
 use crate::options::CallOptions;
+use crate::policy::guard::{GuardReport, StreamRedactor};
+use crate::policy::{Principal, Ticket};
 use crate::providers::ChunkStream;
+use crate::providers::Limits;
+use crate::routing::Plan;
+use crate::routing::health::Admission;
 use crate::runtime::{AbortOnDrop, runtime};
 use crate::tokens;
 use crate::usage::Usage;
@@ -52,7 +52,9 @@ impl ChatStream {
             return Some(item);
         }
         if tokio::runtime::Handle::try_current().is_ok() {
-            return Some(Err(Error::internal("a blocking stream read inside an async runtime; use the async API there")));
+            return Some(Err(Error::internal(
+                "a blocking stream read inside an async runtime; use the async API there",
+            )));
         }
         self.rx.blocking_recv()
     }
@@ -69,9 +71,13 @@ impl ChatStream {
 
 /// Whether a chunk carries something the caller would act on.
 fn has_content(chunk: &Value) -> bool {
-    let Some(choices) = chunk.get("choices").and_then(Value::as_array) else { return false };
+    let Some(choices) = chunk.get("choices").and_then(Value::as_array) else {
+        return false;
+    };
     choices.iter().any(|c| {
-        c.pointer("/delta/content").and_then(Value::as_str).is_some_and(|s| !s.is_empty())
+        c.pointer("/delta/content")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
             || c.pointer("/delta/tool_calls").is_some_and(|t| !t.is_null())
             || c.get("finish_reason").is_some_and(|f| !f.is_null())
     })
@@ -108,7 +114,11 @@ impl Tally {
 
 /// Whether to pass a chunk on: usage-only chunks go to callers that asked for them.
 fn forward(chunk: &Value, wants_usage: bool) -> bool {
-    let usage_only = chunk.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty) && chunk.get("usage").is_some_and(|u| !u.is_null());
+    let usage_only = chunk
+        .get("choices")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+        && chunk.get("usage").is_some_and(|u| !u.is_null());
     wants_usage || !usage_only
 }
 
@@ -121,7 +131,14 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
         }
     };
     let cache = gateway.cache_slot(&prepared, &options);
-    let Prepared { plan, mut record, request, ticket, principal, guard } = prepared;
+    let Prepared {
+        plan,
+        mut record,
+        request,
+        ticket,
+        principal,
+        guard,
+    } = prepared;
     record.policy = Gateway::policy_report(&principal, &ticket, &guard);
     let hit = match &cache {
         Some((key, _)) => gateway.cache_hit(key, &mut record).await,
@@ -129,24 +146,62 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
     };
     if let Some(hit) = hit {
         gateway.trace("chat", &record, true, None);
-        gateway.audit("chat_stream", &record.request_id, &plan.route, Some(&principal), Ok(&hit["gateway"]), None);
-        let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
-        let pending = crate::cache::chunks_from_response(&hit, wants_usage).into_iter().map(Ok).collect();
+        gateway.audit(
+            "chat_stream",
+            &record.request_id,
+            &plan.route,
+            Some(&principal),
+            Ok(&hit["gateway"]),
+            None,
+        );
+        let wants_usage = request
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            == Some(true);
+        let pending = crate::cache::chunks_from_response(&hit, wants_usage)
+            .into_iter()
+            .map(Ok)
+            .collect();
         let (_, rx) = mpsc::channel(1);
-        return Ok(ChatStream { pending, rx, meta: Arc::new(Mutex::new(Some(hit["gateway"].clone()))), request_id: record.request_id.clone(), _pump: None });
+        return Ok(ChatStream {
+            pending,
+            rx,
+            meta: Arc::new(Mutex::new(Some(hit["gateway"].clone()))),
+            request_id: record.request_id.clone(),
+            _pump: None,
+        });
     }
     let result = open_prepared(&gateway, &plan, record, request, ticket, principal, guard, cache).await;
     if let Err(e) = &result {
-        gateway.audit("chat_stream", e.request_id.as_deref().unwrap_or(""), &plan.route, None, Err(e), None);
+        gateway.audit(
+            "chat_stream",
+            e.request_id.as_deref().unwrap_or(""),
+            &plan.route,
+            None,
+            Err(e),
+            None,
+        );
     }
     result
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn open_prepared(gateway: &Gateway, plan: &Plan, mut record: CallRecord, request: Value, ticket: Ticket, principal: Principal, guard: GuardReport, cache: Option<(String, Duration)>) -> Result<ChatStream> {
+async fn open_prepared(
+    gateway: &Gateway,
+    plan: &Plan,
+    mut record: CallRecord,
+    request: Value,
+    ticket: Ticket,
+    principal: Principal,
+    guard: GuardReport,
+    cache: Option<(String, Duration)>,
+) -> Result<ChatStream> {
     let deadline = plan.deadline(record.started);
     let limits = Limits::from(&plan.timeout);
-    let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+    let wants_usage = request
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true);
     let tally = Tally::default();
     let mut last_error: Option<Error> = None;
     let mut dispatcher = gateway.dispatcher(plan);
@@ -179,7 +234,14 @@ async fn open_prepared(gateway: &Gateway, plan: &Plan, mut record: CallRecord, r
                 if deadline.is_some_and(|total| Instant::now() >= total) {
                     Err(plan.timeout_error(&record))
                 } else {
-                    Err(Error::new(ErrorKind::Timeout, format!("deployment `{}` sent no first token within {:.3}s", deployment.name, limits.first_token.unwrap_or_default().as_secs_f64())))
+                    Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "deployment `{}` sent no first token within {:.3}s",
+                            deployment.name,
+                            limits.first_token.unwrap_or_default().as_secs_f64()
+                        ),
+                    ))
                 }
             }),
             None => opened.await,
@@ -216,7 +278,13 @@ async fn open_prepared(gateway: &Gateway, plan: &Plan, mut record: CallRecord, r
                     recorded: false,
                 };
                 let task = runtime().spawn(pump.run(head, chunks, tx));
-                return Ok(ChatStream { pending, rx, meta, request_id, _pump: Some(AbortOnDrop(task)) });
+                return Ok(ChatStream {
+                    pending,
+                    rx,
+                    meta,
+                    request_id,
+                    _pump: Some(AbortOnDrop(task)),
+                });
             }
             Err(e) => {
                 admission.failed(&e, sent.elapsed(), &plan.breaker);
@@ -274,14 +342,26 @@ impl Drop for Pump {
             return;
         }
         self.record.provider_time += self.sent.elapsed();
-        let usage = self.tally.usage.unwrap_or(Usage { input_tokens: self.prompt_estimate, output_tokens: tokens::estimate_text(&self.tally.text), ..Usage::default() });
+        let usage = self.tally.usage.unwrap_or(Usage {
+            input_tokens: self.prompt_estimate,
+            output_tokens: tokens::estimate_text(&self.tally.text),
+            ..Usage::default()
+        });
         self.record.usage_estimated = self.tally.usage.is_none();
         self.gateway.settle(&mut self.record, &self.deployment, Some(usage));
-        let cancelled = Error::new(ErrorKind::Cancelled, "the caller stopped reading the stream").with_request_id(&self.record.request_id);
+        let cancelled = Error::new(ErrorKind::Cancelled, "the caller stopped reading the stream")
+            .with_request_id(&self.record.request_id);
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record.to_json());
         self.gateway.trace("chat", &self.record, true, Some(&cancelled));
         let output = Value::String(std::mem::take(&mut self.output));
-        self.gateway.audit("chat_stream", &self.record.request_id, &self.record.route, Some(&self.principal), Err(&cancelled), Some((&self.input, &output)));
+        self.gateway.audit(
+            "chat_stream",
+            &self.record.request_id,
+            &self.record.route,
+            Some(&self.principal),
+            Err(&cancelled),
+            Some((&self.input, &output)),
+        );
     }
 }
 
@@ -296,17 +376,27 @@ enum Stop {
 impl Pump {
     /// Applies output guardrails to a chunk's text; a finish chunk flushes what was held back.
     fn guard_chunk(&mut self, chunk: &mut Value) -> Result<()> {
-        let Some(redactor) = self.redactor.as_mut() else { return Ok(()) };
+        let Some(redactor) = self.redactor.as_mut() else {
+            return Ok(());
+        };
         let guards = &self.gateway.policy().guards;
         let finished = chunk.pointer("/choices/0/finish_reason").is_some_and(|f| !f.is_null());
-        if let Some(text) = chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).map(str::to_owned) {
+        if let Some(text) = chunk
+            .pointer("/choices/0/delta/content")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        {
             let passed = redactor.push(guards, &text, &mut self.guard)?;
             chunk["choices"][0]["delta"]["content"] = Value::String(passed);
         }
         if finished {
             let rest = redactor.finish(guards, &mut self.guard)?;
             if !rest.is_empty() {
-                let before = chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).unwrap_or("").to_owned();
+                let before = chunk
+                    .pointer("/choices/0/delta/content")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
                 chunk["choices"][0]["delta"]["content"] = Value::String(before + &rest);
             }
         }
@@ -322,7 +412,12 @@ impl Pump {
                 if let Err(e) = self.guard_chunk(&mut chunk) {
                     break Some(Stop::Policy(e));
                 }
-                self.output.push_str(chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).unwrap_or(""));
+                self.output.push_str(
+                    chunk
+                        .pointer("/choices/0/delta/content")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                );
                 if let Some((_, _, chunks)) = self.cache.as_mut() {
                     chunks.push(chunk.clone());
                 }
@@ -340,9 +435,20 @@ impl Pump {
                 Some(at) => match tokio::time::timeout_at(at.into(), chunks.next()).await {
                     Ok(next) => next,
                     Err(_) if self.deadline.is_some_and(|d| Instant::now() >= d) => {
-                        break Some(Stop::Upstream(Error::new(ErrorKind::Timeout, format!("the stream on route `{}` exceeded its total timeout", self.record.route))));
+                        break Some(Stop::Upstream(Error::new(
+                            ErrorKind::Timeout,
+                            format!("the stream on route `{}` exceeded its total timeout", self.record.route),
+                        )));
                     }
-                    Err(_) => break Some(Stop::Upstream(Error::new(ErrorKind::Timeout, format!("the stream stalled: no chunk for {:.3}s", self.idle.unwrap_or_default().as_secs_f64())))),
+                    Err(_) => {
+                        break Some(Stop::Upstream(Error::new(
+                            ErrorKind::Timeout,
+                            format!(
+                                "the stream stalled: no chunk for {:.3}s",
+                                self.idle.unwrap_or_default().as_secs_f64()
+                            ),
+                        )));
+                    }
                 },
                 None => chunks.next().await,
             };
@@ -356,7 +462,11 @@ impl Pump {
         self.record.provider_time += waited.elapsed();
         let usage = self.tally.usage.or_else(|| {
             self.record.usage_estimated = true;
-            Some(Usage { input_tokens: self.prompt_estimate, output_tokens: tokens::estimate_text(&self.tally.text), ..Usage::default() })
+            Some(Usage {
+                input_tokens: self.prompt_estimate,
+                output_tokens: tokens::estimate_text(&self.tally.text),
+                ..Usage::default()
+            })
         });
         self.gateway.settle(&mut self.record, &self.deployment, usage);
         let attempt_outcome = match &failure {
@@ -371,7 +481,10 @@ impl Pump {
             }
         }
         if let Some(ticket) = self.ticket.take() {
-            ticket.settle(usage.map(|u| u.input_tokens + u.output_tokens).unwrap_or(0), self.record.cost_usd);
+            ticket.settle(
+                usage.map(|u| u.input_tokens + u.output_tokens).unwrap_or(0),
+                self.record.cost_usd,
+            );
         }
         self.record.policy["guardrails"] = self.guard.to_json();
         let meta = self.record.to_json();
@@ -400,7 +513,14 @@ impl Pump {
             None => Ok(&meta),
         };
         let output = Value::String(std::mem::take(&mut self.output));
-        self.gateway.audit("chat_stream", &self.record.request_id, &self.record.route, Some(&self.principal), outcome, Some((&self.input, &output)));
+        self.gateway.audit(
+            "chat_stream",
+            &self.record.request_id,
+            &self.record.route,
+            Some(&self.principal),
+            outcome,
+            Some((&self.input, &output)),
+        );
         if let Some(error) = error {
             let _ = tx.send(Err(error)).await;
         }

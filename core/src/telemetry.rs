@@ -17,9 +17,12 @@ const QUEUE_LIMIT: usize = 10_000;
 /// A trace id and the parent span id from a `traceparent` header value, when it is valid.
 pub fn parse_traceparent(value: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = value.trim().split('-').collect();
-    let hex = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit()) && s.chars().any(|c| c != '0');
+    let hex =
+        |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit()) && s.chars().any(|c| c != '0');
     match parts.as_slice() {
-        [version, trace, span, _flags] if version.len() == 2 && hex(trace, 32) && hex(span, 16) => Some((trace.to_lowercase(), span.to_lowercase())),
+        [version, trace, span, _flags] if version.len() == 2 && hex(trace, 32) && hex(span, 16) => {
+            Some((trace.to_lowercase(), span.to_lowercase()))
+        }
         _ => None,
     }
 }
@@ -86,7 +89,10 @@ impl Exporter {
         let meta = record.to_json();
         let mut call_attrs = vec![
             ("gen_ai.operation.name", json!(finished.operation)),
-            ("gen_ai.provider.name", json!(finished.provider_system.unwrap_or_else(|| "_OTHER".into()))),
+            (
+                "gen_ai.provider.name",
+                json!(finished.provider_system.unwrap_or_else(|| "_OTHER".into())),
+            ),
             ("gen_ai.request.model", json!(finished.model)),
             ("sluicegate.route", json!(finished.route)),
             ("sluicegate.request_id", json!(record.request_id)),
@@ -132,7 +138,10 @@ impl Exporter {
         let mut spans = vec![call];
         for a in &record.attempt_log {
             let failed = a.outcome != "ok";
-            let mut a_attrs = vec![("sluicegate.deployment", json!(a.deployment)), ("sluicegate.outcome", json!(a.outcome))];
+            let mut a_attrs = vec![
+                ("sluicegate.deployment", json!(a.deployment)),
+                ("sluicegate.outcome", json!(a.outcome)),
+            ];
             if failed {
                 a_attrs.push(("error.type", json!(a.outcome)));
             }
@@ -170,13 +179,20 @@ impl Exporter {
             "resource": {"attributes": attrs(&[("service.name", json!(self.service)), ("telemetry.sdk.name", json!("sluicegate")), ("telemetry.sdk.version", json!(crate::VERSION))])},
             "scopeSpans": [{"scope": {"name": "sluicegate", "version": crate::VERSION}, "spans": spans}],
         }]});
-        let mut request = crate::runtime::http_client().post(&self.url).json(&body).timeout(Duration::from_secs(5));
+        let mut request = crate::runtime::http_client()
+            .post(&self.url)
+            .json(&body)
+            .timeout(Duration::from_secs(5));
         for (k, v) in &self.headers {
             request = request.header(k.as_str(), v.as_str());
         }
         match request.send().await {
             Ok(r) if r.status().is_success() => {}
-            Ok(r) => crate::log::warn(&format!("OTLP export to {} answered HTTP {}; spans dropped", self.url, r.status().as_u16())),
+            Ok(r) => crate::log::warn(&format!(
+                "OTLP export to {} answered HTTP {}; spans dropped",
+                self.url,
+                r.status().as_u16()
+            )),
             Err(e) => crate::log::warn(&format!("OTLP export to {} failed: {e}; spans dropped", self.url)),
         }
     }

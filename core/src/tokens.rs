@@ -23,7 +23,9 @@ pub fn content_text(content: &Value) -> String {
 
 /// Estimated prompt tokens of a chat request: message text plus a small per-message overhead.
 pub fn estimate_prompt(request: &Value) -> u64 {
-    let Some(messages) = request.get("messages").and_then(Value::as_array) else { return 0 };
+    let Some(messages) = request.get("messages").and_then(Value::as_array) else {
+        return 0;
+    };
     messages
         .iter()
         .map(|m| 3 + m.get("content").map(|c| estimate_text(&content_text(c))).unwrap_or(0))

@@ -45,7 +45,10 @@ fn sixty_four_callers_never_overspend_a_one_dollar_budget() {
         (spent, outcomes)
     });
     assert!(spent <= 1.0 + 1e-9, "spent ${spent} of a $1 budget: {outcomes:?}");
-    assert!(outcomes.iter().any(|o| o == "budget_exceeded"), "the budget never ran out: {outcomes:?}");
+    assert!(
+        outcomes.iter().any(|o| o == "budget_exceeded"),
+        "the budget never ran out: {outcomes:?}"
+    );
     assert!(outcomes.iter().any(|o| o == "ok"));
     // Nothing leaked: whatever is left can still be reserved by a call that fits it exactly.
     let small = json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1});
@@ -53,7 +56,10 @@ fn sixty_four_callers_never_overspend_a_one_dollar_budget() {
     let fits = gw.chat_blocking(small, CallOptions::default());
     let small_worst = (4.0_f64 * 1.5).ceil() * 2000.0 / 1e6 + 4000.0 / 1e6;
     if left >= small_worst {
-        assert!(fits.is_ok(), "a call that fits the ${left:.4} left was refused (leaked reservation?): {fits:?}");
+        assert!(
+            fits.is_ok(),
+            "a call that fits the ${left:.4} left was refused (leaked reservation?): {fits:?}"
+        );
     }
 }
 
@@ -69,7 +75,11 @@ fn audit_chain_detects_edits_deletions_reordering_and_rewrites() {
     }))
     .unwrap();
     for i in 0..5 {
-        gw.chat_blocking(json!({"model": "chat", "messages": [{"role": "user", "content": format!("hi {i}")}]}), CallOptions::from_json(&json!({"tags": {"user": "alice@example.com"}})).unwrap()).unwrap();
+        gw.chat_blocking(
+            json!({"model": "chat", "messages": [{"role": "user", "content": format!("hi {i}")}]}),
+            CallOptions::from_json(&json!({"tags": {"user": "alice@example.com"}})).unwrap(),
+        )
+        .unwrap();
     }
     let files = vec![path.clone()];
     assert_eq!(audit::verify(&files, Some("audit-secret-key")), Ok(5));
@@ -81,10 +91,21 @@ fn audit_chain_detects_edits_deletions_reordering_and_rewrites() {
         audit::verify(&files, Some("audit-secret-key"))
     };
     let edited = original.replacen("\"attempts\":1", "\"attempts\":2", 1);
-    assert!(check(edited).unwrap_err().contains(":1: the signature"), "an edit is caught at the edited line");
-    let deleted: String = lines.iter().enumerate().filter(|(i, _)| *i != 2).map(|(_, l)| format!("{l}\n")).collect();
+    assert!(
+        check(edited).unwrap_err().contains(":1: the signature"),
+        "an edit is caught at the edited line"
+    );
+    let deleted: String = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
     assert!(check(deleted).unwrap_err().contains(":3:"));
-    let swapped: String = [lines[0], lines[2], lines[1], lines[3], lines[4]].iter().map(|l| format!("{l}\n")).collect();
+    let swapped: String = [lines[0], lines[2], lines[1], lines[3], lines[4]]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert!(check(swapped).unwrap_err().contains(":2:"));
     // Rewritten from scratch with a valid chain but without the key: only the key catches it.
     let mut prev = audit::GENESIS.to_owned();
@@ -100,7 +121,11 @@ fn audit_chain_detects_edits_deletions_reordering_and_rewrites() {
     }
     assert!(check(forged.clone()).unwrap_err().contains("signature"));
     std::fs::write(&path, forged).unwrap();
-    assert_eq!(audit::verify(&files, None), Ok(5), "without the key only the chain is checked");
+    assert_eq!(
+        audit::verify(&files, None),
+        Ok(5),
+        "without the key only the chain is checked"
+    );
 }
 
 #[test]
@@ -116,11 +141,25 @@ fn secrets_and_redacted_values_stay_out_of_errors_and_audit() {
         "audit": {"path": path.to_string_lossy(), "content": "redacted"}
     }))
     .unwrap();
-    let err = gw.chat_blocking(json!({"model": "dead", "messages": [{"role": "user", "content": "hi"}]}), CallOptions::default()).unwrap_err();
+    let err = gw
+        .chat_blocking(
+            json!({"model": "dead", "messages": [{"role": "user", "content": "hi"}]}),
+            CallOptions::default(),
+        )
+        .unwrap_err();
     assert!(!err.message.contains("TOPSECRET"), "{}", err.message);
-    let err = gw.chat_blocking(json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}), CallOptions::from_json(&json!({"key": "sk-virtual-SECRET-42"})).unwrap()).unwrap_err();
+    let err = gw
+        .chat_blocking(
+            json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}),
+            CallOptions::from_json(&json!({"key": "sk-virtual-SECRET-42"})).unwrap(),
+        )
+        .unwrap_err();
     assert!(!err.message.contains("SECRET-42"));
-    gw.chat_blocking(json!({"model": "chat", "messages": [{"role": "user", "content": "mail bob@example.com"}]}), CallOptions::default()).unwrap();
+    gw.chat_blocking(
+        json!({"model": "chat", "messages": [{"role": "user", "content": "mail bob@example.com"}]}),
+        CallOptions::default(),
+    )
+    .unwrap();
     let log = std::fs::read_to_string(&path).unwrap();
     assert_eq!(log.lines().count(), 3);
     for secret in ["TOPSECRET", "SECRET-42", "bob@example.com"] {
@@ -138,5 +177,10 @@ fn tempdir() -> std::path::PathBuf {
 fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed) * 1000 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 1000
+    N.fetch_add(1, Ordering::Relaxed) * 1000
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64
+            % 1000
 }

@@ -16,7 +16,16 @@ struct Redis {
 impl Redis {
     fn start(port: u16) -> Option<Redis> {
         let child = match Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -37,7 +46,11 @@ impl Redis {
     }
 
     fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
     }
 
     fn stop(mut self) {
@@ -64,32 +77,63 @@ fn config(port: u16, policies: Value, fail: &str) -> Value {
 }
 
 fn rand_tag() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000_007
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        % 1_000_000_007
 }
 
 fn call(gw: &Gateway) -> Result<Value, sluicegate::Error> {
-    gw.chat_blocking(json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}), CallOptions::default())
+    gw.chat_blocking(
+        json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}),
+        CallOptions::default(),
+    )
 }
 
 #[test]
 fn limits_and_budgets_hold_across_gateways() {
-    let Some(redis) = Redis::start(Redis::free_port()) else { return };
-    let cfg = config(redis.port, json!({"rate_limits": [{"scope": "global", "rpm": 5}]}), "fail_closed");
-    let (a, b) = (Gateway::from_value(cfg.clone()).unwrap(), Gateway::from_value(cfg).unwrap());
+    let Some(redis) = Redis::start(Redis::free_port()) else {
+        return;
+    };
+    let cfg = config(
+        redis.port,
+        json!({"rate_limits": [{"scope": "global", "rpm": 5}]}),
+        "fail_closed",
+    );
+    let (a, b) = (
+        Gateway::from_value(cfg.clone()).unwrap(),
+        Gateway::from_value(cfg).unwrap(),
+    );
     let outcomes: Vec<bool> = (0..8).map(|i| call(if i % 2 == 0 { &a } else { &b }).is_ok()).collect();
     assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 5, "{outcomes:?}");
     let err = call(&a).unwrap_err();
     assert_eq!(err.kind, sluicegate::ErrorKind::RateLimited);
     assert!(err.retry_after.is_some());
 
-    let cfg = config(redis.port, json!({"budgets": [{"scope": "global", "usd": 0.2}]}), "fail_closed");
+    let cfg = config(
+        redis.port,
+        json!({"budgets": [{"scope": "global", "usd": 0.2}]}),
+        "fail_closed",
+    );
     let gateways: Vec<Gateway> = (0..2).map(|_| Gateway::from_value(cfg.clone()).unwrap()).collect();
     let spent: f64 = sluicegate::runtime::runtime().block_on(async {
         let calls = (0..32).map(|i| {
             let gw = gateways[i % 2].clone();
-            async move { gw.chat(json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}), CallOptions::default()).await }
+            async move {
+                gw.chat(
+                    json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}),
+                    CallOptions::default(),
+                )
+                .await
+            }
         });
-        futures_util::future::join_all(calls).await.iter().filter_map(|r| r.as_ref().ok()).filter_map(|r| r["gateway"]["cost_usd"].as_f64()).sum()
+        futures_util::future::join_all(calls)
+            .await
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter_map(|r| r["gateway"]["cost_usd"].as_f64())
+            .sum()
     });
     assert!(spent <= 0.2 + 1e-9, "spent {spent} of 0.2");
     assert!(spent > 0.05, "the budget was barely used: {spent}");
@@ -109,10 +153,23 @@ fn losing_redis_honours_the_fail_mode_and_recovers() {
     let started = Instant::now();
     let err = call(&closed).unwrap_err();
     assert_eq!(err.kind, sluicegate::ErrorKind::Internal, "{err}");
-    assert!(err.message.contains("unreachable") && err.message.contains("fails closed"), "{}", err.message);
+    assert!(
+        err.message.contains("unreachable") && err.message.contains("fails closed"),
+        "{}",
+        err.message
+    );
     let degraded = call(&open).unwrap();
-    assert!(degraded["gateway"]["policy"]["state"].as_str().unwrap().starts_with("local"), "{degraded}");
-    assert!(started.elapsed() < Duration::from_secs(5), "calls hung while Redis was down");
+    assert!(
+        degraded["gateway"]["policy"]["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("local"),
+        "{degraded}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "calls hung while Redis was down"
+    );
     let _back = Redis::start(port).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -127,11 +184,16 @@ fn losing_redis_honours_the_fail_mode_and_recovers() {
 
 #[test]
 fn the_response_cache_is_shared_through_redis() {
-    let Some(redis) = Redis::start(Redis::free_port()) else { return };
+    let Some(redis) = Redis::start(Redis::free_port()) else {
+        return;
+    };
     let mut cfg = config(redis.port, json!({}), "fail_closed");
     cfg["routes"]["chat"]["cache"] = json!({"ttl": "1m"});
     cfg["cache"] = json!({"backend": "redis"});
-    let (a, b) = (Gateway::from_value(cfg.clone()).unwrap(), Gateway::from_value(cfg).unwrap());
+    let (a, b) = (
+        Gateway::from_value(cfg.clone()).unwrap(),
+        Gateway::from_value(cfg).unwrap(),
+    );
     let first = call(&a).unwrap();
     assert_eq!(first["gateway"]["cache_hit"], false);
     // The store is written in the background: wait for the other gateway to see it.

@@ -8,9 +8,14 @@ fn served_by(gw: &Gateway, calls: usize) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for _ in 0..calls {
         let r = gw
-            .chat_blocking(json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}), CallOptions::default())
+            .chat_blocking(
+                json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}),
+                CallOptions::default(),
+            )
             .expect("call succeeds");
-        *counts.entry(r["gateway"]["deployment"].as_str().unwrap().to_owned()).or_insert(0) += 1;
+        *counts
+            .entry(r["gateway"]["deployment"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
     }
     counts
 }
@@ -26,7 +31,10 @@ fn least_latency_sends_less_traffic_to_a_slow_deployment() {
     let counts = served_by(&gw, 200);
     let slow = counts.get("s").copied().unwrap_or(0);
     assert!(slow < 20, "the slow deployment got {slow} of 200 calls: {counts:?}");
-    assert!(slow >= 1, "least-latency must try an unmeasured deployment at least once: {counts:?}");
+    assert!(
+        slow >= 1,
+        "least-latency must try an unmeasured deployment at least once: {counts:?}"
+    );
 }
 
 #[test]
@@ -52,12 +60,24 @@ fn least_busy_spreads_concurrent_calls() {
     let results = sluicegate::runtime::runtime().block_on(async {
         let calls = (0..16).map(|_| {
             let gw = gw.clone();
-            async move { gw.chat(json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}), CallOptions::default()).await }
+            async move {
+                gw.chat(
+                    json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}),
+                    CallOptions::default(),
+                )
+                .await
+            }
         });
         futures_util::future::join_all(calls).await
     });
-    let on_b = results.iter().filter(|r| r.as_ref().unwrap()["gateway"]["deployment"] == "b").count();
-    assert!((4..=12).contains(&on_b), "least-busy put {on_b} of 16 concurrent calls on b");
+    let on_b = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap()["gateway"]["deployment"] == "b")
+        .count();
+    assert!(
+        (4..=12).contains(&on_b),
+        "least-busy put {on_b} of 16 concurrent calls on b"
+    );
 }
 
 #[test]
@@ -81,15 +101,32 @@ fn on_request_end_hooks_see_every_call_and_cannot_break_one() {
     let gave_up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = gave_up.clone();
     gw.on_request_end(move |_| {
-        if released.lock().unwrap().recv_timeout(std::time::Duration::from_secs(5)).is_err() {
+        if released
+            .lock()
+            .unwrap()
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .is_err()
+        {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     });
-    let ok = gw.chat_blocking(json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}), CallOptions::default()).unwrap();
-    assert!(!gave_up.load(std::sync::atomic::Ordering::SeqCst), "the call waited for a slow hook");
+    let ok = gw
+        .chat_blocking(
+            json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}),
+            CallOptions::default(),
+        )
+        .unwrap();
+    assert!(
+        !gave_up.load(std::sync::atomic::Ordering::SeqCst),
+        "the call waited for a slow hook"
+    );
     release.send(()).unwrap();
     release.send(()).unwrap();
-    gw.chat_blocking(json!({"model": "bad", "messages": [{"role": "user", "content": "hi"}]}), CallOptions::default()).unwrap_err();
+    gw.chat_blocking(
+        json!({"model": "bad", "messages": [{"role": "user", "content": "hi"}]}),
+        CallOptions::default(),
+    )
+    .unwrap_err();
     let first = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
     let second = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
     assert_eq!(first["request_id"], ok["gateway"]["request_id"]);

@@ -36,14 +36,21 @@ pub fn fold_stream(chunks: &[Value]) -> Value {
         if chunk.get("usage").is_some_and(|u| !u.is_null()) {
             usage_chunk = true;
         }
-        let Some(choice) = chunk.pointer("/choices/0") else { continue };
+        let Some(choice) = chunk.pointer("/choices/0") else {
+            continue;
+        };
         if let Some(t) = choice.pointer("/delta/content").and_then(Value::as_str) {
             content.push_str(t);
         }
         if let Some(f) = choice.get("finish_reason").filter(|f| !f.is_null()) {
             finish = f.clone();
         }
-        for delta in choice.pointer("/delta/tool_calls").and_then(Value::as_array).into_iter().flatten() {
+        for delta in choice
+            .pointer("/delta/tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let index = delta.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
             while calls.len() <= index {
                 calls.push(Map::from_iter([
@@ -150,8 +157,13 @@ pub fn run_vector(path: &Path) -> Vec<String> {
     }
     let server = vector.get("mock_server").map(|script| {
         let script = Script::from_value(script).expect("valid mock_server script");
-        let key = vector.get("mock_server_api_key").and_then(Value::as_str).map(str::to_owned);
-        let server = runtime().block_on(MockServer::start(0, script, key)).expect("mock server starts");
+        let key = vector
+            .get("mock_server_api_key")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let server = runtime()
+            .block_on(MockServer::start(0, script, key))
+            .expect("mock server starts");
         unsafe { std::env::set_var("SG_MOCK_URL", server.url()) };
         server
     });
@@ -171,7 +183,13 @@ pub fn run_vector(path: &Path) -> Vec<String> {
             return failures;
         }
     };
-    for (i, call) in vector.get("calls").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, call) in vector
+        .get("calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let outcome = run_call(&gw, call);
         matches(&call["expect"], &outcome, &format!("calls[{i}]"), &mut failures);
     }

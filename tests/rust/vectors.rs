@@ -17,6 +17,10 @@ fn every_vector_passes() {
             failed.push(name);
         }
     }
-    println!("vectors: {} passed, {} failed", files.len() - failed.len(), failed.len());
+    println!(
+        "vectors: {} passed, {} failed",
+        files.len() - failed.len(),
+        failed.len()
+    );
     assert!(failed.is_empty(), "failed vectors: {failed:?}");
 }

@@ -20,7 +20,11 @@ pub fn interpolate(value: &mut Value, path: &str, problems: &mut Vec<String>) {
         }
         Value::Object(map) => {
             for (key, item) in map.iter_mut() {
-                let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 interpolate(item, &child, problems);
             }
         }
@@ -43,7 +47,9 @@ fn expand(text: &str) -> Result<String, String> {
             None => (inner, None),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("`${{{inner}}}` is not a valid variable reference; names use A-Z, 0-9 and _"));
+            return Err(format!(
+                "`${{{inner}}}` is not a valid variable reference; names use A-Z, 0-9 and _"
+            ));
         }
         match std::env::var(name) {
             Ok(v) if !(v.is_empty() && default.is_some()) => out.push_str(&v),

@@ -11,7 +11,10 @@ mod route;
 pub mod suggest;
 
 pub use duration::parse_duration;
-pub use policy::{StateBackendConfig, StateConfig, AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed, PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector, Window};
+pub use policy::{
+    AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed,
+    PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector, StateBackendConfig, StateConfig, Window,
+};
 pub use route::{ATTEMPT_CAP, BreakerConfig, RetryConfig, RouteConfig, RouteRule, Strategy, TimeoutConfig};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -85,9 +88,39 @@ pub struct Config {
     pub base_dir: Option<PathBuf>,
 }
 
-const TOP_KEYS: [&str; 10] = ["providers", "deployments", "routes", "pricing", "keys", "policies", "audit", "telemetry", "cache", "state"];
-const PROVIDER_KEYS: [&str; 9] = ["type", "api_base", "api_key", "api_version", "headers", "timeout", "script", "latency", "description"];
-const DEPLOYMENT_KEYS: [&str; 8] = ["provider", "model", "region", "rpm", "tpm", "weight", "max_input_tokens", "description"];
+const TOP_KEYS: [&str; 10] = [
+    "providers",
+    "deployments",
+    "routes",
+    "pricing",
+    "keys",
+    "policies",
+    "audit",
+    "telemetry",
+    "cache",
+    "state",
+];
+const PROVIDER_KEYS: [&str; 9] = [
+    "type",
+    "api_base",
+    "api_key",
+    "api_version",
+    "headers",
+    "timeout",
+    "script",
+    "latency",
+    "description",
+];
+const DEPLOYMENT_KEYS: [&str; 8] = [
+    "provider",
+    "model",
+    "region",
+    "rpm",
+    "tpm",
+    "weight",
+    "max_input_tokens",
+    "description",
+];
 const PRICING_KEYS: [&str; 2] = ["file", "models"];
 const PRICE_KEYS: [&str; 3] = ["input_per_mtok", "output_per_mtok", "cached_input_per_mtok"];
 
@@ -123,9 +156,8 @@ impl Config {
 
     /// Reads config text: YAML, or JSON (which is YAML too).
     pub fn from_text(text: &str) -> Result<Config> {
-        let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
-            config_error(vec![format!("the config is not valid YAML or JSON: {e}")])
-        })?;
+        let value: Value = serde_yaml_ng::from_str(text)
+            .map_err(|e| config_error(vec![format!("the config is not valid YAML or JSON: {e}")]))?;
         Config::from_value(value)
     }
 
@@ -136,7 +168,11 @@ impl Config {
         env::interpolate(&mut value, "", &mut env_problems);
         problems.0.extend(env_problems);
         let config = read_config(&value, &mut problems);
-        if problems.0.is_empty() { Ok(config) } else { Err(config_error(problems.0)) }
+        if problems.0.is_empty() {
+            Ok(config)
+        } else {
+            Err(config_error(problems.0))
+        }
     }
 
     pub fn resolve_path(&self, path: &Path) -> PathBuf {
@@ -161,9 +197,14 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
         state: StateConfig::default(),
         base_dir: None,
     };
-    let Some(top) = object(value, "(top level)", &TOP_KEYS, p) else { return config };
+    let Some(top) = object(value, "(top level)", &TOP_KEYS, p) else {
+        return config;
+    };
     if top.is_empty() {
-        p.push("(top level)", "the config is empty; it needs `providers`, `deployments` and `routes`");
+        p.push(
+            "(top level)",
+            "the config is empty; it needs `providers`, `deployments` and `routes`",
+        );
     }
     for (name, v) in read::named_map(top.get("providers"), "providers", p) {
         if let Some(provider) = read_provider(name, v, p) {
@@ -199,11 +240,18 @@ fn read_config(value: &Value, p: &mut Problems) -> Config {
                 Some("redis") => config.cache.redis = true,
                 Some(other) => p.push("cache.backend", format!("unknown backend `{other}` (memory or redis)")),
             }
-            config.cache.max_entries = read::whole(cmap, "cache", "max_entries", p).unwrap_or(config.cache.max_entries as u64) as usize;
-            config.cache.share_across_principals = cmap.get("share_across_principals").and_then(Value::as_bool).unwrap_or(false);
+            config.cache.max_entries =
+                read::whole(cmap, "cache", "max_entries", p).unwrap_or(config.cache.max_entries as u64) as usize;
+            config.cache.share_across_principals = cmap
+                .get("share_across_principals")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
         }
         if config.cache.redis && config.state.backend == StateBackendConfig::Memory {
-            p.push("cache.backend", "`redis` uses the `state` store: set `state: {backend: redis, url: ...}` too");
+            p.push(
+                "cache.backend",
+                "`redis` uses the `state` store: set `state: {backend: redis, url: ...}` too",
+            );
         }
     }
     config
@@ -216,17 +264,29 @@ fn read_provider(name: &str, v: &Value, p: &mut Problems) -> Option<ProviderConf
     let Some(preset) = presets::find(&type_name) else {
         let known: Vec<&str> = presets::names().collect();
         let near = suggest::hint(&type_name, known.iter().copied());
-        p.push(&join(&path, "type"), format!("unknown provider type `{type_name}`{near} (known: {})", known.join(", ")));
+        p.push(
+            &join(&path, "type"),
+            format!(
+                "unknown provider type `{type_name}`{near} (known: {})",
+                known.join(", ")
+            ),
+        );
         return None;
     };
     let api_base = read::string(map, &path, "api_base", p);
     if let Some(base) = &api_base {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            p.push(&join(&path, "api_base"), format!("`{base}` is not an http(s) URL; write it like `https://api.openai.com/v1`"));
+            p.push(
+                &join(&path, "api_base"),
+                format!("`{base}` is not an http(s) URL; write it like `https://api.openai.com/v1`"),
+            );
         }
     }
     if preset.wire == Wire::AzureOpenAi && api_base.is_none() {
-        p.push(&join(&path, "api_base"), "is required for azure_openai, like `https://my-resource.openai.azure.com`");
+        p.push(
+            &join(&path, "api_base"),
+            "is required for azure_openai, like `https://my-resource.openai.azure.com`",
+        );
     }
     if preset.wire != Wire::Mock {
         for key in ["script", "latency"] {
@@ -241,8 +301,12 @@ fn read_provider(name: &str, v: &Value, p: &mut Problems) -> Option<ProviderConf
             p.push(&join(&path, "script"), message);
         }
     }
-    let api_key = read::string(map, &path, "api_key", p)
-        .or_else(|| preset.key_env.and_then(|var| std::env::var(var).ok()).filter(|k| !k.is_empty()));
+    let api_key = read::string(map, &path, "api_key", p).or_else(|| {
+        preset
+            .key_env
+            .and_then(|var| std::env::var(var).ok())
+            .filter(|k| !k.is_empty())
+    });
     Some(ProviderConfig {
         name: name.to_owned(),
         preset,
@@ -263,7 +327,10 @@ fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> 
     if let Some(provider) = &provider {
         if !config.providers.contains_key(provider) {
             let near = suggest::hint(provider, config.providers.keys().map(String::as_str));
-            p.push(&join(&path, "provider"), format!("no provider named `{provider}`{near}; define it under `providers`"));
+            p.push(
+                &join(&path, "provider"),
+                format!("no provider named `{provider}`{near}; define it under `providers`"),
+            );
         }
     }
     let model = read::required_string(map, &path, "model", p);
@@ -292,7 +359,11 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { redis: false, max_entries: 10_000, share_across_principals: false }
+        CacheConfig {
+            redis: false,
+            max_entries: 10_000,
+            share_across_principals: false,
+        }
     }
 }
 
@@ -306,10 +377,18 @@ pub struct OtlpConfig {
 
 fn read_telemetry(v: Option<&Value>, p: &mut Problems) -> Option<OtlpConfig> {
     let map = object(v.filter(|v| !v.is_null())?, "telemetry", &["otlp"], p)?;
-    let otlp = object(map.get("otlp").filter(|v| !v.is_null())?, "telemetry.otlp", &["endpoint", "headers", "service_name"], p)?;
+    let otlp = object(
+        map.get("otlp").filter(|v| !v.is_null())?,
+        "telemetry.otlp",
+        &["endpoint", "headers", "service_name"],
+        p,
+    )?;
     let endpoint = read::string(otlp, "telemetry.otlp", "endpoint", p).filter(|e| !e.trim().is_empty())?;
     if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-        p.push("telemetry.otlp.endpoint", format!("`{endpoint}` is not an http(s) URL, like `http://127.0.0.1:4318`"));
+        p.push(
+            "telemetry.otlp.endpoint",
+            format!("`{endpoint}` is not an http(s) URL, like `http://127.0.0.1:4318`"),
+        );
     }
     Some(OtlpConfig {
         endpoint,
@@ -320,18 +399,28 @@ fn read_telemetry(v: Option<&Value>, p: &mut Problems) -> Option<OtlpConfig> {
 
 fn read_pricing(v: &Value, p: &mut Problems) -> PricingConfig {
     let mut pricing = PricingConfig::default();
-    let Some(map) = object(v, "pricing", &PRICING_KEYS, p) else { return pricing };
+    let Some(map) = object(v, "pricing", &PRICING_KEYS, p) else {
+        return pricing;
+    };
     pricing.file = read::string(map, "pricing", "file", p).map(PathBuf::from);
     for (model, price) in read::named_map(map.get("models"), "pricing.models", p) {
         let path = join("pricing.models", model);
-        let Some(pm) = object(price, &path, &PRICE_KEYS, p) else { continue };
+        let Some(pm) = object(price, &path, &PRICE_KEYS, p) else {
+            continue;
+        };
         let input = read::number(pm, &path, "input_per_mtok", p);
         let output = read::number(pm, &path, "output_per_mtok", p);
         if input.is_none() && !pm.contains_key("input_per_mtok") {
-            p.push(&join(&path, "input_per_mtok"), "is required (USD per million input tokens)");
+            p.push(
+                &join(&path, "input_per_mtok"),
+                "is required (USD per million input tokens)",
+            );
         }
         if output.is_none() && !pm.contains_key("output_per_mtok") {
-            p.push(&join(&path, "output_per_mtok"), "is required (USD per million output tokens)");
+            p.push(
+                &join(&path, "output_per_mtok"),
+                "is required (USD per million output tokens)",
+            );
         }
         pricing.models.insert(
             model.clone(),
@@ -379,9 +468,15 @@ routes:
         let err = Config::from_text(text).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidConfig);
         let all = err.problems.join("\n");
-        assert!(all.contains("deploymnets: unknown key `deploymnets`; did you mean `deployments`?"), "{all}");
+        assert!(
+            all.contains("deploymnets: unknown key `deploymnets`; did you mean `deployments`?"),
+            "{all}"
+        );
         assert!(all.contains("deployments.gpt4o.provider"), "{all}");
-        assert!(all.contains("routes.chat.targets[1]: no deployment named `gpt4`; did you mean `gpt4o`?"), "{all}");
+        assert!(
+            all.contains("routes.chat.targets[1]: no deployment named `gpt4`; did you mean `gpt4o`?"),
+            "{all}"
+        );
     }
 
     #[test]

@@ -63,7 +63,11 @@ pub struct RateLimitConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StateBackendConfig {
     Memory,
-    Redis { url: String, prefix: String, timeout: std::time::Duration },
+    Redis {
+        url: String,
+        prefix: String,
+        timeout: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +79,10 @@ pub struct StateConfig {
 
 impl Default for StateConfig {
     fn default() -> Self {
-        StateConfig { backend: StateBackendConfig::Memory, fail_open: false }
+        StateConfig {
+            backend: StateBackendConfig::Memory,
+            fail_open: false,
+        }
     }
 }
 
@@ -162,7 +169,16 @@ pub struct AuditConfig {
     pub pseudonymize: bool,
 }
 
-pub const PII_ENTITIES: [&str; 8] = ["email", "phone", "credit_card", "iban", "us_ssn", "ipv4", "ipv6", "api_key"];
+pub const PII_ENTITIES: [&str; 8] = [
+    "email",
+    "phone",
+    "credit_card",
+    "iban",
+    "us_ssn",
+    "ipv4",
+    "ipv6",
+    "api_key",
+];
 const KEY_KEYS: [&str; 5] = ["sha256", "tags", "routes", "expires", "description"];
 const POLICY_KEYS: [&str; 4] = ["rate_limits", "budgets", "guardrails", "residency"];
 const LIMIT_KEYS: [&str; 4] = ["scope", "rpm", "tpm", "on_unavailable"];
@@ -176,7 +192,10 @@ fn read_fail_mode(map: &serde_json::Map<String, Value>, path: &str, p: &mut Prob
         Some("fail_closed") => Some(false),
         Some(other) => {
             let near = suggest::hint(other, ["fail_open", "fail_closed"]);
-            p.push(&join(path, "on_unavailable"), format!("unknown mode `{other}`{near} (fail_open or fail_closed)"));
+            p.push(
+                &join(path, "on_unavailable"),
+                format!("unknown mode `{other}`{near} (fail_open or fail_closed)"),
+            );
             None
         }
     }
@@ -184,58 +203,101 @@ fn read_fail_mode(map: &serde_json::Map<String, Value>, path: &str, p: &mut Prob
 
 pub(super) fn read_state(v: Option<&Value>, p: &mut Problems) -> StateConfig {
     let mut state = StateConfig::default();
-    let Some(map) = v.filter(|v| !v.is_null()).and_then(|v| object(v, "state", &STATE_KEYS, p)) else { return state };
+    let Some(map) = v
+        .filter(|v| !v.is_null())
+        .and_then(|v| object(v, "state", &STATE_KEYS, p))
+    else {
+        return state;
+    };
     state.fail_open = read_fail_mode(map, "state", p).unwrap_or(false);
     match read::string(map, "state", "backend", p).as_deref() {
         None | Some("memory") => {}
         Some("redis") | Some("valkey") => match read::required_string(map, "state", "url", p) {
-            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("valkey://") => {
+            Some(url)
+                if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("valkey://") =>
+            {
                 state.backend = StateBackendConfig::Redis {
                     url: url.replacen("valkey://", "redis://", 1),
                     prefix: read::string(map, "state", "prefix", p).unwrap_or_else(|| "sg:".into()),
-                    timeout: read::duration(map, "state", "timeout", p).unwrap_or(std::time::Duration::from_millis(250)),
+                    timeout: read::duration(map, "state", "timeout", p)
+                        .unwrap_or(std::time::Duration::from_millis(250)),
                 };
             }
-            Some(_) => p.push("state.url", "must be a redis:// or rediss:// URL, like `redis://127.0.0.1:6379/0`"),
+            Some(_) => p.push(
+                "state.url",
+                "must be a redis:// or rediss:// URL, like `redis://127.0.0.1:6379/0`",
+            ),
             None => {}
         },
         Some(other) => {
             let near = suggest::hint(other, ["memory", "redis"]);
-            p.push("state.backend", format!("unknown backend `{other}`{near} (memory or redis)"));
+            p.push(
+                "state.backend",
+                format!("unknown backend `{other}`{near} (memory or redis)"),
+            );
         }
     }
     state
 }
-const GUARD_KEYS: [&str; 8] = ["name", "type", "entities", "patterns", "words", "limit", "action", "apply_to"];
+const GUARD_KEYS: [&str; 8] = [
+    "name", "type", "entities", "patterns", "words", "limit", "action", "apply_to",
+];
 const RESIDENCY_KEYS: [&str; 2] = ["when", "regions"];
 const SCOPE_KEYS: [&str; 3] = ["tag", "tags", "kind"];
 const AUDIT_KEYS: [&str; 5] = ["path", "content", "max_bytes", "key", "pseudonymize"];
 
 pub(super) fn read_keys(v: Option<&Value>, config: &Config, p: &mut Problems) -> BTreeMap<String, KeyConfig> {
     let mut keys = BTreeMap::new();
-    let targets: Vec<&str> = config.routes.keys().chain(config.deployments.keys()).map(String::as_str).collect();
+    let targets: Vec<&str> = config
+        .routes
+        .keys()
+        .chain(config.deployments.keys())
+        .map(String::as_str)
+        .collect();
     for (name, v) in read::named_map(v, "keys", p) {
         let path = join("keys", name);
-        let Some(map) = object(v, &path, &KEY_KEYS, p) else { continue };
-        let Some(sha) = read::required_string(map, &path, "sha256", p) else { continue };
+        let Some(map) = object(v, &path, &KEY_KEYS, p) else {
+            continue;
+        };
+        let Some(sha) = read::required_string(map, &path, "sha256", p) else {
+            continue;
+        };
         let sha = sha.to_lowercase();
         if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-            p.push(&join(&path, "sha256"), "must be the 64 hex digits of the key's SHA-256 (store the hash, never the key)");
+            p.push(
+                &join(&path, "sha256"),
+                "must be the 64 hex digits of the key's SHA-256 (store the hash, never the key)",
+            );
         }
         let routes = read::string_list(map, &path, "routes", p);
         for (i, r) in routes.iter().enumerate() {
             if !targets.contains(&r.as_str()) {
                 let near = suggest::hint(r, targets.iter().copied());
-                p.push(&format!("{path}.routes[{i}]"), format!("no route or deployment named `{r}`{near}"));
+                p.push(
+                    &format!("{path}.routes[{i}]"),
+                    format!("no route or deployment named `{r}`{near}"),
+                );
             }
         }
         let expires = read::string(map, &path, "expires", p);
         if let Some(e) = &expires {
             if crate::policy::clock::parse_date(e).is_none() {
-                p.push(&join(&path, "expires"), format!("`{e}` is not a date; write it as YYYY-MM-DD"));
+                p.push(
+                    &join(&path, "expires"),
+                    format!("`{e}` is not a date; write it as YYYY-MM-DD"),
+                );
             }
         }
-        keys.insert(name.clone(), KeyConfig { name: name.clone(), sha256: sha, tags: read::string_map(map, &path, "tags", p).into_iter().collect(), routes, expires });
+        keys.insert(
+            name.clone(),
+            KeyConfig {
+                name: name.clone(),
+                sha256: sha,
+                tags: read::string_map(map, &path, "tags", p).into_iter().collect(),
+                routes,
+                expires,
+            },
+        );
     }
     keys
 }
@@ -243,7 +305,10 @@ pub(super) fn read_keys(v: Option<&Value>, config: &Config, p: &mut Problems) ->
 fn read_selector(map: &serde_json::Map<String, Value>, path: &str, p: &mut Problems) -> Selector {
     let spath = join(path, "scope");
     match map.get("scope") {
-        None | Some(Value::Null) => Selector { scope: Scope::Global, when_tags: BTreeMap::new() },
+        None | Some(Value::Null) => Selector {
+            scope: Scope::Global,
+            when_tags: BTreeMap::new(),
+        },
         Some(Value::String(s)) => {
             let scope = match s.as_str() {
                 "global" => Scope::Global,
@@ -252,29 +317,55 @@ fn read_selector(map: &serde_json::Map<String, Value>, path: &str, p: &mut Probl
                 "team" | "user" => Scope::Tag(s.clone()),
                 other => {
                     let near = suggest::hint(other, ["global", "key", "route", "team", "user"]);
-                    p.push(&spath, format!("unknown scope `{other}`{near}; use global, key, route, team, user or {{tag: NAME}}"));
+                    p.push(
+                        &spath,
+                        format!("unknown scope `{other}`{near}; use global, key, route, team, user or {{tag: NAME}}"),
+                    );
                     Scope::Global
                 }
             };
-            Selector { scope, when_tags: BTreeMap::new() }
+            Selector {
+                scope,
+                when_tags: BTreeMap::new(),
+            }
         }
         Some(v) => {
-            let Some(m) = object(v, &spath, &SCOPE_KEYS, p) else { return Selector { scope: Scope::Global, when_tags: BTreeMap::new() } };
-            let scope = match (read::string(m, &spath, "tag", p), read::string(m, &spath, "kind", p).as_deref()) {
+            let Some(m) = object(v, &spath, &SCOPE_KEYS, p) else {
+                return Selector {
+                    scope: Scope::Global,
+                    when_tags: BTreeMap::new(),
+                };
+            };
+            let scope = match (
+                read::string(m, &spath, "tag", p),
+                read::string(m, &spath, "kind", p).as_deref(),
+            ) {
                 (Some(tag), _) => Scope::Tag(tag),
                 (None, Some("key")) => Scope::Key,
                 (None, Some("route")) => Scope::Route,
                 _ => Scope::Global,
             };
-            Selector { scope, when_tags: read::string_map(m, &spath, "tags", p).into_iter().collect() }
+            Selector {
+                scope,
+                when_tags: read::string_map(m, &spath, "tags", p).into_iter().collect(),
+            }
         }
     }
 }
 
-fn list<'a>(map: &'a serde_json::Map<String, Value>, key: &str, path: &str, p: &mut Problems) -> Vec<(String, &'a Value)> {
+fn list<'a>(
+    map: &'a serde_json::Map<String, Value>,
+    key: &str,
+    path: &str,
+    p: &mut Problems,
+) -> Vec<(String, &'a Value)> {
     match map.get(key) {
         None | Some(Value::Null) => vec![],
-        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, v)| (format!("{path}.{key}[{i}]"), v)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{path}.{key}[{i}]"), v))
+            .collect(),
         Some(_) => {
             p.push(&join(path, key), "expected a list");
             vec![]
@@ -284,21 +375,37 @@ fn list<'a>(map: &'a serde_json::Map<String, Value>, key: &str, path: &str, p: &
 
 pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems) -> Policies {
     let mut policies = Policies::default();
-    let Some(v) = v.filter(|v| !v.is_null()) else { return policies };
-    let Some(map) = object(v, "policies", &POLICY_KEYS, p) else { return policies };
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return policies;
+    };
+    let Some(map) = object(v, "policies", &POLICY_KEYS, p) else {
+        return policies;
+    };
     for (path, v) in list(map, "rate_limits", "policies", p) {
-        let Some(m) = object(v, &path, &LIMIT_KEYS, p) else { continue };
+        let Some(m) = object(v, &path, &LIMIT_KEYS, p) else {
+            continue;
+        };
         let (rpm, tpm) = (read::whole(m, &path, "rpm", p), read::whole(m, &path, "tpm", p));
         if rpm.is_none() && tpm.is_none() {
             p.push(&path, "a rate limit needs `rpm`, `tpm` or both");
         }
         if rpm == Some(0) || tpm == Some(0) {
-            p.push(&path, "a limit of 0 would refuse every call; remove the limit or set it above 0");
+            p.push(
+                &path,
+                "a limit of 0 would refuse every call; remove the limit or set it above 0",
+            );
         }
-        policies.rate_limits.push(RateLimitConfig { selector: read_selector(m, &path, p), rpm, tpm, fail_open: read_fail_mode(m, &path, p) });
+        policies.rate_limits.push(RateLimitConfig {
+            selector: read_selector(m, &path, p),
+            rpm,
+            tpm,
+            fail_open: read_fail_mode(m, &path, p),
+        });
     }
     for (path, v) in list(map, "budgets", "policies", p) {
-        let Some(m) = object(v, &path, &BUDGET_KEYS, p) else { continue };
+        let Some(m) = object(v, &path, &BUDGET_KEYS, p) else {
+            continue;
+        };
         let usd = read::number(m, &path, "usd", p);
         if usd.is_none() && !m.contains_key("usd") {
             p.push(&join(&path, "usd"), "is required: the budget in US dollars");
@@ -309,7 +416,10 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
             Some("month") => Window::Month,
             Some(other) => {
                 let near = suggest::hint(other, ["day", "month", "total"]);
-                p.push(&join(&path, "window"), format!("unknown window `{other}`{near} (day, month or total)"));
+                p.push(
+                    &join(&path, "window"),
+                    format!("unknown window `{other}`{near} (day, month or total)"),
+                );
                 Window::Total
             }
         };
@@ -320,7 +430,10 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
                 let route = o["fallback"].as_str().unwrap_or("").to_owned();
                 if !config.routes.contains_key(&route) {
                     let near = suggest::hint(&route, config.routes.keys().map(String::as_str));
-                    p.push(&join(&path, "on_exceed.fallback"), format!("no route named `{route}`{near}"));
+                    p.push(
+                        &join(&path, "on_exceed.fallback"),
+                        format!("no route named `{route}`{near}"),
+                    );
                 }
                 OnExceed::Fallback(route)
             }
@@ -329,10 +442,18 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
                 OnExceed::Block
             }
         };
-        policies.budgets.push(BudgetConfig { selector: read_selector(m, &path, p), usd: usd.unwrap_or(0.0), window, on_exceed, fail_open: read_fail_mode(m, &path, p) });
+        policies.budgets.push(BudgetConfig {
+            selector: read_selector(m, &path, p),
+            usd: usd.unwrap_or(0.0),
+            window,
+            on_exceed,
+            fail_open: read_fail_mode(m, &path, p),
+        });
     }
     for (i, (path, v)) in list(map, "guardrails", "policies", p).into_iter().enumerate() {
-        let Some(m) = object(v, &path, &GUARD_KEYS, p) else { continue };
+        let Some(m) = object(v, &path, &GUARD_KEYS, p) else {
+            continue;
+        };
         let kind = match read::string(m, &path, "type", p).as_deref() {
             Some("pii") => {
                 let mut entities = read::string_list(m, &path, "entities", p);
@@ -342,7 +463,10 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
                 for e in &entities {
                     if !PII_ENTITIES.contains(&e.as_str()) {
                         let near = suggest::hint(e, PII_ENTITIES);
-                        p.push(&join(&path, "entities"), format!("unknown entity `{e}`{near} (known: {})", PII_ENTITIES.join(", ")));
+                        p.push(
+                            &join(&path, "entities"),
+                            format!("unknown entity `{e}`{near} (known: {})", PII_ENTITIES.join(", ")),
+                        );
                     }
                 }
                 GuardKind::Pii { entities }
@@ -351,17 +475,27 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
                 let patterns = read::string_list(m, &path, "patterns", p);
                 for pat in &patterns {
                     if let Err(e) = regex::Regex::new(pat) {
-                        p.push(&join(&path, "patterns"), format!("`{pat}` is not a valid regular expression: {e}"));
+                        p.push(
+                            &join(&path, "patterns"),
+                            format!("`{pat}` is not a valid regular expression: {e}"),
+                        );
                     }
                 }
                 GuardKind::Regex { patterns }
             }
-            Some("keywords") => GuardKind::Keywords { words: read::string_list(m, &path, "words", p) },
-            Some("max_input_tokens") => GuardKind::MaxInputTokens { limit: read::whole(m, &path, "limit", p).unwrap_or(u64::MAX) },
+            Some("keywords") => GuardKind::Keywords {
+                words: read::string_list(m, &path, "words", p),
+            },
+            Some("max_input_tokens") => GuardKind::MaxInputTokens {
+                limit: read::whole(m, &path, "limit", p).unwrap_or(u64::MAX),
+            },
             other => {
                 let known = ["pii", "regex", "keywords", "max_input_tokens"];
                 let near = other.map(|o| suggest::hint(o, known)).unwrap_or_default();
-                p.push(&join(&path, "type"), format!("unknown or missing guardrail type{near} (known: {})", known.join(", ")));
+                p.push(
+                    &join(&path, "type"),
+                    format!("unknown or missing guardrail type{near} (known: {})", known.join(", ")),
+                );
                 continue;
             }
         };
@@ -370,7 +504,10 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
             Some("redact") => GuardAction::Redact,
             Some("log") => GuardAction::Log,
             Some(other) => {
-                p.push(&join(&path, "action"), format!("unknown action `{other}` (redact, block or log)"));
+                p.push(
+                    &join(&path, "action"),
+                    format!("unknown action `{other}` (redact, block or log)"),
+                );
                 GuardAction::Block
             }
         };
@@ -378,16 +515,32 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
             p.push(&join(&path, "action"), "max_input_tokens can only `block` or `log`");
         }
         let apply = read::string_list(m, &path, "apply_to", p);
-        let (input, output) = if apply.is_empty() { (true, true) } else { (apply.iter().any(|a| a == "input"), apply.iter().any(|a| a == "output")) };
+        let (input, output) = if apply.is_empty() {
+            (true, true)
+        } else {
+            (apply.iter().any(|a| a == "input"), apply.iter().any(|a| a == "output"))
+        };
         let name = read::string(m, &path, "name", p).unwrap_or_else(|| format!("guardrails[{i}]"));
-        policies.guardrails.push(GuardrailConfig { name, kind, action, input, output });
+        policies.guardrails.push(GuardrailConfig {
+            name,
+            kind,
+            action,
+            input,
+            output,
+        });
     }
     for (path, v) in list(map, "residency", "policies", p) {
-        let Some(m) = object(v, &path, &RESIDENCY_KEYS, p) else { continue };
+        let Some(m) = object(v, &path, &RESIDENCY_KEYS, p) else {
+            continue;
+        };
         let when_tags = m
             .get("when")
             .and_then(|w| object(w, &join(&path, "when"), &["tags"], p))
-            .map(|w| read::string_map(w, &join(&path, "when"), "tags", p).into_iter().collect())
+            .map(|w| {
+                read::string_map(w, &join(&path, "when"), "tags", p)
+                    .into_iter()
+                    .collect()
+            })
             .unwrap_or_default();
         let regions = read::string_list(m, &path, "regions", p);
         if regions.is_empty() {
@@ -406,14 +559,26 @@ pub(super) fn read_audit(v: Option<&Value>, p: &mut Problems) -> Option<AuditCon
         None | Some("none") => AuditContent::None,
         Some("redacted") => AuditContent::Redacted,
         Some(other) => {
-            p.push("audit.content", format!("unknown content mode `{other}` (none or redacted)"));
+            p.push(
+                "audit.content",
+                format!("unknown content mode `{other}` (none or redacted)"),
+            );
             AuditContent::None
         }
     };
     let key = read::string(map, "audit", "key", p).filter(|k| !k.is_empty());
     let pseudonymize = map.get("pseudonymize").and_then(Value::as_bool).unwrap_or(false);
     if pseudonymize && key.is_none() {
-        p.push("audit.pseudonymize", "needs `audit.key` (a keyed hash cannot be reversed without it)");
+        p.push(
+            "audit.pseudonymize",
+            "needs `audit.key` (a keyed hash cannot be reversed without it)",
+        );
     }
-    Some(AuditConfig { path: PathBuf::from(path), content, max_bytes: read::whole(map, "audit", "max_bytes", p), key, pseudonymize })
+    Some(AuditConfig {
+        path: PathBuf::from(path),
+        content,
+        max_bytes: read::whole(map, "audit", "max_bytes", p),
+        key,
+        pseudonymize,
+    })
 }

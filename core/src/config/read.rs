@@ -17,7 +17,11 @@ impl Problems {
 }
 
 pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -41,7 +45,10 @@ pub fn object<'a>(v: &'a Value, path: &str, allowed: &[&str], p: &mut Problems) 
         if !allowed.contains(&key.as_str()) {
             let near = hint(key, allowed.iter().copied());
             let known = allowed.join(", ");
-            p.push(&join(path, key), format!("unknown key `{key}`{near} (known keys: {known})"));
+            p.push(
+                &join(path, key),
+                format!("unknown key `{key}`{near} (known keys: {known})"),
+            );
         }
     }
     Some(map)
@@ -65,7 +72,10 @@ pub fn string(map: &Map<String, Value>, path: &str, key: &str, p: &mut Problems)
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
-            p.push(&join(path, key), format!("expected a string, found {}", type_name(other)));
+            p.push(
+                &join(path, key),
+                format!("expected a string, found {}", type_name(other)),
+            );
             None
         }
     }
@@ -99,7 +109,10 @@ pub fn number(map: &Map<String, Value>, path: &str, key: &str, p: &mut Problems)
             }
         },
         Some(other) => {
-            p.push(&join(path, key), format!("expected a number, found {}", type_name(other)));
+            p.push(
+                &join(path, key),
+                format!("expected a number, found {}", type_name(other)),
+            );
             None
         }
     }
@@ -126,7 +139,10 @@ pub fn duration(map: &Map<String, Value>, path: &str, key: &str, p: &mut Problem
         },
         Some(Value::Number(n)) => Some(Duration::from_secs_f64(n.as_f64().unwrap_or(0.0).max(0.0))),
         Some(other) => {
-            p.push(&join(path, key), format!("expected a duration like `30s`, found {}", type_name(other)));
+            p.push(
+                &join(path, key),
+                format!("expected a duration like `30s`, found {}", type_name(other)),
+            );
             None
         }
     }
@@ -142,13 +158,19 @@ pub fn string_list(map: &Map<String, Value>, path: &str, key: &str, p: &mut Prob
             .filter_map(|(i, item)| match item {
                 Value::String(s) => Some(s.clone()),
                 other => {
-                    p.push(&format!("{}[{i}]", join(path, key)), format!("expected a string, found {}", type_name(other)));
+                    p.push(
+                        &format!("{}[{i}]", join(path, key)),
+                        format!("expected a string, found {}", type_name(other)),
+                    );
                     None
                 }
             })
             .collect(),
         Some(other) => {
-            p.push(&join(path, key), format!("expected a list of names, found {}", type_name(other)));
+            p.push(
+                &join(path, key),
+                format!("expected a list of names, found {}", type_name(other)),
+            );
             Vec::new()
         }
     }
@@ -164,13 +186,19 @@ pub fn string_map(map: &Map<String, Value>, path: &str, key: &str, p: &mut Probl
                 Value::Number(n) => Some((k.clone(), n.to_string())),
                 Value::Bool(b) => Some((k.clone(), b.to_string())),
                 other => {
-                    p.push(&join(&join(path, key), k), format!("expected a string, found {}", type_name(other)));
+                    p.push(
+                        &join(&join(path, key), k),
+                        format!("expected a string, found {}", type_name(other)),
+                    );
                     None
                 }
             })
             .collect(),
         Some(other) => {
-            p.push(&join(path, key), format!("expected a mapping of strings, found {}", type_name(other)));
+            p.push(
+                &join(path, key),
+                format!("expected a mapping of strings, found {}", type_name(other)),
+            );
             Vec::new()
         }
     }

@@ -55,7 +55,11 @@ pub struct RetryConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        RetryConfig { attempts: 0, backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(5) }
+        RetryConfig {
+            attempts: 0,
+            backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
     }
 }
 
@@ -79,7 +83,13 @@ pub struct BreakerConfig {
 
 impl Default for BreakerConfig {
     fn default() -> Self {
-        BreakerConfig { enabled: true, failures: 5, failure_ratio: None, min_requests: 10, cooldown: Duration::from_secs(30) }
+        BreakerConfig {
+            enabled: true,
+            failures: 5,
+            failure_ratio: None,
+            min_requests: 10,
+            cooldown: Duration::from_secs(30),
+        }
     }
 }
 
@@ -107,8 +117,18 @@ pub struct RouteConfig {
     pub cache_ttl: Option<Duration>,
 }
 
-const ROUTE_KEYS: [&str; 10] =
-    ["strategy", "targets", "fallbacks", "retry", "timeout", "breaker", "rules", "max_attempts", "cache", "description"];
+const ROUTE_KEYS: [&str; 10] = [
+    "strategy",
+    "targets",
+    "fallbacks",
+    "retry",
+    "timeout",
+    "breaker",
+    "rules",
+    "max_attempts",
+    "cache",
+    "description",
+];
 const RETRY_KEYS: [&str; 3] = ["attempts", "backoff", "max_backoff"];
 const TIMEOUT_KEYS: [&str; 3] = ["connect", "first_token", "total"];
 const BREAKER_KEYS: [&str; 5] = ["enabled", "failures", "failure_ratio", "min_requests", "cooldown"];
@@ -122,19 +142,31 @@ fn check_deployments(names: &[String], path: &str, config: &Config, p: &mut Prob
     for (i, t) in names.iter().enumerate() {
         if !config.deployments.contains_key(t) {
             let near = suggest::hint(t, config.deployments.keys().map(String::as_str));
-            p.push(&format!("{path}[{i}]"), format!("no deployment named `{t}`{near}; define it under `deployments`"));
+            p.push(
+                &format!("{path}[{i}]"),
+                format!("no deployment named `{t}`{near}; define it under `deployments`"),
+            );
         }
     }
 }
 
-pub(super) fn read_route(name: &str, v: &Value, config: &Config, routes: &[String], p: &mut Problems) -> Option<RouteConfig> {
+pub(super) fn read_route(
+    name: &str,
+    v: &Value,
+    config: &Config,
+    routes: &[String],
+    p: &mut Problems,
+) -> Option<RouteConfig> {
     let path = join("routes", name);
     let map = object(v, &path, &ROUTE_KEYS, p)?;
     let strategy = match read::string(map, &path, "strategy", p) {
         None => Strategy::Priority,
         Some(s) => Strategy::parse(&s).unwrap_or_else(|| {
             let near = suggest::hint(&s, Strategy::NAMES);
-            p.push(&join(&path, "strategy"), format!("unknown strategy `{s}`{near} (known: {})", Strategy::NAMES.join(", ")));
+            p.push(
+                &join(&path, "strategy"),
+                format!("unknown strategy `{s}`{near} (known: {})", Strategy::NAMES.join(", ")),
+            );
             Strategy::Priority
         }),
     };
@@ -147,7 +179,10 @@ pub(super) fn read_route(name: &str, v: &Value, config: &Config, routes: &[Strin
     for (i, f) in fallbacks.iter().enumerate() {
         if !routes.contains(f) {
             let near = suggest::hint(f, routes.iter().map(String::as_str));
-            p.push(&format!("{path}.fallbacks[{i}]"), format!("no route named `{f}`{near}; fallbacks name other routes"));
+            p.push(
+                &format!("{path}.fallbacks[{i}]"),
+                format!("no route named `{f}`{near}; fallbacks name other routes"),
+            );
         } else if f == name {
             p.push(&format!("{path}.fallbacks[{i}]"), "a route cannot fall back to itself");
         }
@@ -156,7 +191,9 @@ pub(super) fn read_route(name: &str, v: &Value, config: &Config, routes: &[Strin
     if let Some(r) = map.get("retry") {
         let rpath = join(&path, "retry");
         if let Some(rmap) = object(r, &rpath, &RETRY_KEYS, p) {
-            retry.attempts = read::whole(rmap, &rpath, "attempts", p).unwrap_or(0).min(u64::from(ATTEMPT_CAP)) as u32;
+            retry.attempts = read::whole(rmap, &rpath, "attempts", p)
+                .unwrap_or(0)
+                .min(u64::from(ATTEMPT_CAP)) as u32;
             retry.backoff = read::duration(rmap, &rpath, "backoff", p).unwrap_or(retry.backoff);
             retry.max_backoff = read::duration(rmap, &rpath, "max_backoff", p).unwrap_or(retry.max_backoff);
         }
@@ -182,7 +219,10 @@ pub(super) fn read_route(name: &str, v: &Value, config: &Config, routes: &[Strin
             breaker.failures = read::whole(bmap, &bpath, "failures", p).unwrap_or(5).max(1) as u32;
             breaker.failure_ratio = read::number(bmap, &bpath, "failure_ratio", p);
             if breaker.failure_ratio.is_some_and(|r| r <= 0.0 || r > 1.0) {
-                p.push(&join(&bpath, "failure_ratio"), "must be a fraction above 0 and at most 1, like 0.5");
+                p.push(
+                    &join(&bpath, "failure_ratio"),
+                    "must be a fraction above 0 and at most 1, like 0.5",
+                );
             }
             breaker.min_requests = read::whole(bmap, &bpath, "min_requests", p).unwrap_or(10).max(1) as u32;
             breaker.cooldown = read::duration(bmap, &bpath, "cooldown", p).unwrap_or(breaker.cooldown);
@@ -194,7 +234,9 @@ pub(super) fn read_route(name: &str, v: &Value, config: &Config, routes: &[Strin
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 let rpath = format!("{path}.rules[{i}]");
-                let Some(rmap) = object(item, &rpath, &RULE_KEYS, p) else { continue };
+                let Some(rmap) = object(item, &rpath, &RULE_KEYS, p) else {
+                    continue;
+                };
                 let mut rule = RouteRule::default();
                 if let Some(when) = rmap.get("when") {
                     let wpath = join(&rpath, "when");
@@ -218,20 +260,38 @@ pub(super) fn read_route(name: &str, v: &Value, config: &Config, routes: &[Strin
                 rules.push(rule);
             }
         }
-        Some(_) => p.push(&join(&path, "rules"), "expected a list of {when, regions | targets} rules"),
+        Some(_) => p.push(
+            &join(&path, "rules"),
+            "expected a list of {when, regions | targets} rules",
+        ),
     }
-    let max_attempts = read::whole(map, &path, "max_attempts", p).map(|n| n.clamp(1, u64::from(ATTEMPT_CAP)) as u32).unwrap_or(ATTEMPT_CAP);
+    let max_attempts = read::whole(map, &path, "max_attempts", p)
+        .map(|n| n.clamp(1, u64::from(ATTEMPT_CAP)) as u32)
+        .unwrap_or(ATTEMPT_CAP);
     let cache_ttl = match map.get("cache") {
         None | Some(Value::Null) | Some(Value::Bool(false)) => None,
         Some(c) => {
             let cpath = join(&path, "cache");
-            object(c, &cpath, &["ttl"], p).and_then(|cmap| read::duration(cmap, &cpath, "ttl", p)).or_else(|| {
-                if c.is_object() && !c.get("ttl").is_some() {
-                    p.push(&cpath, "give the cache a `ttl`, like `{ttl: 10m}`");
-                }
-                None
-            })
+            object(c, &cpath, &["ttl"], p)
+                .and_then(|cmap| read::duration(cmap, &cpath, "ttl", p))
+                .or_else(|| {
+                    if c.is_object() && !c.get("ttl").is_some() {
+                        p.push(&cpath, "give the cache a `ttl`, like `{ttl: 10m}`");
+                    }
+                    None
+                })
         }
     };
-    Some(RouteConfig { name: name.to_owned(), strategy, targets, fallbacks, retry, timeout, breaker, rules, max_attempts, cache_ttl })
+    Some(RouteConfig {
+        name: name.to_owned(),
+        strategy,
+        targets,
+        fallbacks,
+        retry,
+        timeout,
+        breaker,
+        rules,
+        max_attempts,
+        cache_ttl,
+    })
 }

@@ -46,7 +46,10 @@ mod tests {
 
     #[test]
     fn finds_typos() {
-        assert_eq!(closest("deploymnets", ["providers", "deployments", "routes"]), Some("deployments".into()));
+        assert_eq!(
+            closest("deploymnets", ["providers", "deployments", "routes"]),
+            Some("deployments".into())
+        );
         assert_eq!(closest("zzz", ["providers", "routes"]), None);
     }
 }

@@ -45,7 +45,10 @@ pub struct Meter {
 
 impl Meter {
     pub fn observe(&self, event: Event) {
-        self.prometheus.lock().unwrap_or_else(|e| e.into_inner()).observe(&event);
+        self.prometheus
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observe(&event);
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         if events.len() >= EVENT_LIMIT {
             events.pop_front();
@@ -54,7 +57,13 @@ impl Meter {
     }
 
     pub fn events_since(&self, since: f64) -> Vec<Event> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).iter().filter(|e| e.ts >= since).cloned().collect()
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|e| e.ts >= since)
+            .cloned()
+            .collect()
     }
 
     pub fn metrics_text(&self) -> String {

@@ -6,9 +6,16 @@ use super::Event;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-const DURATION_BUCKETS: [f64; 14] = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
-const TOKEN_BUCKETS: [f64; 14] = [1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0, 67108864.0];
-const OVERHEAD_BUCKETS: [f64; 12] = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025];
+const DURATION_BUCKETS: [f64; 14] = [
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+const TOKEN_BUCKETS: [f64; 14] = [
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
+    67108864.0,
+];
+const OVERHEAD_BUCKETS: [f64; 12] = [
+    0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+];
 
 #[derive(Default, Clone)]
 struct Histogram {
@@ -38,7 +45,12 @@ type Labels = String;
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
+        .map(|(k, v)| {
+            format!(
+                "{k}=\"{}\"",
+                v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+            )
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -57,44 +69,101 @@ impl Registry {
     pub fn observe(&mut self, e: &Event) {
         let system = e.provider_system.as_deref().unwrap_or("_OTHER");
         let model = e.model.as_deref().unwrap_or("");
-        let error = if e.outcome == "ok" { None } else { Some(e.outcome.as_str()) };
-        let mut base = vec![("gen_ai_operation_name", e.operation), ("gen_ai_provider_name", system), ("gen_ai_request_model", model)];
+        let error = if e.outcome == "ok" {
+            None
+        } else {
+            Some(e.outcome.as_str())
+        };
+        let mut base = vec![
+            ("gen_ai_operation_name", e.operation),
+            ("gen_ai_provider_name", system),
+            ("gen_ai_request_model", model),
+        ];
         if let Some(err) = error {
             base.push(("error_type", err));
         }
-        self.duration.entry(labels(&base)).or_default().observe(&DURATION_BUCKETS, e.latency_ms / 1000.0);
+        self.duration
+            .entry(labels(&base))
+            .or_default()
+            .observe(&DURATION_BUCKETS, e.latency_ms / 1000.0);
         if let Some(t) = e.ttft_ms.filter(|_| error.is_none()) {
-            self.ttft.entry(labels(&base[..3])).or_default().observe(&DURATION_BUCKETS, t / 1000.0);
+            self.ttft
+                .entry(labels(&base[..3]))
+                .or_default()
+                .observe(&DURATION_BUCKETS, t / 1000.0);
         }
         if error.is_none() && (e.input_tokens > 0 || e.output_tokens > 0) {
             for (kind, n) in [("input", e.input_tokens), ("output", e.output_tokens)] {
                 let mut l = base[..3].to_vec();
                 l.push(("gen_ai_token_type", kind));
-                self.tokens.entry(labels(&l)).or_default().observe(&TOKEN_BUCKETS, n as f64);
+                self.tokens
+                    .entry(labels(&l))
+                    .or_default()
+                    .observe(&TOKEN_BUCKETS, n as f64);
             }
         }
         let deployment = e.deployment.as_deref().unwrap_or("");
         let route_labels = labels(&[("route", &e.route), ("deployment", deployment), ("outcome", &e.outcome)]);
         *self.requests.entry(route_labels).or_insert(0) += 1;
         if let Some(c) = e.cost_usd {
-            *self.cost.entry(labels(&[("route", &e.route), ("deployment", deployment), ("gen_ai_request_model", model)])).or_insert(0.0) += c;
+            *self
+                .cost
+                .entry(labels(&[
+                    ("route", &e.route),
+                    ("deployment", deployment),
+                    ("gen_ai_request_model", model),
+                ]))
+                .or_insert(0.0) += c;
         }
         if let Some(us) = e.overhead_us {
-            self.overhead.entry(labels(&[("gen_ai_operation_name", e.operation)])).or_default().observe(&OVERHEAD_BUCKETS, us as f64 / 1e6);
+            self.overhead
+                .entry(labels(&[("gen_ai_operation_name", e.operation)]))
+                .or_default()
+                .observe(&OVERHEAD_BUCKETS, us as f64 / 1e6);
         }
     }
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        histogram(&mut out, "gen_ai_client_operation_duration_seconds", "GenAI operation duration (gen_ai.client.operation.duration).", &DURATION_BUCKETS, &self.duration);
-        histogram(&mut out, "gen_ai_client_operation_time_to_first_chunk_seconds", "Time to the first chunk or the whole answer (gen_ai.client.operation.time_to_first_chunk).", &DURATION_BUCKETS, &self.ttft);
-        histogram(&mut out, "gen_ai_client_token_usage", "Tokens used per call (gen_ai.client.token.usage).", &TOKEN_BUCKETS, &self.tokens);
-        histogram(&mut out, "sluicegate_overhead_seconds", "Time spent in sluicegate itself, providers excluded.", &OVERHEAD_BUCKETS, &self.overhead);
-        let _ = writeln!(out, "# HELP sluicegate_requests_total Calls by route, deployment and outcome.\n# TYPE sluicegate_requests_total counter");
+        histogram(
+            &mut out,
+            "gen_ai_client_operation_duration_seconds",
+            "GenAI operation duration (gen_ai.client.operation.duration).",
+            &DURATION_BUCKETS,
+            &self.duration,
+        );
+        histogram(
+            &mut out,
+            "gen_ai_client_operation_time_to_first_chunk_seconds",
+            "Time to the first chunk or the whole answer (gen_ai.client.operation.time_to_first_chunk).",
+            &DURATION_BUCKETS,
+            &self.ttft,
+        );
+        histogram(
+            &mut out,
+            "gen_ai_client_token_usage",
+            "Tokens used per call (gen_ai.client.token.usage).",
+            &TOKEN_BUCKETS,
+            &self.tokens,
+        );
+        histogram(
+            &mut out,
+            "sluicegate_overhead_seconds",
+            "Time spent in sluicegate itself, providers excluded.",
+            &OVERHEAD_BUCKETS,
+            &self.overhead,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sluicegate_requests_total Calls by route, deployment and outcome.\n# TYPE sluicegate_requests_total counter"
+        );
         for (l, n) in &self.requests {
             let _ = writeln!(out, "sluicegate_requests_total{{{l}}} {n}");
         }
-        let _ = writeln!(out, "# HELP sluicegate_cost_usd_total Spend in US dollars.\n# TYPE sluicegate_cost_usd_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP sluicegate_cost_usd_total Spend in US dollars.\n# TYPE sluicegate_cost_usd_total counter"
+        );
         for (l, c) in &self.cost {
             let _ = writeln!(out, "sluicegate_cost_usd_total{{{l}}} {c}");
         }

@@ -39,7 +39,10 @@ pub fn usage_report(events: &[Event], group_by: &[String], since: f64) -> Result
     for g in group_by {
         if !DIMENSIONS.contains(&g.as_str()) && !g.starts_with("tag:") {
             let near = crate::config::suggest::hint(g, DIMENSIONS);
-            return Err(Error::invalid_request(format!("cannot group usage by `{g}`{near}; use {} or tag:NAME", DIMENSIONS.join(", "))));
+            return Err(Error::invalid_request(format!(
+                "cannot group usage by `{g}`{near}; use {} or tag:NAME",
+                DIMENSIONS.join(", ")
+            )));
         }
     }
     let mut groups: BTreeMap<String, (Map<String, Value>, Vec<&Event>)> = BTreeMap::new();

@@ -17,7 +17,9 @@ pub fn embedding_vector(text: &str, dims: usize) -> Vec<f64> {
     }
     let raw: Vec<f64> = (0..dims)
         .map(|i| {
-            hash = hash.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407 + i as u64);
+            hash = hash
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407 + i as u64);
             ((hash >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect();

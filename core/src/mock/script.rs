@@ -41,8 +41,18 @@ pub struct Step {
 }
 
 const STEP_KEYS: [&str; 12] = [
-    "reply", "tool_calls", "status", "error", "retry_after", "delay", "chunk_delay", "usage", "finish_reason",
-    "cut_after", "stall_after", "malformed",
+    "reply",
+    "tool_calls",
+    "status",
+    "error",
+    "retry_after",
+    "delay",
+    "chunk_delay",
+    "usage",
+    "finish_reason",
+    "cut_after",
+    "stall_after",
+    "malformed",
 ];
 
 /// How long a scripted stall lasts.
@@ -50,7 +60,9 @@ pub const STALL: Duration = Duration::from_secs(60);
 
 impl Step {
     fn from_value(v: &Value, path: &str) -> Result<Step, String> {
-        let map = v.as_object().ok_or_else(|| format!("{path}: a step must be a mapping"))?;
+        let map = v
+            .as_object()
+            .ok_or_else(|| format!("{path}: a step must be a mapping"))?;
         for key in map.keys() {
             if !STEP_KEYS.contains(&key.as_str()) {
                 let near = crate::config::suggest::hint(key, STEP_KEYS);
@@ -118,14 +130,20 @@ impl Script {
             };
             steps.insert(model.clone(), parsed);
         }
-        Ok(Script { steps, played: Mutex::new(HashMap::new()) })
+        Ok(Script {
+            steps,
+            played: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The step for the next call to `model` (a plain 200 when the script says nothing).
     pub fn next_step(&self, model: &str) -> Step {
         let key = if self.steps.contains_key(model) { model } else { "*" };
         let Some(list) = self.steps.get(key).filter(|l| !l.is_empty()) else {
-            return Step { status: 200, ..Step::default() };
+            return Step {
+                status: 200,
+                ..Step::default()
+            };
         };
         let mut played = self.played.lock().unwrap_or_else(|e| e.into_inner());
         let n = played.entry(key.to_owned()).or_insert(0);
@@ -148,7 +166,10 @@ fn last_said(request: &Value) -> Option<(String, String)> {
 }
 
 fn max_tokens(request: &Value) -> Option<u64> {
-    request.get("max_completion_tokens").or_else(|| request.get("max_tokens")).and_then(Value::as_u64)
+    request
+        .get("max_completion_tokens")
+        .or_else(|| request.get("max_tokens"))
+        .and_then(Value::as_u64)
 }
 
 /// The deterministic default reply: it names the model and echoes what it was last told, so
@@ -164,7 +185,11 @@ pub fn default_reply(model: &str, request: &Value) -> String {
 impl Step {
     /// The reply, cut to the request's `max_tokens` as a real model would stop there.
     pub fn reply_text(&self, model: &str, request: &Value) -> Option<String> {
-        let full = if self.tool_calls.is_some() { self.reply.clone() } else { Some(self.reply.clone().unwrap_or_else(|| default_reply(model, request))) };
+        let full = if self.tool_calls.is_some() {
+            self.reply.clone()
+        } else {
+            Some(self.reply.clone().unwrap_or_else(|| default_reply(model, request)))
+        };
         full.map(|text| match max_tokens(request) {
             Some(max) if tokens::estimate_text(&text) > max => text.chars().take((max * 4) as usize).collect(),
             _ => text,
@@ -198,7 +223,10 @@ impl Step {
             .map(|calls| {
                 calls
                     .iter()
-                    .map(|c| tokens::estimate_text(c.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("")) + 3)
+                    .map(|c| {
+                        tokens::estimate_text(c.pointer("/function/arguments").and_then(Value::as_str).unwrap_or(""))
+                            + 3
+                    })
                     .sum()
             })
             .unwrap_or(0);
@@ -231,7 +259,9 @@ impl Step {
         };
         match &self.error {
             Some(Value::Object(e)) => json!({ "error": e }),
-            Some(Value::String(message)) => json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
+            Some(Value::String(message)) => {
+                json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+            }
             _ => json!({"error": {
                 "message": format!("mock provider scripted failure: HTTP {}", self.status),
                 "type": kind, "param": null, "code": code,
@@ -270,7 +300,10 @@ impl Step {
         }
         if let Some(calls) = self.tool_calls.as_ref().and_then(Value::as_array) {
             for (index, call) in calls.iter().enumerate() {
-                let args = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("");
+                let args = call
+                    .pointer("/function/arguments")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 let name = call.pointer("/function/name").cloned().unwrap_or(Value::Null);
                 let id = call.get("id").cloned().unwrap_or(Value::Null);
                 out.push(chunk(
@@ -278,15 +311,23 @@ impl Step {
                     Value::Null,
                 ));
                 for part in halves(args) {
-                    out.push(chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": part}}]}), Value::Null));
+                    out.push(chunk(
+                        json!({"tool_calls": [{"index": index, "function": {"arguments": part}}]}),
+                        Value::Null,
+                    ));
                 }
             }
         }
         out.push(chunk(json!({}), json!(self.finish_reason(model, request))));
-        let wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+        let wants_usage = request
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            == Some(true);
         if wants_usage {
-            out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                            "choices": [], "usage": self.usage(model, request)}));
+            out.push(
+                json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                            "choices": [], "usage": self.usage(model, request)}),
+            );
         }
         out
     }
@@ -294,8 +335,16 @@ impl Step {
 
 /// A JSON text split in two pieces, as tool-call arguments arrive in fragments.
 pub(crate) fn halves(text: &str) -> Vec<String> {
-    let mid = text.char_indices().nth(text.chars().count() / 2).map(|(i, _)| i).unwrap_or(0);
-    [&text[..mid], &text[mid..]].into_iter().filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    let mid = text
+        .char_indices()
+        .nth(text.chars().count() / 2)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    [&text[..mid], &text[mid..]]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Splits text into word-sized pieces that concatenate back to the original.
@@ -314,7 +363,6 @@ pub fn split_words(text: &str) -> Vec<String> {
     pieces
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,7 +378,11 @@ mod tests {
 
     #[test]
     fn stream_pieces_concatenate_to_the_reply() {
-        let step = Step { status: 200, reply: Some("one two three".into()), ..Step::default() };
+        let step = Step {
+            status: 200,
+            reply: Some("one two three".into()),
+            ..Step::default()
+        };
         let chunks = step.chunks("id", "m", &json!({}));
         let text: String = chunks
             .iter()

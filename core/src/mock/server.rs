@@ -82,7 +82,11 @@ impl MockServer {
                 });
             }
         });
-        Ok(MockServer { addr, state, stop: Some(stop) })
+        Ok(MockServer {
+            addr,
+            state,
+            stop: Some(stop),
+        })
     }
 
     pub fn url(&self) -> String {
@@ -138,7 +142,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         .collect();
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(full(StatusCode::BAD_REQUEST, json!({"error": {"message": "unreadable body"}}))),
+        Err(_) => {
+            return Ok(full(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"message": "unreadable body"}}),
+            ));
+        }
     };
     let control = match (method.as_str(), path.as_str()) {
         ("GET", "/_mock/stats") => Some(full(StatusCode::OK, stats(&state))),
@@ -146,13 +155,18 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             let log = state.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
             Some(full(StatusCode::OK, Value::Array(log)))
         }
-        ("POST", "/_mock/script") => Some(match serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string()).and_then(|v| Script::from_value(&v)) {
-            Ok(script) => {
-                *state.script.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(script);
-                full(StatusCode::OK, json!({"ok": true}))
-            }
-            Err(message) => full(StatusCode::BAD_REQUEST, json!({"error": {"message": message}})),
-        }),
+        ("POST", "/_mock/script") => Some(
+            match serde_json::from_slice::<Value>(&body)
+                .map_err(|e| e.to_string())
+                .and_then(|v| Script::from_value(&v))
+            {
+                Ok(script) => {
+                    *state.script.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(script);
+                    full(StatusCode::OK, json!({"ok": true}))
+                }
+                Err(message) => full(StatusCode::BAD_REQUEST, json!({"error": {"message": message}})),
+            },
+        ),
         ("POST", "/_mock/reset") => {
             let c = &state.counters;
             for counter in [&c.requests, &c.connections, &c.disconnects, &c.completed_streams] {
@@ -186,7 +200,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     };
     let asked = wire::asked(flavor.unwrap_or(Flavor::OpenAi), &path, &query, &headers, &request);
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
-    *state.by_model.lock().unwrap_or_else(|e| e.into_inner()).entry(asked.model.clone()).or_insert(0) += 1;
+    *state
+        .by_model
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(asked.model.clone())
+        .or_insert(0) += 1;
     {
         let mut log = state.log.lock().unwrap_or_else(|e| e.into_inner());
         if log.len() >= LOG_LIMIT {
@@ -198,7 +217,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         if &asked.key != expected {
             // Like the real APIs, echo the key that was sent: the gateway must scrub it.
             let (status, body) = wire::bad_key(asked.flavor, &asked.key);
-            return Ok(full(StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), body));
+            return Ok(full(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED),
+                body,
+            ));
         }
     }
     let script = state.script.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -209,7 +231,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     }
     if is_embeddings {
         if step.status != 200 {
-            return Ok(full(StatusCode::from_u16(step.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), wire::error_body(asked.flavor, &step)));
+            return Ok(full(
+                StatusCode::from_u16(step.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                wire::error_body(asked.flavor, &step),
+            ));
         }
         return Ok(full(StatusCode::OK, wire::embeddings(asked.flavor, &asked, &request)));
     }
@@ -218,7 +243,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
 
 fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, asked: &wire::Asked) -> Response<Body> {
     if step.status != 200 {
-        let mut response = full(StatusCode::from_u16(step.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), wire::error_body(asked.flavor, step));
+        let mut response = full(
+            StatusCode::from_u16(step.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            wire::error_body(asked.flavor, step),
+        );
         if let Some(after) = &step.retry_after {
             if let Ok(v) = after.parse() {
                 response.headers_mut().insert("retry-after", v);
@@ -229,43 +257,59 @@ fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, asked: &wire::As
     if step.malformed {
         return Response::builder()
             .header("content-type", "application/json")
-            .body(Full::new(Bytes::from_static(b"{\"id\": \"broken\", \"choices\": [")).map_err(|n: Infallible| match n {}).boxed())
+            .body(
+                Full::new(Bytes::from_static(b"{\"id\": \"broken\", \"choices\": ["))
+                    .map_err(|n: Infallible| match n {})
+                    .boxed(),
+            )
             .expect("static response");
     }
-    let id = format!("chatcmpl-mock-{}", state.counters.ids.fetch_add(1, Ordering::Relaxed) + 1);
+    let id = format!(
+        "chatcmpl-mock-{}",
+        state.counters.ids.fetch_add(1, Ordering::Relaxed) + 1
+    );
     if !asked.stream {
         return full(StatusCode::OK, wire::body(asked.flavor, step, &id, asked));
     }
-    let mut events: Vec<Result<Bytes, std::io::Error>> = wire::events(asked.flavor, step, &id, asked).into_iter().map(|e| Ok(Bytes::from(e))).collect();
+    let mut events: Vec<Result<Bytes, std::io::Error>> = wire::events(asked.flavor, step, &id, asked)
+        .into_iter()
+        .map(|e| Ok(Bytes::from(e)))
+        .collect();
     if let Some(n) = step.cut_after {
         events.truncate(n);
-        events.push(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "scripted cut")));
+        events.push(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "scripted cut",
+        )));
     }
     let chunk_delay = step.chunk_delay;
     let stall_after = step.stall_after;
     guard.streaming = true;
-    let stream = futures_util::stream::unfold((events.into_iter().enumerate(), guard, true), move |(mut it, mut guard, first)| async move {
-        let next = it.next();
-        match next {
-            None => {
-                guard.finished();
-                None
+    let stream = futures_util::stream::unfold(
+        (events.into_iter().enumerate(), guard, true),
+        move |(mut it, mut guard, first)| async move {
+            let next = it.next();
+            match next {
+                None => {
+                    guard.finished();
+                    None
+                }
+                Some((index, item)) => {
+                    if let (Some(d), false) = (chunk_delay, first) {
+                        tokio::time::sleep(d).await;
+                    }
+                    if stall_after == Some(index) {
+                        tokio::time::sleep(super::STALL).await;
+                    }
+                    if item.is_err() {
+                        // Let hyper flush the chunks before the cut, as a real broken stream would.
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Some((item.map(Frame::data), (it, guard, false)))
+                }
             }
-            Some((index, item)) => {
-                if let (Some(d), false) = (chunk_delay, first) {
-                    tokio::time::sleep(d).await;
-                }
-                if stall_after == Some(index) {
-                    tokio::time::sleep(super::STALL).await;
-                }
-                if item.is_err() {
-                    // Let hyper flush the chunks before the cut, as a real broken stream would.
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                Some((item.map(Frame::data), (it, guard, false)))
-            }
-        }
-    });
+        },
+    );
     Response::builder()
         .header("content-type", "text/event-stream; charset=utf-8")
         .header("cache-control", "no-cache")
@@ -283,7 +327,11 @@ struct InFlight {
 impl InFlight {
     fn new(state: Arc<State>) -> InFlight {
         state.counters.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight { state, done: false, streaming: false }
+        InFlight {
+            state,
+            done: false,
+            streaming: false,
+        }
     }
 
     fn finished(&mut self) {

@@ -49,7 +49,13 @@ pub struct AuditLog {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::new(ErrorKind::InvalidConfig, format!("audit.path: cannot write the audit log `{}`: {e}; check the folder exists and is writable", path.display()))
+    Error::new(
+        ErrorKind::InvalidConfig,
+        format!(
+            "audit.path: cannot write the audit log `{}`: {e}; check the folder exists and is writable",
+            path.display()
+        ),
+    )
 }
 
 impl AuditLog {
@@ -60,8 +66,16 @@ impl AuditLog {
                 return Err(io_error(&path, std::io::Error::other("not a regular file")));
             }
         }
-        let prev = last_line(&path).map_err(|e| io_error(&path, e))?.as_deref().map(line_hash).unwrap_or_else(|| GENESIS.to_owned());
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io_error(&path, e))?;
+        let prev = last_line(&path)
+            .map_err(|e| io_error(&path, e))?
+            .as_deref()
+            .map(line_hash)
+            .unwrap_or_else(|| GENESIS.to_owned());
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_error(&path, e))?;
         let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(AuditLog {
             path,
@@ -99,7 +113,9 @@ impl AuditLog {
             record["hmac"] = Value::String(sign(key, &unsigned));
         }
         let line = record.to_string();
-        w.file.write_all(format!("{line}\n").as_bytes()).map_err(|e| io_error(&self.path, e))?;
+        w.file
+            .write_all(format!("{line}\n").as_bytes())
+            .map_err(|e| io_error(&self.path, e))?;
         w.file.flush().map_err(|e| io_error(&self.path, e))?;
         w.bytes += line.len() as u64 + 1;
         w.prev = line_hash(&line);
@@ -114,7 +130,11 @@ impl AuditLog {
             n += 1;
         }
         std::fs::rename(&self.path, rotated(&self.path, n)).map_err(|e| io_error(&self.path, e))?;
-        w.file = OpenOptions::new().create(true).append(true).open(&self.path).map_err(|e| io_error(&self.path, e))?;
+        w.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| io_error(&self.path, e))?;
         w.bytes = 0;
         Ok(())
     }
@@ -168,18 +188,24 @@ pub fn verify(files: &[PathBuf], key: Option<&str>) -> std::result::Result<usize
         for (i, line) in text.lines().enumerate() {
             let at = format!("{}:{}", file.display(), i + 1);
             if line.trim().is_empty() {
-                return Err(format!("{at}: empty line (a record was removed or the file was edited)"));
+                return Err(format!(
+                    "{at}: empty line (a record was removed or the file was edited)"
+                ));
             }
             let mut record: Value = serde_json::from_str(line).map_err(|e| format!("{at}: not a JSON record: {e}"))?;
             if record.get("prev").and_then(Value::as_str) != Some(prev.as_str()) {
-                return Err(format!("{at}: the chain is broken here: `prev` does not match the line before (a record was edited, removed, inserted or moved)"));
+                return Err(format!(
+                    "{at}: the chain is broken here: `prev` does not match the line before (a record was edited, removed, inserted or moved)"
+                ));
             }
             if let Some(key) = key {
                 let Some(Value::String(mac)) = record.as_object_mut().and_then(|o| o.shift_remove("hmac")) else {
                     return Err(format!("{at}: the record is not signed, but a key was given"));
                 };
                 if sign(key, &record.to_string()) != mac {
-                    return Err(format!("{at}: the signature does not match: the record was rewritten without the audit key"));
+                    return Err(format!(
+                        "{at}: the signature does not match: the record was rewritten without the audit key"
+                    ));
                 }
             }
             prev = line_hash(line);

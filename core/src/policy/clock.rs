@@ -37,7 +37,10 @@ pub fn parse_date(text: &str) -> Option<i64> {
 }
 
 pub fn now_secs() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// RFC 3339 UTC timestamp with milliseconds.
@@ -46,13 +49,22 @@ pub fn rfc3339(secs: f64) -> String {
     let (y, m, d) = civil_from_days(whole.div_euclid(86400));
     let rem = whole.rem_euclid(86400);
     let ms = ((secs - whole as f64) * 1000.0).floor() as u32;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// The id of the day (`2026-11-28`) or month (`2026-11`) a time falls in.
 pub fn window_id(secs: f64, monthly: bool) -> String {
     let (y, m, d) = civil_from_days((secs.floor() as i64).div_euclid(86400));
-    if monthly { format!("{y:04}-{m:02}") } else { format!("{y:04}-{m:02}-{d:02}") }
+    if monthly {
+        format!("{y:04}-{m:02}")
+    } else {
+        format!("{y:04}-{m:02}-{d:02}")
+    }
 }
 
 #[cfg(test)]

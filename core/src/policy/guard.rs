@@ -64,10 +64,16 @@ impl Guards {
                 output: c.output,
                 matcher: match &c.kind {
                     GuardKind::Pii { entities } => Matcher::Pii(entities.clone()),
-                    GuardKind::Regex { patterns } => Matcher::Patterns(patterns.iter().filter_map(|p| Regex::new(p).ok()).collect()),
+                    GuardKind::Regex { patterns } => {
+                        Matcher::Patterns(patterns.iter().filter_map(|p| Regex::new(p).ok()).collect())
+                    }
                     GuardKind::Keywords { words } => {
                         let alternation: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
-                        Matcher::Patterns(Regex::new(&format!(r"(?i)\b(?:{})\b", alternation.join("|"))).into_iter().collect())
+                        Matcher::Patterns(
+                            Regex::new(&format!(r"(?i)\b(?:{})\b", alternation.join("|")))
+                                .into_iter()
+                                .collect(),
+                        )
                     }
                     GuardKind::MaxInputTokens { limit } => Matcher::MaxInputTokens(*limit),
                 },
@@ -81,7 +87,9 @@ impl Guards {
     }
 
     pub fn has_output(&self) -> bool {
-        self.rules.iter().any(|r| r.output && !matches!(r.matcher, Matcher::MaxInputTokens(_)))
+        self.rules
+            .iter()
+            .any(|r| r.output && !matches!(r.matcher, Matcher::MaxInputTokens(_)))
     }
 
     fn hits(&self, text: &str, output: bool) -> Vec<Hit> {
@@ -91,13 +99,24 @@ impl Guards {
                 continue;
             }
             let found: Vec<(usize, usize, String)> = match &rule.matcher {
-                Matcher::Pii(entities) => pii::find(text, entities).into_iter().map(|f| (f.start, f.end, f.entity.to_owned())).collect(),
-                Matcher::Patterns(res) => res.iter().flat_map(|re| re.find_iter(text).map(|m| (m.start(), m.end(), rule.name.clone()))).collect(),
+                Matcher::Pii(entities) => pii::find(text, entities)
+                    .into_iter()
+                    .map(|f| (f.start, f.end, f.entity.to_owned()))
+                    .collect(),
+                Matcher::Patterns(res) => res
+                    .iter()
+                    .flat_map(|re| re.find_iter(text).map(|m| (m.start(), m.end(), rule.name.clone())))
+                    .collect(),
                 Matcher::MaxInputTokens(_) => vec![],
             };
             for (start, end, label) in found {
                 if !hits.iter().any(|h| start < h.end && h.start < end) {
-                    hits.push(Hit { start, end, label, rule: i });
+                    hits.push(Hit {
+                        start,
+                        end,
+                        label,
+                        rule: i,
+                    });
                 }
             }
         }
@@ -147,7 +166,12 @@ impl Guards {
                 }
             }
         }
-        for message in request.get_mut("messages").and_then(Value::as_array_mut).into_iter().flatten() {
+        for message in request
+            .get_mut("messages")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             match message.get_mut("content") {
                 Some(Value::String(s)) => *s = self.apply(s, false, report)?,
                 Some(Value::Array(parts)) => {
@@ -165,7 +189,12 @@ impl Guards {
 
     /// Checks and redacts a whole response's message contents in place.
     pub fn check_output(&self, response: &mut Value, report: &mut GuardReport) -> Result<()> {
-        for choice in response.get_mut("choices").and_then(Value::as_array_mut).into_iter().flatten() {
+        for choice in response
+            .get_mut("choices")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             if let Some(Value::String(s)) = choice.pointer_mut("/message/content") {
                 *s = self.apply(s, true, report)?;
             }
@@ -216,7 +245,9 @@ mod tests {
     fn guards(action: GuardAction) -> Guards {
         Guards::new(&[GuardrailConfig {
             name: "pii".into(),
-            kind: GuardKind::Pii { entities: vec!["email".into(), "credit_card".into()] },
+            kind: GuardKind::Pii {
+                entities: vec!["email".into(), "credit_card".into()],
+            },
             action,
             input: true,
             output: true,
@@ -236,7 +267,10 @@ mod tests {
                 out.push_str(&r.push(&g, &piece.iter().collect::<String>(), &mut report).unwrap());
             }
             out.push_str(&r.finish(&g, &mut report).unwrap());
-            assert!(!out.contains("jane.doe") && !out.contains("4111"), "leaked with chunks of {size}: {out}");
+            assert!(
+                !out.contains("jane.doe") && !out.contains("4111"),
+                "leaked with chunks of {size}: {out}"
+            );
             assert_eq!(out.matches("[EMAIL]").count(), 3);
             assert_eq!(report.redacted["credit_card"], 3);
         }

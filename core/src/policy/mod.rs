@@ -117,50 +117,128 @@ impl Policy {
     }
 
     /// Resolves the caller. A virtual key's tags are trusted over the call's own.
-    pub fn authenticate(&self, secret: Option<&str>, model: &str, call_tags: &BTreeMap<String, String>) -> Result<Principal> {
+    pub fn authenticate(
+        &self,
+        secret: Option<&str>,
+        model: &str,
+        call_tags: &BTreeMap<String, String>,
+    ) -> Result<Principal> {
         let Some(secret) = secret else {
-            return Ok(Principal { key: None, tags: call_tags.clone() });
+            return Ok(Principal {
+                key: None,
+                tags: call_tags.clone(),
+            });
         };
         let Some(key) = self.keys.get(&sha256_hex(secret)) else {
-            return Err(Error::new(ErrorKind::Authentication, "the virtual key is not known to this gateway; check the key, or add its SHA-256 under `keys`").with_retryable(false));
+            return Err(Error::new(
+                ErrorKind::Authentication,
+                "the virtual key is not known to this gateway; check the key, or add its SHA-256 under `keys`",
+            )
+            .with_retryable(false));
         };
         if let Some(expires) = key.expires.as_deref().and_then(clock::parse_date) {
             if clock::now_secs() >= expires as f64 {
-                return Err(Error::new(ErrorKind::Authentication, format!("virtual key `{}` expired on {}; issue a new key", key.name, key.expires.as_deref().unwrap_or(""))).with_retryable(false));
+                return Err(Error::new(
+                    ErrorKind::Authentication,
+                    format!(
+                        "virtual key `{}` expired on {}; issue a new key",
+                        key.name,
+                        key.expires.as_deref().unwrap_or("")
+                    ),
+                )
+                .with_retryable(false));
             }
         }
         if !key.routes.is_empty() && !key.routes.iter().any(|r| r == model) {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
-                format!("virtual key `{}` may not use `{model}` (allowed: {}); ask for access or use an allowed route", key.name, key.routes.join(", ")),
+                format!(
+                    "virtual key `{}` may not use `{model}` (allowed: {}); ask for access or use an allowed route",
+                    key.name,
+                    key.routes.join(", ")
+                ),
             )
             .with_retryable(false));
         }
         let mut tags = call_tags.clone();
         tags.extend(key.tags.clone());
-        Ok(Principal { key: Some(key.name.clone()), tags })
+        Ok(Principal {
+            key: Some(key.name.clone()),
+            tags,
+        })
     }
 
     /// Reserves every rate limit and budget the call falls under, all or nothing.
-    pub async fn reserve(&self, principal: &Principal, route: &str, estimate: &Estimate) -> std::result::Result<Ticket, Refused> {
+    pub async fn reserve(
+        &self,
+        principal: &Principal,
+        route: &str,
+        estimate: &Estimate,
+    ) -> std::result::Result<Ticket, Refused> {
         let now = clock::now_secs();
         let mut items: Vec<(Reservation, Measure, String)> = Vec::new();
         for (i, limit) in self.policies.rate_limits.iter().enumerate() {
-            let Some(value) = scope_value(&limit.selector, principal, route) else { continue };
+            let Some(value) = scope_value(&limit.selector, principal, route) else {
+                continue;
+            };
             let who = format!("{} `{value}`", limit.selector.scope.describe());
             if let Some(rpm) = limit.rpm {
-                items.push((Reservation { key: format!("rl:{i}:rpm:{value}"), kind: Kind::Rate, limit: rpm as f64, amount: 1.0, id: reservation_id(), fail_open: limit.fail_open.unwrap_or(self.fail_open) }, Measure::Requests, format!("policies.rate_limits[{i}] ({rpm} requests/min for {who})")));
+                items.push((
+                    Reservation {
+                        key: format!("rl:{i}:rpm:{value}"),
+                        kind: Kind::Rate,
+                        limit: rpm as f64,
+                        amount: 1.0,
+                        id: reservation_id(),
+                        fail_open: limit.fail_open.unwrap_or(self.fail_open),
+                    },
+                    Measure::Requests,
+                    format!("policies.rate_limits[{i}] ({rpm} requests/min for {who})"),
+                ));
             }
             if let Some(tpm) = limit.tpm {
                 let amount = estimate.tokens.min(tpm) as f64;
-                items.push((Reservation { key: format!("rl:{i}:tpm:{value}"), kind: Kind::Rate, limit: tpm as f64, amount, id: reservation_id(), fail_open: limit.fail_open.unwrap_or(self.fail_open) }, Measure::Tokens, format!("policies.rate_limits[{i}] ({tpm} tokens/min for {who})")));
+                items.push((
+                    Reservation {
+                        key: format!("rl:{i}:tpm:{value}"),
+                        kind: Kind::Rate,
+                        limit: tpm as f64,
+                        amount,
+                        id: reservation_id(),
+                        fail_open: limit.fail_open.unwrap_or(self.fail_open),
+                    },
+                    Measure::Tokens,
+                    format!("policies.rate_limits[{i}] ({tpm} tokens/min for {who})"),
+                ));
             }
         }
         for (i, budget) in self.policies.budgets.iter().enumerate() {
-            let Some(value) = scope_value(&budget.selector, principal, route) else { continue };
+            let Some(value) = scope_value(&budget.selector, principal, route) else {
+                continue;
+            };
             let window = window_key(budget, now);
-            let what = format!("policies.budgets[{i}] (${:.2} per {} for {} `{value}`)", budget.usd, match budget.window { Window::Day => "day", Window::Month => "month", Window::Total => "all time" }, budget.selector.scope.describe());
-            items.push((Reservation { key: format!("bg:{i}:{value}:{window}"), kind: Kind::Budget, limit: budget.usd, amount: estimate.worst_cost_usd.unwrap_or(0.0), id: reservation_id(), fail_open: budget.fail_open.unwrap_or(self.fail_open) }, Measure::Usd, what));
+            let what = format!(
+                "policies.budgets[{i}] (${:.2} per {} for {} `{value}`)",
+                budget.usd,
+                match budget.window {
+                    Window::Day => "day",
+                    Window::Month => "month",
+                    Window::Total => "all time",
+                },
+                budget.selector.scope.describe()
+            );
+            items.push((
+                Reservation {
+                    key: format!("bg:{i}:{value}:{window}"),
+                    kind: Kind::Budget,
+                    limit: budget.usd,
+                    amount: estimate.worst_cost_usd.unwrap_or(0.0),
+                    id: reservation_id(),
+                    fail_open: budget.fail_open.unwrap_or(self.fail_open),
+                },
+                Measure::Usd,
+                what,
+            ));
         }
         let reservations: Vec<Reservation> = items.iter().map(|(r, _, _)| r.clone()).collect();
         let mut state = self.state.clone();
@@ -177,7 +255,9 @@ impl Policy {
                                 .with_retryable(true),
                         ));
                     }
-                    crate::log::warn(&format!("{why}; policies fail open: counting under this process's local limits until it is back"));
+                    crate::log::warn(&format!(
+                        "{why}; policies fail open: counting under this process's local limits until it is back"
+                    ));
                     state = self.local.clone();
                     degraded = Some(why);
                     self.local.reserve_now(&reservations, now)
@@ -188,9 +268,15 @@ impl Policy {
             let (item, _, what) = &items[refusal.index];
             return Err(match item.kind {
                 Kind::Rate => Refused::Error(
-                    Error::new(ErrorKind::RateLimited, format!("rate limit {what} is used up; retry in {:.1}s", refusal.retry_after.unwrap_or(0.0)))
-                        .with_retry_after(refusal.retry_after)
-                        .with_retryable(true),
+                    Error::new(
+                        ErrorKind::RateLimited,
+                        format!(
+                            "rate limit {what} is used up; retry in {:.1}s",
+                            refusal.retry_after.unwrap_or(0.0)
+                        ),
+                    )
+                    .with_retry_after(refusal.retry_after)
+                    .with_retryable(true),
                 ),
                 Kind::Budget => {
                     let index: usize = item.key.split(':').nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
@@ -212,7 +298,12 @@ impl Policy {
             (None, true) => "redis",
             (None, false) => "memory",
         };
-        Ok(Ticket { state, items, done: false, store })
+        Ok(Ticket {
+            state,
+            items,
+            done: false,
+            store,
+        })
     }
 }
 
@@ -256,7 +347,13 @@ impl Ticket {
 
     /// The policies this call was counted under, for the `gateway.policy` report.
     pub fn to_json(&self) -> Value {
-        let describe = |m: Measure| self.items.iter().filter(|(_, x, _)| *x == m).map(|(r, _, what)| json!({"policy": what, "reserved": r.amount})).collect::<Vec<_>>();
+        let describe = |m: Measure| {
+            self.items
+                .iter()
+                .filter(|(_, x, _)| *x == m)
+                .map(|(r, _, what)| json!({"policy": what, "reserved": r.amount}))
+                .collect::<Vec<_>>()
+        };
         let mut limits = describe(Measure::Requests);
         limits.extend(describe(Measure::Tokens));
         json!({"rate_limits": limits, "budgets": describe(Measure::Usd), "state": self.store})

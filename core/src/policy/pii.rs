@@ -41,7 +41,14 @@ fn luhn(digits: &str) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, d)| if i % 2 == 1 { let x = d * 2; if x > 9 { x - 9 } else { x } } else { *d })
+        .map(|(i, d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                *d
+            }
+        })
         .sum();
     sum % 10 == 0
 }
@@ -59,7 +66,11 @@ fn iban_valid(text: &str) -> bool {
             'A'..='Z' => c as u64 - 'A' as u64 + 10,
             _ => return false,
         };
-        remainder = if value >= 10 { (remainder * 100 + value) % 97 } else { (remainder * 10 + value) % 97 };
+        remainder = if value >= 10 {
+            (remainder * 100 + value) % 97
+        } else {
+            (remainder * 10 + value) % 97
+        };
     }
     remainder == 1
 }
@@ -77,7 +88,9 @@ fn valid(entity: &str, text: &str) -> bool {
 fn part_of_longer_number(text: &str, start: usize, end: usize) -> bool {
     let after = text[end..].chars().take(2).collect::<Vec<_>>();
     let before = text[..start].chars().rev().take(2).collect::<Vec<_>>();
-    let continues = |c: &[char]| matches!(c, [d, ..] if d.is_ascii_digit()) || matches!(c, [' ' | '-' | '.', d, ..] if d.is_ascii_digit());
+    let continues = |c: &[char]| {
+        matches!(c, [d, ..] if d.is_ascii_digit()) || matches!(c, [' ' | '-' | '.', d, ..] if d.is_ascii_digit())
+    };
     continues(&after) || continues(&before)
 }
 
@@ -96,7 +109,11 @@ pub fn find(text: &str, wanted: &[String]) -> Vec<Found> {
             if found.iter().any(|f| m.start() < f.end && f.start < m.end()) {
                 continue;
             }
-            found.push(Found { start: m.start(), end: m.end(), entity });
+            found.push(Found {
+                start: m.start(),
+                end: m.end(),
+                entity,
+            });
         }
     }
     found.sort_by_key(|f| f.start);
@@ -126,7 +143,10 @@ mod tests {
         assert_eq!(entities("card 4111 1111 1111 1111"), vec!["credit_card"]);
         assert_eq!(entities("order 4111 1111 1111 1112"), Vec::<&str>::new(), "fails Luhn");
         assert_eq!(entities("IBAN DE89 3704 0044 0532 0130 00"), vec!["iban"]);
-        assert!(!entities("IBAN DE89 3704 0044 0532 0130 01").contains(&"iban"), "fails mod 97");
+        assert!(
+            !entities("IBAN DE89 3704 0044 0532 0130 01").contains(&"iban"),
+            "fails mod 97"
+        );
         assert_eq!(entities("ssn 123-45-6789"), vec!["us_ssn"]);
         assert_eq!(entities("host 192.168.10.1"), vec!["ipv4"]);
         assert_eq!(entities("v6 2001:db8::8a2e:370:7334"), vec!["ipv6"]);

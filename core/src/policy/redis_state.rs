@@ -110,7 +110,10 @@ impl RedisState {
     }
 
     fn unreachable(&self, why: impl std::fmt::Display) -> Unreachable {
-        Unreachable(format!("the shared state store at {} is unreachable: {why}", self.shown))
+        Unreachable(format!(
+            "the shared state store at {} is unreachable: {why}",
+            self.shown
+        ))
     }
 
     /// The connection, made on first use and re-made after a failure.
@@ -124,10 +127,13 @@ impl RedisState {
             .set_response_timeout(self.timeout)
             .set_number_of_retries(1)
             .set_max_delay(1000);
-        let manager = tokio::time::timeout(self.timeout * 2, ConnectionManager::new_with_config(self.client.clone(), config))
-            .await
-            .map_err(|_| self.unreachable("connection timed out"))?
-            .map_err(|e| self.unreachable(e))?;
+        let manager = tokio::time::timeout(
+            self.timeout * 2,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await
+        .map_err(|_| self.unreachable("connection timed out"))?
+        .map_err(|e| self.unreachable(e))?;
         *slot = Some(manager.clone());
         Ok(manager)
     }
@@ -143,7 +149,11 @@ impl RedisState {
         for item in items {
             call.key(self.key(&item.key));
             let kind = if item.kind == Kind::Rate { "r" } else { "b" };
-            call.arg(kind).arg(item.limit).arg(item.amount).arg(member(item)).arg(expiry(&item.key));
+            call.arg(kind)
+                .arg(item.limit)
+                .arg(item.amount)
+                .arg(member(item))
+                .arg(expiry(&item.key));
         }
         call.arg(RESERVATION_TTL);
         let answer: redis::Value = tokio::time::timeout(self.timeout, call.invoke_async(&mut conn))
@@ -153,9 +163,15 @@ impl RedisState {
         Ok(match answer {
             redis::Value::Array(parts) if parts.len() == 3 => {
                 let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
-                let index = redis::from_redis_value::<usize>(&parts[0]).unwrap_or(1).saturating_sub(1);
+                let index = redis::from_redis_value::<usize>(&parts[0])
+                    .unwrap_or(1)
+                    .saturating_sub(1);
                 let wait: f64 = text(&parts[1]).parse().unwrap_or(-1.0);
-                Err(Refusal { index, retry_after: (wait >= 0.0).then_some(wait), used: text(&parts[2]).parse().unwrap_or(0.0) })
+                Err(Refusal {
+                    index,
+                    retry_after: (wait >= 0.0).then_some(wait),
+                    used: text(&parts[2]).parse().unwrap_or(0.0),
+                })
             }
             _ => Ok(()),
         })
@@ -166,15 +182,24 @@ impl RedisState {
         let me = self.clone();
         let items = items.to_vec();
         crate::runtime::runtime().spawn(async move {
-            let warn = || crate::log::warn("could not settle reservations on the shared store; they expire by themselves");
-            let Ok(mut conn) = me.connection().await else { return warn() };
+            let warn =
+                || crate::log::warn("could not settle reservations on the shared store; they expire by themselves");
+            let Ok(mut conn) = me.connection().await else {
+                return warn();
+            };
             let mut call = me.settle.prepare_invoke();
             call.arg(now).arg(items.len());
             for (item, actual) in &items {
                 let kind = if item.kind == Kind::Rate { "r" } else { "b" };
-                call.key(me.key(&item.key)).arg(kind).arg(item.limit).arg(item.amount).arg(member(item)).arg(*actual);
+                call.key(me.key(&item.key))
+                    .arg(kind)
+                    .arg(item.limit)
+                    .arg(item.amount)
+                    .arg(member(item))
+                    .arg(*actual);
             }
-            let done: Result<Result<redis::Value, _>, _> = tokio::time::timeout(me.timeout, call.invoke_async(&mut conn)).await;
+            let done: Result<Result<redis::Value, _>, _> =
+                tokio::time::timeout(me.timeout, call.invoke_async(&mut conn)).await;
             if !matches!(done, Ok(Ok(_))) {
                 warn();
             }
@@ -187,7 +212,10 @@ impl RedisState {
     pub async fn cache_get(&self, key: &str) -> Option<String> {
         let mut conn = self.connection().await.ok()?;
         let cmd = redis::cmd("GET").arg(self.key(&format!("cache:{key}"))).clone();
-        tokio::time::timeout(self.timeout, cmd.query_async::<Option<String>>(&mut conn)).await.ok()?.ok()?
+        tokio::time::timeout(self.timeout, cmd.query_async::<Option<String>>(&mut conn))
+            .await
+            .ok()?
+            .ok()?
     }
 
     /// Stores a value with a time to live, in the background.
@@ -196,7 +224,12 @@ impl RedisState {
         let key = self.key(&format!("cache:{key}"));
         crate::runtime::runtime().spawn(async move {
             let Ok(mut conn) = me.connection().await else { return };
-            let cmd = redis::cmd("SET").arg(&key).arg(value).arg("PX").arg(ttl.as_millis().max(1) as u64).clone();
+            let cmd = redis::cmd("SET")
+                .arg(&key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl.as_millis().max(1) as u64)
+                .clone();
             let _ = tokio::time::timeout(me.timeout, cmd.query_async::<()>(&mut conn)).await;
         });
     }

@@ -39,7 +39,8 @@ pub struct Refusal {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unreachable(pub String);
 
-pub type Reserved<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Result<(), Refusal>, Unreachable>> + Send + 'a>>;
+pub type Reserved<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Result<(), Refusal>, Unreachable>> + Send + 'a>>;
 
 pub trait StateBackend: Send + Sync {
     /// Takes every reservation, or none of them.
@@ -84,7 +85,12 @@ impl StateBackend for MemoryState {
     }
 
     fn used(&self, key: &str) -> f64 {
-        self.cells.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|c| c.value + c.reserved).unwrap_or(0.0)
+        self.cells
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .map(|c| c.value + c.reserved)
+            .unwrap_or(0.0)
     }
 }
 
@@ -98,13 +104,21 @@ impl MemoryState {
                     let tat = cell.map(|c| c.value).unwrap_or(now).max(now);
                     let next = tat + rate_cost(item, item.amount);
                     if next - now > MINUTE + 1e-9 {
-                        return Err(Refusal { index, retry_after: Some(next - now - MINUTE), used: 0.0 });
+                        return Err(Refusal {
+                            index,
+                            retry_after: Some(next - now - MINUTE),
+                            used: 0.0,
+                        });
                     }
                 }
                 Kind::Budget => {
                     let used = cell.map(|c| c.value + c.reserved).unwrap_or(0.0);
                     if used + item.amount > item.limit + 1e-12 || (item.amount == 0.0 && used >= item.limit) {
-                        return Err(Refusal { index, retry_after: None, used });
+                        return Err(Refusal {
+                            index,
+                            retry_after: None,
+                            used,
+                        });
                     }
                 }
             }
@@ -130,8 +144,6 @@ impl MemoryState {
             }
         }
     }
-
-
 }
 
 #[cfg(test)]
@@ -141,7 +153,14 @@ mod tests {
     #[test]
     fn budget_reserve_settle_release() {
         let s = MemoryState::default();
-        let r = |amount| Reservation { key: "b".into(), kind: Kind::Budget, limit: 1.0, amount, id: String::new(), fail_open: false };
+        let r = |amount| Reservation {
+            key: "b".into(),
+            kind: Kind::Budget,
+            limit: 1.0,
+            amount,
+            id: String::new(),
+            fail_open: false,
+        };
         s.reserve_now(&[r(0.6)], 0.0).unwrap();
         assert!(s.reserve_now(&[r(0.6)], 0.0).is_err(), "0.6 + 0.6 would overspend");
         s.settle_now(&r(0.6), 0.2, 0.0);
@@ -153,10 +172,25 @@ mod tests {
     #[test]
     fn all_or_nothing() {
         let s = MemoryState::default();
-        let rate = Reservation { key: "r".into(), kind: Kind::Rate, limit: 1.0, amount: 1.0, id: String::new(), fail_open: false };
-        let budget = Reservation { key: "b".into(), kind: Kind::Budget, limit: 0.5, amount: 1.0, id: String::new(), fail_open: false };
+        let rate = Reservation {
+            key: "r".into(),
+            kind: Kind::Rate,
+            limit: 1.0,
+            amount: 1.0,
+            id: String::new(),
+            fail_open: false,
+        };
+        let budget = Reservation {
+            key: "b".into(),
+            kind: Kind::Budget,
+            limit: 0.5,
+            amount: 1.0,
+            id: String::new(),
+            fail_open: false,
+        };
         assert!(s.reserve_now(&[rate.clone(), budget], 0.0).is_err());
-        s.reserve_now(&[rate.clone()], 0.0).expect("the rate was not taken by the refused call");
+        s.reserve_now(&[rate.clone()], 0.0)
+            .expect("the rate was not taken by the refused call");
         let refused = s.reserve_now(&[rate], 0.0).unwrap_err();
         assert!(refused.retry_after.unwrap() > 59.0);
     }

@@ -2,7 +2,9 @@
 //! blocks, tool results to `tool_result` blocks, a required `max_tokens`, and the event
 //! stream (`message_start` … `message_stop`, `ping`, in-stream `error`) back to OpenAI chunks.
 
-use super::dialect::{ChunkMaker, Dialect, StreamDecoder, data_url, max_tokens, openai_usage, parse_arguments, stop_list, text_of};
+use super::dialect::{
+    ChunkMaker, Dialect, StreamDecoder, data_url, max_tokens, openai_usage, parse_arguments, stop_list, text_of,
+};
 use super::sse::SseEvent;
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
@@ -20,7 +22,9 @@ pub struct Anthropic {
 
 impl Anthropic {
     pub fn for_provider(config: &ProviderConfig) -> Anthropic {
-        Anthropic { version: config.api_version.clone().unwrap_or_else(|| DEFAULT_VERSION.to_owned()) }
+        Anthropic {
+            version: config.api_version.clone().unwrap_or_else(|| DEFAULT_VERSION.to_owned()),
+        }
     }
 }
 
@@ -46,7 +50,9 @@ fn block(part: &Value) -> Option<Value> {
         "image_url" => {
             let url = part.pointer("/image_url/url").and_then(Value::as_str)?;
             Some(match data_url(url) {
-                Some((media, data)) => json!({"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}),
+                Some((media, data)) => {
+                    json!({"type": "image", "source": {"type": "base64", "media_type": media, "data": data}})
+                }
                 None => json!({"type": "image", "source": {"type": "url", "url": url}}),
             })
         }
@@ -90,7 +96,9 @@ fn tool_choice(choice: &Value, parallel: Option<bool>) -> Option<Value> {
         Value::String(s) if s == "auto" => json!({"type": "auto"}),
         Value::String(s) if s == "required" => json!({"type": "any"}),
         Value::String(s) if s == "none" => json!({"type": "none"}),
-        Value::Object(_) => json!({"type": "tool", "name": choice.pointer("/function/name").cloned().unwrap_or(json!(""))}),
+        Value::Object(_) => {
+            json!({"type": "tool", "name": choice.pointer("/function/name").cloned().unwrap_or(json!(""))})
+        }
         Value::Null if parallel == Some(false) => json!({"type": "auto"}),
         _ => return None,
     };
@@ -145,7 +153,10 @@ impl Dialect for Anthropic {
         let catalog_max = crate::pricing::catalog_price(&deployment.model).and_then(|p| p.max_output_tokens);
         let mut body = Map::new();
         body.insert("model".into(), json!(deployment.model));
-        body.insert("max_tokens".into(), json!(max_tokens(request).or(catalog_max).unwrap_or(FALLBACK_MAX_TOKENS)));
+        body.insert(
+            "max_tokens".into(),
+            json!(max_tokens(request).or(catalog_max).unwrap_or(FALLBACK_MAX_TOKENS)),
+        );
         body.insert("messages".into(), Value::Array(messages));
         if !system.is_empty() {
             body.insert("system".into(), json!(system.join("\n\n")));
@@ -175,7 +186,10 @@ impl Dialect for Anthropic {
     }
 
     fn decode(&self, body: Value, _deployment: &DeploymentConfig) -> Result<Value> {
-        let blocks = body.get("content").and_then(Value::as_array).ok_or_else(|| Error::new(ErrorKind::ProviderError, "the response has no `content`"))?;
+        let blocks = body
+            .get("content")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::new(ErrorKind::ProviderError, "the response has no `content`"))?;
         let mut text = String::new();
         let mut calls = Vec::new();
         for b in blocks {
@@ -203,7 +217,12 @@ impl Dialect for Anthropic {
     }
 
     fn stream_decoder(&self, deployment: &DeploymentConfig) -> Box<dyn StreamDecoder> {
-        Box::new(AnthropicStream { maker: ChunkMaker::new("", deployment.model.clone()), tools: HashMap::new(), usage: json!({}), done: false })
+        Box::new(AnthropicStream {
+            maker: ChunkMaker::new("", deployment.model.clone()),
+            tools: HashMap::new(),
+            usage: json!({}),
+            done: false,
+        })
     }
 
     fn classify(&self, status: u16, body: &Value) -> Option<(ErrorKind, bool)> {
@@ -227,8 +246,12 @@ struct AnthropicStream {
 
 impl StreamDecoder for AnthropicStream {
     fn event(&mut self, event: &SseEvent) -> Result<Vec<Value>> {
-        let data: Value = serde_json::from_str(event.data.trim())
-            .map_err(|e| Error::new(ErrorKind::ProviderError, format!("sent a stream event that is not JSON: {e}")))?;
+        let data: Value = serde_json::from_str(event.data.trim()).map_err(|e| {
+            Error::new(
+                ErrorKind::ProviderError,
+                format!("sent a stream event that is not JSON: {e}"),
+            )
+        })?;
         let kind = data["type"].as_str().or(event.event.as_deref()).unwrap_or("");
         Ok(match kind {
             "message_start" => {
@@ -256,8 +279,19 @@ impl StreamDecoder for AnthropicStream {
                     Some("text_delta") => vec![self.maker.delta(json!({"content": d["text"]}), None)],
                     Some("input_json_delta") => {
                         let part = d["partial_json"].as_str().unwrap_or("");
-                        let index = self.tools.get(&data["index"].as_u64().unwrap_or(0)).copied().unwrap_or(0);
-                        if part.is_empty() { vec![] } else { vec![self.maker.delta(json!({"tool_calls": [{"index": index, "function": {"arguments": part}}]}), None)] }
+                        let index = self
+                            .tools
+                            .get(&data["index"].as_u64().unwrap_or(0))
+                            .copied()
+                            .unwrap_or(0);
+                        if part.is_empty() {
+                            vec![]
+                        } else {
+                            vec![self.maker.delta(
+                                json!({"tool_calls": [{"index": index, "function": {"arguments": part}}]}),
+                                None,
+                            )]
+                        }
                     }
                     _ => vec![],
                 }
@@ -277,7 +311,11 @@ impl StreamDecoder for AnthropicStream {
                 let etype = data.pointer("/error/type").and_then(Value::as_str).unwrap_or("error");
                 let message = data.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
                 let retryable = matches!(etype, "overloaded_error" | "api_error" | "rate_limit_error");
-                return Err(Error::new(ErrorKind::ProviderError, format!("sent an error in the stream: {etype}: {message}")).with_retryable(retryable));
+                return Err(Error::new(
+                    ErrorKind::ProviderError,
+                    format!("sent an error in the stream: {etype}: {message}"),
+                )
+                .with_retryable(retryable));
             }
             _ => vec![], // ping, content_block_stop, thinking and signature deltas
         })
@@ -289,7 +327,10 @@ impl StreamDecoder for AnthropicStream {
 
     fn end(&mut self) -> Result<Vec<Value>> {
         if !self.done {
-            return Err(Error::new(ErrorKind::Connection, "the stream ended before `message_stop`"));
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "the stream ended before `message_stop`",
+            ));
         }
         Ok(vec![self.maker.usage(usage(&self.usage))])
     }

@@ -33,7 +33,11 @@ fn usage(u: &Value) -> Value {
 
 fn content_text(message: &Value) -> String {
     match message.get("content") {
-        Some(Value::Array(parts)) => parts.iter().filter(|p| p["type"] == "text").filter_map(|p| p["text"].as_str()).collect(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter(|p| p["type"] == "text")
+            .filter_map(|p| p["text"].as_str())
+            .collect(),
         Some(Value::String(s)) => s.clone(),
         _ => String::new(),
     }
@@ -47,22 +51,46 @@ impl Dialect for Cohere {
     }
 
     fn embeddings_url(&self, provider: &ProviderConfig, deployment: &DeploymentConfig) -> Option<String> {
-        Some(self.chat_url(provider, deployment, false).replace("/v2/chat", "/v2/embed"))
+        Some(
+            self.chat_url(provider, deployment, false)
+                .replace("/v2/chat", "/v2/embed"),
+        )
     }
 
     fn encode_embeddings(&self, request: &Value, deployment: &DeploymentConfig) -> Result<Value> {
-        let input_type = request.get("input_type").and_then(Value::as_str).unwrap_or("search_document");
-        Ok(json!({"model": deployment.model, "texts": super::dialect::embedding_inputs(request), "input_type": input_type, "embedding_types": ["float"]}))
+        let input_type = request
+            .get("input_type")
+            .and_then(Value::as_str)
+            .unwrap_or("search_document");
+        Ok(
+            json!({"model": deployment.model, "texts": super::dialect::embedding_inputs(request), "input_type": input_type, "embedding_types": ["float"]}),
+        )
     }
 
     fn decode_embeddings(&self, body: Value, deployment: &DeploymentConfig) -> Result<Value> {
-        let vectors = body.pointer("/embeddings/float").and_then(Value::as_array).cloned().ok_or_else(|| Error::new(ErrorKind::ProviderError, "the embeddings response has no `embeddings.float`"))?;
-        let tokens = body.pointer("/meta/billed_units/input_tokens").and_then(Value::as_f64).unwrap_or(0.0) as u64;
+        let vectors = body
+            .pointer("/embeddings/float")
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::ProviderError,
+                    "the embeddings response has no `embeddings.float`",
+                )
+            })?;
+        let tokens = body
+            .pointer("/meta/billed_units/input_tokens")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0) as u64;
         Ok(super::dialect::embeddings_response(&deployment.model, vectors, tokens))
     }
 
     fn headers(&self, provider: &ProviderConfig, headers: &mut HeaderMap) {
-        if let Some(v) = provider.api_key.as_deref().and_then(|k| HeaderValue::from_str(&format!("Bearer {k}")).ok()) {
+        if let Some(v) = provider
+            .api_key
+            .as_deref()
+            .and_then(|k| HeaderValue::from_str(&format!("Bearer {k}")).ok())
+        {
             headers.insert(reqwest::header::AUTHORIZATION, v);
         }
     }
@@ -98,7 +126,14 @@ impl Dialect for Cohere {
         let mut body = Map::new();
         body.insert("model".into(), json!(deployment.model));
         body.insert("messages".into(), Value::Array(messages));
-        for (from, to) in [("temperature", "temperature"), ("top_p", "p"), ("seed", "seed"), ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty"), ("tools", "tools")] {
+        for (from, to) in [
+            ("temperature", "temperature"),
+            ("top_p", "p"),
+            ("seed", "seed"),
+            ("frequency_penalty", "frequency_penalty"),
+            ("presence_penalty", "presence_penalty"),
+            ("tools", "tools"),
+        ] {
             if let Some(v) = request.get(from).filter(|v| !v.is_null()) {
                 body.insert(to.into(), v.clone());
             }
@@ -128,8 +163,14 @@ impl Dialect for Cohere {
     }
 
     fn decode(&self, body: Value, deployment: &DeploymentConfig) -> Result<Value> {
-        let message = body.get("message").ok_or_else(|| Error::new(ErrorKind::ProviderError, "the response has no `message`"))?;
-        let calls = message.get("tool_calls").and_then(Value::as_array).cloned().unwrap_or_default();
+        let message = body
+            .get("message")
+            .ok_or_else(|| Error::new(ErrorKind::ProviderError, "the response has no `message`"))?;
+        let calls = message
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let text = content_text(message);
         let mut out = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) }});
         if !calls.is_empty() {
@@ -146,7 +187,11 @@ impl Dialect for Cohere {
     }
 
     fn stream_decoder(&self, deployment: &DeploymentConfig) -> Box<dyn StreamDecoder> {
-        Box::new(CohereStream { maker: ChunkMaker::new("", deployment.model.clone()), done: false, usage: None })
+        Box::new(CohereStream {
+            maker: ChunkMaker::new("", deployment.model.clone()),
+            done: false,
+            usage: None,
+        })
     }
 
     fn classify(&self, status: u16, _body: &Value) -> Option<(ErrorKind, bool)> {
@@ -171,8 +216,12 @@ impl StreamDecoder for CohereStream {
             self.done = true;
             return Ok(vec![]);
         }
-        let data: Value = serde_json::from_str(data)
-            .map_err(|e| Error::new(ErrorKind::ProviderError, format!("sent a stream event that is not JSON: {e}")))?;
+        let data: Value = serde_json::from_str(data).map_err(|e| {
+            Error::new(
+                ErrorKind::ProviderError,
+                format!("sent a stream event that is not JSON: {e}"),
+            )
+        })?;
         let index = data["index"].as_u64().unwrap_or(0);
         Ok(match data["type"].as_str().or(event.event.as_deref()).unwrap_or("") {
             "message-start" => {
@@ -188,16 +237,28 @@ impl StreamDecoder for CohereStream {
                 vec![self.maker.delta(json!({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
                     "function": {"name": call.pointer("/function/name").cloned().unwrap_or(json!("")), "arguments": call.pointer("/function/arguments").cloned().unwrap_or(json!(""))}}]}), None)]
             }
-            "tool-call-delta" => match data.pointer("/delta/message/tool_calls/function/arguments").and_then(Value::as_str) {
-                Some(a) if !a.is_empty() => vec![self.maker.delta(json!({"tool_calls": [{"index": index, "function": {"arguments": a}}]}), None)],
+            "tool-call-delta" => match data
+                .pointer("/delta/message/tool_calls/function/arguments")
+                .and_then(Value::as_str)
+            {
+                Some(a) if !a.is_empty() => vec![self.maker.delta(
+                    json!({"tool_calls": [{"index": index, "function": {"arguments": a}}]}),
+                    None,
+                )],
                 _ => vec![],
             },
             "message-end" => {
                 self.done = true;
                 self.usage = data.pointer("/delta/usage").map(usage);
-                let reason = data.pointer("/delta/finish_reason").and_then(Value::as_str).unwrap_or("COMPLETE");
+                let reason = data
+                    .pointer("/delta/finish_reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("COMPLETE");
                 if reason == "ERROR" || reason == "TIMEOUT" {
-                    return Err(Error::new(ErrorKind::ProviderError, format!("ended the stream with finish reason {reason}")));
+                    return Err(Error::new(
+                        ErrorKind::ProviderError,
+                        format!("ended the stream with finish reason {reason}"),
+                    ));
                 }
                 vec![self.maker.delta(json!({}), Some(finish_reason(reason)))]
             }
@@ -211,7 +272,10 @@ impl StreamDecoder for CohereStream {
 
     fn end(&mut self) -> Result<Vec<Value>> {
         if !self.done {
-            return Err(Error::new(ErrorKind::Connection, "the stream ended before `message-end`"));
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "the stream ended before `message-end`",
+            ));
         }
         Ok(self.usage.take().map(|u| vec![self.maker.usage(u)]).unwrap_or_default())
     }

@@ -57,7 +57,11 @@ pub struct ChunkMaker {
 
 impl ChunkMaker {
     pub fn new(id: impl Into<String>, model: impl Into<String>) -> ChunkMaker {
-        ChunkMaker { id: id.into(), model: model.into(), created: crate::runtime::unix_now() }
+        ChunkMaker {
+            id: id.into(),
+            model: model.into(),
+            created: crate::runtime::unix_now(),
+        }
     }
 
     pub fn delta(&self, delta: Value, finish_reason: Option<&str>) -> Value {
@@ -73,7 +77,8 @@ impl ChunkMaker {
 
 /// An OpenAI `usage` object.
 pub fn openai_usage(prompt: u64, completion: u64, cached: u64, cache_write: u64, reasoning: u64) -> Value {
-    let mut usage = json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
+    let mut usage =
+        json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
     if cached > 0 || cache_write > 0 {
         usage["prompt_tokens_details"] = json!({"cached_tokens": cached, "cache_write_tokens": cache_write});
     }
@@ -119,7 +124,10 @@ pub fn stop_list(request: &Value) -> Option<Value> {
 
 /// `max_completion_tokens`, else the deprecated `max_tokens`.
 pub fn max_tokens(request: &Value) -> Option<u64> {
-    request.get("max_completion_tokens").or_else(|| request.get("max_tokens")).and_then(Value::as_u64)
+    request
+        .get("max_completion_tokens")
+        .or_else(|| request.get("max_tokens"))
+        .and_then(Value::as_u64)
 }
 
 /// The `input` of an embeddings request as a list of texts.
@@ -133,6 +141,10 @@ pub fn embedding_inputs(request: &Value) -> Vec<String> {
 
 /// An OpenAI embeddings response from vectors and a token count.
 pub fn embeddings_response(model: &str, vectors: Vec<Value>, tokens: u64) -> Value {
-    let data: Vec<Value> = vectors.into_iter().enumerate().map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v})).collect();
+    let data: Vec<Value> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
+        .collect();
     json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 }

@@ -2,7 +2,9 @@
 //! `functionDeclarations`, whole function calls (with `STOP` as the finish reason), cumulative
 //! stream usage, CRLF-separated events and no end marker.
 
-use super::dialect::{ChunkMaker, Dialect, StreamDecoder, data_url, max_tokens, openai_usage, parse_arguments, stop_list, text_of};
+use super::dialect::{
+    ChunkMaker, Dialect, StreamDecoder, data_url, max_tokens, openai_usage, parse_arguments, stop_list, text_of,
+};
 use super::sse::SseEvent;
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
@@ -15,7 +17,14 @@ pub struct Gemini;
 fn finish_reason(reason: &str, has_calls: bool) -> &'static str {
     match reason {
         "MAX_TOKENS" => "length",
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" | "IMAGE_PROHIBITED_CONTENT" | "IMAGE_RECITATION" => "content_filter",
+        "SAFETY"
+        | "RECITATION"
+        | "BLOCKLIST"
+        | "PROHIBITED_CONTENT"
+        | "SPII"
+        | "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "IMAGE_RECITATION" => "content_filter",
         _ if has_calls => "tool_calls",
         _ => "stop",
     }
@@ -25,7 +34,13 @@ fn usage(u: &Value) -> Value {
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
     let thoughts = n("thoughtsTokenCount");
     // Thinking tokens are outside candidatesTokenCount; OpenAI counts them in completion tokens.
-    openai_usage(n("promptTokenCount"), n("candidatesTokenCount") + thoughts, n("cachedContentTokenCount"), 0, thoughts)
+    openai_usage(
+        n("promptTokenCount"),
+        n("candidatesTokenCount") + thoughts,
+        n("cachedContentTokenCount"),
+        0,
+        thoughts,
+    )
 }
 
 fn part(p: &Value) -> Option<Value> {
@@ -86,7 +101,13 @@ fn text_parts(parts: &[Value]) -> String {
 
 fn blocked(body: &Value) -> Option<Error> {
     let reason = body.pointer("/promptFeedback/blockReason").and_then(Value::as_str)?;
-    Some(Error::new(ErrorKind::GuardrailBlocked, format!("the provider blocked the prompt ({reason})")).with_retryable(false))
+    Some(
+        Error::new(
+            ErrorKind::GuardrailBlocked,
+            format!("the provider blocked the prompt ({reason})"),
+        )
+        .with_retryable(false),
+    )
 }
 
 impl Dialect for Gemini {
@@ -107,7 +128,10 @@ impl Dialect for Gemini {
     }
 
     fn encode_embeddings(&self, request: &Value, deployment: &DeploymentConfig) -> Result<Value> {
-        let model = format!("models/{}", deployment.model.strip_prefix("gemini/").unwrap_or(&deployment.model));
+        let model = format!(
+            "models/{}",
+            deployment.model.strip_prefix("gemini/").unwrap_or(&deployment.model)
+        );
         let requests: Vec<Value> = super::dialect::embedding_inputs(request)
             .into_iter()
             .map(|text| {
@@ -161,13 +185,21 @@ impl Dialect for Gemini {
                 }
                 "tool" | "function" => {
                     let id = m.get("tool_call_id").and_then(Value::as_str).unwrap_or("");
-                    let name = call_names.get(id).cloned().or_else(|| m.get("name").cloned()).unwrap_or(json!(id));
+                    let name = call_names
+                        .get(id)
+                        .cloned()
+                        .or_else(|| m.get("name").cloned())
+                        .unwrap_or(json!(id));
                     let text = text_of(content);
                     let response = match serde_json::from_str::<Value>(&text) {
                         Ok(v @ Value::Object(_)) => v,
                         _ => json!({"content": text}),
                     };
-                    push(&mut contents, "user", vec![json!({"functionResponse": {"name": name, "response": response}})]);
+                    push(
+                        &mut contents,
+                        "user",
+                        vec![json!({"functionResponse": {"name": name, "response": response}})],
+                    );
                 }
                 _ => push(&mut contents, "user", parts_of(content)),
             }
@@ -178,7 +210,14 @@ impl Dialect for Gemini {
             body.insert("systemInstruction".into(), json!({"parts": system}));
         }
         let mut generation = Map::new();
-        let copy = [("temperature", "temperature"), ("top_p", "topP"), ("n", "candidateCount"), ("seed", "seed"), ("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty")];
+        let copy = [
+            ("temperature", "temperature"),
+            ("top_p", "topP"),
+            ("n", "candidateCount"),
+            ("seed", "seed"),
+            ("presence_penalty", "presencePenalty"),
+            ("frequency_penalty", "frequencyPenalty"),
+        ];
         for (from, to) in copy {
             if let Some(v) = request.get(from).filter(|v| !v.is_null()) {
                 generation.insert(to.into(), v.clone());
@@ -225,7 +264,9 @@ impl Dialect for Gemini {
             Some(Value::String(s)) if s == "auto" => Some(json!({"mode": "AUTO"})),
             Some(Value::String(s)) if s == "required" => Some(json!({"mode": "ANY"})),
             Some(Value::String(s)) if s == "none" => Some(json!({"mode": "NONE"})),
-            Some(choice @ Value::Object(_)) => Some(json!({"mode": "ANY", "allowedFunctionNames": [choice.pointer("/function/name").cloned().unwrap_or(json!(""))]})),
+            Some(choice @ Value::Object(_)) => Some(
+                json!({"mode": "ANY", "allowedFunctionNames": [choice.pointer("/function/name").cloned().unwrap_or(json!(""))]}),
+            ),
             _ => None,
         };
         if let Some(mode) = mode {
@@ -235,9 +276,14 @@ impl Dialect for Gemini {
     }
 
     fn decode(&self, body: Value, deployment: &DeploymentConfig) -> Result<Value> {
-        let candidates = body.get("candidates").and_then(Value::as_array).cloned().unwrap_or_default();
+        let candidates = body
+            .get("candidates")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if candidates.is_empty() {
-            return Err(blocked(&body).unwrap_or_else(|| Error::new(ErrorKind::ProviderError, "the response has no candidates")));
+            return Err(blocked(&body)
+                .unwrap_or_else(|| Error::new(ErrorKind::ProviderError, "the response has no candidates")));
         }
         let choices: Vec<Value> = candidates
             .iter()
@@ -265,11 +311,24 @@ impl Dialect for Gemini {
     }
 
     fn stream_decoder(&self, deployment: &DeploymentConfig) -> Box<dyn StreamDecoder> {
-        Box::new(GeminiStream { maker: ChunkMaker::new(format!("gemini-{}", crate::runtime::unix_now()), deployment.model.clone()), started: false, calls: 0, finished: false, usage: None })
+        Box::new(GeminiStream {
+            maker: ChunkMaker::new(
+                format!("gemini-{}", crate::runtime::unix_now()),
+                deployment.model.clone(),
+            ),
+            started: false,
+            calls: 0,
+            finished: false,
+            usage: None,
+        })
     }
 
     fn classify(&self, status: u16, body: &Value) -> Option<(ErrorKind, bool)> {
-        let reason_is = |r: &str| body.pointer("/error/details").and_then(Value::as_array).is_some_and(|d| d.iter().any(|x| x["reason"] == r));
+        let reason_is = |r: &str| {
+            body.pointer("/error/details")
+                .and_then(Value::as_array)
+                .is_some_and(|d| d.iter().any(|x| x["reason"] == r))
+        };
         let message = body.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
         if reason_is("API_KEY_INVALID") || (status == 400 && message.contains("API key not valid")) {
             return Some((ErrorKind::Authentication, false));
@@ -293,11 +352,18 @@ struct GeminiStream {
 
 impl StreamDecoder for GeminiStream {
     fn event(&mut self, event: &SseEvent) -> Result<Vec<Value>> {
-        let data: Value = serde_json::from_str(event.data.trim())
-            .map_err(|e| Error::new(ErrorKind::ProviderError, format!("sent a stream event that is not JSON: {e}")))?;
+        let data: Value = serde_json::from_str(event.data.trim()).map_err(|e| {
+            Error::new(
+                ErrorKind::ProviderError,
+                format!("sent a stream event that is not JSON: {e}"),
+            )
+        })?;
         if data.get("error").is_some() {
             let message = data.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
-            return Err(Error::new(ErrorKind::ProviderError, format!("sent an error in the stream: {message}")));
+            return Err(Error::new(
+                ErrorKind::ProviderError,
+                format!("sent an error in the stream: {message}"),
+            ));
         }
         let mut out = Vec::new();
         if !self.started {
@@ -308,7 +374,11 @@ impl StreamDecoder for GeminiStream {
             if let Some(model) = data.get("modelVersion").and_then(Value::as_str) {
                 self.maker.model = model.to_owned();
             }
-            if data.get("candidates").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+            if data
+                .get("candidates")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+            {
                 if let Some(e) = blocked(&data) {
                     return Err(e);
                 }
@@ -319,7 +389,11 @@ impl StreamDecoder for GeminiStream {
             self.usage = Some(usage(u));
         }
         let candidate = data.pointer("/candidates/0").cloned().unwrap_or(json!({}));
-        let parts = candidate.pointer("/content/parts").and_then(Value::as_array).cloned().unwrap_or_default();
+        let parts = candidate
+            .pointer("/content/parts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let text = text_parts(&parts);
         if !text.is_empty() {
             out.push(self.maker.delta(json!({"content": text}), None));
@@ -341,7 +415,10 @@ impl StreamDecoder for GeminiStream {
 
     fn end(&mut self) -> Result<Vec<Value>> {
         if !self.finished {
-            return Err(Error::new(ErrorKind::Connection, "the stream ended before a finish reason"));
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "the stream ended before a finish reason",
+            ));
         }
         Ok(self.usage.take().map(|u| vec![self.maker.usage(u)]).unwrap_or_default())
     }

@@ -24,7 +24,10 @@ pub struct HttpProvider {
 impl HttpProvider {
     pub fn new(config: &ProviderConfig, dialect: Box<dyn Dialect>, scrubber: Scrubber) -> HttpProvider {
         let mut headers = HeaderMap::new();
-        headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         dialect.headers(config, &mut headers);
         for value in headers.values_mut() {
             value.set_sensitive(true);
@@ -34,30 +37,56 @@ impl HttpProvider {
                 headers.insert(n, v);
             }
         }
-        HttpProvider { config: config.clone(), dialect, headers, scrubber }
+        HttpProvider {
+            config: config.clone(),
+            dialect,
+            headers,
+            scrubber,
+        }
     }
 
     fn origin<'a>(&'a self, deployment: &'a DeploymentConfig) -> Origin<'a> {
-        Origin { deployment: &deployment.name, provider: &self.config.name }
+        Origin {
+            deployment: &deployment.name,
+            provider: &self.config.name,
+        }
     }
 
     fn label(&self, deployment: &DeploymentConfig) -> String {
         format!("deployment `{}` (provider `{}`)", deployment.name, self.config.name)
     }
 
-    async fn send(&self, deployment: &DeploymentConfig, request: &Value, stream: bool, limits: &Limits) -> Result<reqwest::Response> {
+    async fn send(
+        &self,
+        deployment: &DeploymentConfig,
+        request: &Value,
+        stream: bool,
+        limits: &Limits,
+    ) -> Result<reqwest::Response> {
         let body = self.dialect.encode(request, deployment, stream)?;
         let url = self.dialect.chat_url(&self.config, deployment, stream);
         self.post(deployment, url, &body, limits).await
     }
 
-    async fn post(&self, deployment: &DeploymentConfig, url: String, body: &Value, limits: &Limits) -> Result<reqwest::Response> {
-        let mut builder = http_client_with(limits.connect).post(url).headers(self.headers.clone()).json(body);
+    async fn post(
+        &self,
+        deployment: &DeploymentConfig,
+        url: String,
+        body: &Value,
+        limits: &Limits,
+    ) -> Result<reqwest::Response> {
+        let mut builder = http_client_with(limits.connect)
+            .post(url)
+            .headers(self.headers.clone())
+            .json(body);
         if let Some(t) = self.config.timeout {
             builder = builder.timeout(t);
         }
         let response = within_first_token(limits, &self.label(deployment), async {
-            builder.send().await.map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))
+            builder
+                .send()
+                .await
+                .map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))
         })
         .await?;
         let status = response.status().as_u16();
@@ -67,7 +96,10 @@ impl HttpProvider {
         let retry_after = http_error::retry_after(response.headers());
         let text = response.text().await.unwrap_or_default();
         let mut error = http_error::from_status(status, &text, retry_after, &self.origin(deployment), &self.scrubber);
-        if let Some((kind, retryable)) = serde_json::from_str::<Value>(&text).ok().and_then(|b| self.dialect.classify(status, &b)) {
+        if let Some((kind, retryable)) = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|b| self.dialect.classify(status, &b))
+        {
             error.kind = kind;
             error.retryable = retryable;
         }
@@ -80,13 +112,19 @@ impl HttpProvider {
             .await
             .map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))?;
         serde_json::from_slice(&bytes).map_err(|e| {
-            Error::new(ErrorKind::ProviderError, format!("{} sent a response that is not valid JSON: {e}", self.label(deployment)))
+            Error::new(
+                ErrorKind::ProviderError,
+                format!("{} sent a response that is not valid JSON: {e}", self.label(deployment)),
+            )
         })
     }
 
     pub async fn embeddings(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
         let url = self.dialect.embeddings_url(&self.config, deployment).ok_or_else(|| {
-            Error::invalid_request(format!("{} has no embeddings API; route embeddings to an OpenAI, Azure, Cohere or Gemini deployment", self.label(deployment)))
+            Error::invalid_request(format!(
+                "{} has no embeddings API; route embeddings to an OpenAI, Azure, Cohere or Gemini deployment",
+                self.label(deployment)
+            ))
         })?;
         let body = self.dialect.encode_embeddings(request, deployment)?;
         let response = self.post(deployment, url, &body, limits).await?;
@@ -106,11 +144,22 @@ impl HttpProvider {
         })
     }
 
-    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
+    pub async fn chat_stream(
+        &self,
+        deployment: &DeploymentConfig,
+        request: &Value,
+        limits: &Limits,
+    ) -> Result<ChunkStream> {
         let response = self.send(deployment, request, true, limits).await?;
         let label = self.label(deployment);
         let scrubber = self.scrubber.clone();
-        let state = Pump { bytes: response.bytes_stream().boxed(), parser: SseParser::default(), decoder: self.dialect.stream_decoder(deployment), ready: VecDeque::new(), finished: false };
+        let state = Pump {
+            bytes: response.bytes_stream().boxed(),
+            parser: SseParser::default(),
+            decoder: self.dialect.stream_decoder(deployment),
+            ready: VecDeque::new(),
+            finished: false,
+        };
         let stream = futures_util::stream::unfold(state, move |mut pump| {
             let label = label.clone();
             let scrubber = scrubber.clone();
@@ -169,7 +218,10 @@ impl Pump {
                 }
                 Some(Err(e)) => {
                     self.finished = true;
-                    self.ready.push_back(Err(Error::new(ErrorKind::Connection, format!("{label}: the stream broke: {}", scrubber.scrub(&e.to_string())))));
+                    self.ready.push_back(Err(Error::new(
+                        ErrorKind::Connection,
+                        format!("{label}: the stream broke: {}", scrubber.scrub(&e.to_string())),
+                    )));
                 }
                 None => {
                     if let Some(event) = self.parser.finish() {

@@ -48,11 +48,25 @@ pub fn provider_message(body: &str) -> String {
 
 /// Seconds from `retry-after-ms` or `retry-after` (seconds; HTTP dates are ignored).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<f64> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
-    get("retry-after-ms").map(|ms| ms / 1000.0).or_else(|| get("retry-after")).filter(|s| s.is_finite() && *s >= 0.0)
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    get("retry-after-ms")
+        .map(|ms| ms / 1000.0)
+        .or_else(|| get("retry-after"))
+        .filter(|s| s.is_finite() && *s >= 0.0)
 }
 
-pub fn from_status(status: u16, body: &str, retry_after: Option<f64>, origin: &Origin<'_>, scrubber: &Scrubber) -> Error {
+pub fn from_status(
+    status: u16,
+    body: &str,
+    retry_after: Option<f64>,
+    origin: &Origin<'_>,
+    scrubber: &Scrubber,
+) -> Error {
     let (kind, retryable) = kind_for_status(status);
     let said = scrubber.scrub(&provider_message(body));
     let next = match kind {
@@ -79,11 +93,20 @@ pub fn from_status(status: u16, body: &str, retry_after: Option<f64>, origin: &O
 pub fn from_transport(err: &reqwest::Error, origin: &Origin<'_>, scrubber: &Scrubber) -> Error {
     let detail = scrubber.scrub(&error_chain(err));
     if err.is_timeout() {
-        Error::new(ErrorKind::Timeout, format!("deployment `{}` (provider `{}`) timed out: {detail}", origin.deployment, origin.provider))
+        Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "deployment `{}` (provider `{}`) timed out: {detail}",
+                origin.deployment, origin.provider
+            ),
+        )
     } else {
         Error::new(
             ErrorKind::Connection,
-            format!("cannot reach deployment `{}` (provider `{}`): {detail}; check api_base and that the server is up", origin.deployment, origin.provider),
+            format!(
+                "cannot reach deployment `{}` (provider `{}`): {detail}; check api_base and that the server is up",
+                origin.deployment, origin.provider
+            ),
         )
     }
 }

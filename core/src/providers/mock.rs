@@ -27,7 +27,13 @@ impl MockProvider {
             .as_ref()
             .and_then(|s| Script::from_value(s).ok())
             .unwrap_or_default();
-        MockProvider { name: config.name.clone(), script, latency: config.latency, ids: AtomicU64::new(0), calls: AtomicU64::new(0) }
+        MockProvider {
+            name: config.name.clone(),
+            script,
+            latency: config.latency,
+            ids: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+        }
     }
 
     /// How many calls reached this provider (tests use it like the HTTP server's counters).
@@ -45,13 +51,25 @@ impl MockProvider {
         if step.status != 200 {
             let body = step.error_body().to_string();
             let retry_after = step.retry_after.as_deref().and_then(|s| s.parse().ok());
-            let origin = Origin { deployment: &deployment.name, provider: &self.name };
-            return Err(http_error::from_status(step.status, &body, retry_after, &origin, &Scrubber::new()));
+            let origin = Origin {
+                deployment: &deployment.name,
+                provider: &self.name,
+            };
+            return Err(http_error::from_status(
+                step.status,
+                &body,
+                retry_after,
+                &origin,
+                &Scrubber::new(),
+            ));
         }
         if step.malformed {
             return Err(Error::new(
                 ErrorKind::ProviderError,
-                format!("deployment `{}` (provider `{}`) sent a response that is not valid JSON (scripted)", deployment.name, self.name),
+                format!(
+                    "deployment `{}` (provider `{}`) sent a response that is not valid JSON (scripted)",
+                    deployment.name, self.name
+                ),
             ));
         }
         let id = format!("chatcmpl-mock-{}", self.ids.fetch_add(1, Ordering::Relaxed) + 1);
@@ -59,29 +77,59 @@ impl MockProvider {
     }
 
     pub async fn chat(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
-        let (step, id) = within_first_token(limits, &format!("deployment `{}`", deployment.name), self.begin(deployment)).await?;
+        let (step, id) = within_first_token(
+            limits,
+            &format!("deployment `{}`", deployment.name),
+            self.begin(deployment),
+        )
+        .await?;
         Ok(step.completion(&id, &deployment.model, request))
     }
 
     pub async fn embeddings(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<Value> {
-        within_first_token(limits, &format!("deployment `{}`", deployment.name), self.begin(deployment)).await?;
+        within_first_token(
+            limits,
+            &format!("deployment `{}`", deployment.name),
+            self.begin(deployment),
+        )
+        .await?;
         let inputs = super::dialect::embedding_inputs(request);
         let dims = request.get("dimensions").and_then(Value::as_u64).unwrap_or(8) as usize;
-        let vectors = inputs.iter().map(|t| serde_json::json!(crate::mock::embedding_vector(t, dims))).collect();
+        let vectors = inputs
+            .iter()
+            .map(|t| serde_json::json!(crate::mock::embedding_vector(t, dims)))
+            .collect();
         let tokens = inputs.iter().map(|t| crate::tokens::estimate_text(t)).sum();
         Ok(super::dialect::embeddings_response(&deployment.model, vectors, tokens))
     }
 
-    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
-        let (step, id) = within_first_token(limits, &format!("deployment `{}`", deployment.name), self.begin(deployment)).await?;
+    pub async fn chat_stream(
+        &self,
+        deployment: &DeploymentConfig,
+        request: &Value,
+        limits: &Limits,
+    ) -> Result<ChunkStream> {
+        let (step, id) = within_first_token(
+            limits,
+            &format!("deployment `{}`", deployment.name),
+            self.begin(deployment),
+        )
+        .await?;
         let mut upstream = request.clone();
         upstream["stream_options"]["include_usage"] = Value::Bool(true);
-        let mut items: Vec<Result<Value>> = step.chunks(&id, &deployment.model, &upstream).into_iter().map(Ok).collect();
+        let mut items: Vec<Result<Value>> = step
+            .chunks(&id, &deployment.model, &upstream)
+            .into_iter()
+            .map(Ok)
+            .collect();
         if let Some(n) = step.cut_after {
             items.truncate(n);
             items.push(Err(Error::new(
                 ErrorKind::Connection,
-                format!("deployment `{}` (provider `{}`): the stream broke (scripted cut)", deployment.name, self.name),
+                format!(
+                    "deployment `{}` (provider `{}`): the stream broke (scripted cut)",
+                    deployment.name, self.name
+                ),
             )));
         }
         let (delay, stall_after) = (step.chunk_delay, step.stall_after);

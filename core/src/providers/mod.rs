@@ -13,12 +13,12 @@ pub mod presets;
 pub mod sse;
 
 use crate::config::{DeploymentConfig, ProviderConfig, TimeoutConfig};
-use presets::Wire;
-use std::time::Duration;
 use crate::error::Result;
 use crate::secrets::Scrubber;
 use futures_util::stream::BoxStream;
+use presets::Wire;
 use serde_json::Value;
+use std::time::Duration;
 
 pub use http_error::kind_for_status;
 
@@ -34,16 +34,29 @@ pub struct Limits {
 
 impl From<&TimeoutConfig> for Limits {
     fn from(t: &TimeoutConfig) -> Limits {
-        Limits { connect: t.connect, first_token: t.first_token }
+        Limits {
+            connect: t.connect,
+            first_token: t.first_token,
+        }
     }
 }
 
 /// Runs `future` within the first-token limit, if any.
-pub(crate) async fn within_first_token<T>(limits: &Limits, what: &str, future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+pub(crate) async fn within_first_token<T>(
+    limits: &Limits,
+    what: &str,
+    future: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
     match limits.first_token {
         None => future.await,
         Some(t) => tokio::time::timeout(t, future).await.unwrap_or_else(|_| {
-            Err(crate::Error::new(crate::ErrorKind::Timeout, format!("{what} sent nothing within the first-token timeout of {:.3}s", t.as_secs_f64())))
+            Err(crate::Error::new(
+                crate::ErrorKind::Timeout,
+                format!(
+                    "{what} sent nothing within the first-token timeout of {:.3}s",
+                    t.as_secs_f64()
+                ),
+            ))
         }),
     }
 }
@@ -83,7 +96,12 @@ impl Provider {
     }
 
     /// Opens a stream; errors before the first byte come back here, later ones in the stream.
-    pub async fn chat_stream(&self, deployment: &DeploymentConfig, request: &Value, limits: &Limits) -> Result<ChunkStream> {
+    pub async fn chat_stream(
+        &self,
+        deployment: &DeploymentConfig,
+        request: &Value,
+        limits: &Limits,
+    ) -> Result<ChunkStream> {
         match self {
             Provider::Http(p) => p.chat_stream(deployment, request, limits).await,
             Provider::Mock(p) => p.chat_stream(deployment, request, limits).await,

@@ -19,7 +19,10 @@ pub struct OpenAi {
 
 impl OpenAi {
     pub fn for_provider(config: &ProviderConfig) -> OpenAi {
-        OpenAi { azure: config.preset.wire == Wire::AzureOpenAi, nine_char_tool_ids: config.preset.nine_char_tool_ids }
+        OpenAi {
+            azure: config.preset.wire == Wire::AzureOpenAi,
+            nine_char_tool_ids: config.preset.nine_char_tool_ids,
+        }
     }
 }
 
@@ -32,7 +35,10 @@ impl Dialect for OpenAi {
         let base = provider.api_base.as_deref().unwrap_or_default().trim_end_matches('/');
         match (self.azure, &provider.api_version) {
             (false, _) => format!("{base}/chat/completions"),
-            (true, Some(version)) => format!("{base}/openai/deployments/{}/chat/completions?api-version={version}", deployment.model),
+            (true, Some(version)) => format!(
+                "{base}/openai/deployments/{}/chat/completions?api-version={version}",
+                deployment.model
+            ),
             (true, None) => format!("{base}/openai/v1/chat/completions"),
         }
     }
@@ -49,7 +55,9 @@ impl Dialect for OpenAi {
     }
 
     fn headers(&self, provider: &ProviderConfig, headers: &mut HeaderMap) {
-        let Some(key) = provider.api_key.as_deref().filter(|k| !k.is_empty()) else { return };
+        let Some(key) = provider.api_key.as_deref().filter(|k| !k.is_empty()) else {
+            return;
+        };
         if self.azure {
             if let Some(v) = header(key) {
                 headers.insert("api-key", v);
@@ -104,10 +112,17 @@ impl StreamDecoder for OpenAiStream {
             self.done = true;
             return Ok(vec![]);
         }
-        let mut chunk: Value = serde_json::from_str(data)
-            .map_err(|e| Error::new(ErrorKind::ProviderError, format!("sent a stream event that is not JSON: {e}")))?;
+        let mut chunk: Value = serde_json::from_str(data).map_err(|e| {
+            Error::new(
+                ErrorKind::ProviderError,
+                format!("sent a stream event that is not JSON: {e}"),
+            )
+        })?;
         if chunk.get("error").is_some_and(|e| !e.is_null()) {
-            return Err(Error::new(ErrorKind::ProviderError, format!("sent an error in the stream: {}", provider_message(data))));
+            return Err(Error::new(
+                ErrorKind::ProviderError,
+                format!("sent an error in the stream: {}", provider_message(data)),
+            ));
         }
         // vLLM sends `choices: null` (or none) on the usage chunk; Groq's older streams put
         // usage under `x_groq`.
@@ -152,7 +167,9 @@ fn rewrite_tool_ids(body: &mut Value) {
         for b in id.bytes() {
             hash = (hash ^ u64::from(b)).wrapping_mul(0x100000001b3);
         }
-        (0..9).map(|i| ALPHABET[((hash >> (i * 6)) % 62) as usize] as char).collect()
+        (0..9)
+            .map(|i| ALPHABET[((hash >> (i * 6)) % 62) as usize] as char)
+            .collect()
     }
     let mut mapped: HashMap<String, String> = HashMap::new();
     let mut map_id = |v: &mut Value| {
@@ -161,11 +178,21 @@ fn rewrite_tool_ids(body: &mut Value) {
             *v = Value::String(new);
         }
     };
-    for message in body.get_mut("messages").and_then(Value::as_array_mut).into_iter().flatten() {
+    for message in body
+        .get_mut("messages")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
         if let Some(id) = message.get_mut("tool_call_id") {
             map_id(id);
         }
-        for call in message.get_mut("tool_calls").and_then(Value::as_array_mut).into_iter().flatten() {
+        for call in message
+            .get_mut("tool_calls")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             if let Some(id) = call.get_mut("id") {
                 map_id(id);
             }
@@ -184,7 +211,12 @@ mod tests {
             {"role": "tool", "tool_call_id": "call_0fypS1hVX_long", "content": "42"},
         ]});
         rewrite_tool_ids(&mut body);
-        let a = body.pointer("/messages/0/tool_calls/0/id").unwrap().as_str().unwrap().to_owned();
+        let a = body
+            .pointer("/messages/0/tool_calls/0/id")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
         assert_eq!(a.len(), 9);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
         assert_eq!(body.pointer("/messages/1/tool_call_id").unwrap(), &json!(a));

@@ -9,7 +9,16 @@ use crate::mock::wire::{self, Flavor};
 use serde_json::{Value, json};
 
 fn deployment(model: &str) -> DeploymentConfig {
-    DeploymentConfig { name: "d".into(), provider: "p".into(), model: model.into(), region: None, rpm: None, tpm: None, weight: 1, max_input_tokens: None }
+    DeploymentConfig {
+        name: "d".into(),
+        provider: "p".into(),
+        model: model.into(),
+        region: None,
+        rpm: None,
+        tpm: None,
+        weight: 1,
+        max_input_tokens: None,
+    }
 }
 
 fn decode(decoder: &mut dyn StreamDecoder, pieces: &[&[u8]]) -> Vec<Value> {
@@ -35,9 +44,28 @@ fn decode(decoder: &mut dyn StreamDecoder, pieces: &[&[u8]]) -> Vec<Value> {
 
 fn cases() -> Vec<(Flavor, Box<dyn Dialect>)> {
     vec![
-        (Flavor::OpenAi, Box::new(super::openai::OpenAi { azure: false, nine_char_tool_ids: false })),
-        (Flavor::Azure, Box::new(super::openai::OpenAi { azure: true, nine_char_tool_ids: false })),
-        (Flavor::Anthropic, Box::new(super::anthropic::Anthropic::for_provider(&crate::Config::from_text("providers: {a: {type: anthropic, api_key: k}}").unwrap().providers["a"]))),
+        (
+            Flavor::OpenAi,
+            Box::new(super::openai::OpenAi {
+                azure: false,
+                nine_char_tool_ids: false,
+            }),
+        ),
+        (
+            Flavor::Azure,
+            Box::new(super::openai::OpenAi {
+                azure: true,
+                nine_char_tool_ids: false,
+            }),
+        ),
+        (
+            Flavor::Anthropic,
+            Box::new(super::anthropic::Anthropic::for_provider(
+                &crate::Config::from_text("providers: {a: {type: anthropic, api_key: k}}")
+                    .unwrap()
+                    .providers["a"],
+            )),
+        ),
         (Flavor::Gemini, Box::new(super::gemini::Gemini)),
         (Flavor::Cohere, Box::new(super::cohere::Cohere)),
     ]
@@ -48,17 +76,28 @@ fn stream_decoders_are_split_invariant() {
     let step = Step {
         status: 200,
         reply: Some("Zwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich.".into()),
-        tool_calls: Some(json!([{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"q\":\"naïve ☃\"}"}}])),
+        tool_calls: Some(
+            json!([{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"q\":\"naïve ☃\"}"}}]),
+        ),
         ..Step::default()
     };
     let request = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": true, "stream_options": {"include_usage": true}});
     for (flavor, dialect) in cases() {
-        let asked = wire::Asked { flavor, model: "m".into(), stream: true, neutral: request.clone(), key: String::new() };
+        let asked = wire::Asked {
+            flavor,
+            model: "m".into(),
+            stream: true,
+            neutral: request.clone(),
+            key: String::new(),
+        };
         let bytes: Vec<u8> = wire::events(flavor, &step, "id-1", &asked).concat().into_bytes();
         let whole = decode(dialect.stream_decoder(&deployment("m")).as_mut(), &[&bytes]);
         assert!(whole.len() > 5, "{flavor:?} decoded too little: {whole:?}");
         for cut in 0..=bytes.len() {
-            let split = decode(dialect.stream_decoder(&deployment("m")).as_mut(), &[&bytes[..cut], &bytes[cut..]]);
+            let split = decode(
+                dialect.stream_decoder(&deployment("m")).as_mut(),
+                &[&bytes[..cut], &bytes[cut..]],
+            );
             assert_eq!(split, whole, "{flavor:?} differs when split at byte {cut}");
         }
         let mut seed: u64 = 0x9e3779b97f4a7c15;
@@ -72,7 +111,11 @@ fn stream_decoders_are_split_invariant() {
                 pieces.push(&bytes[at..end]);
                 at = end;
             }
-            assert_eq!(decode(dialect.stream_decoder(&deployment("m")).as_mut(), &pieces), whole, "{flavor:?} differs on a random split");
+            assert_eq!(
+                decode(dialect.stream_decoder(&deployment("m")).as_mut(), &pieces),
+                whole,
+                "{flavor:?} differs on a random split"
+            );
         }
     }
 }

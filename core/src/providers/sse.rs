@@ -58,7 +58,10 @@ impl SseParser {
         }
         let data = self.data.join("\n");
         self.data.clear();
-        Some(SseEvent { event: self.event.take(), data })
+        Some(SseEvent {
+            event: self.event.take(),
+            data,
+        })
     }
 }
 

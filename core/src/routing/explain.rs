@@ -11,11 +11,23 @@ use serde_json::{Value, json};
 use std::time::Instant;
 
 /// Explains routing for `model` with these tags, for a prompt of `prompt_tokens` (estimated).
-pub fn explain(config: &Config, prices: &PriceBook, router: &Router, model: &str, options: &CallOptions, prompt_tokens: u64) -> Result<Value> {
+pub fn explain(
+    config: &Config,
+    prices: &PriceBook,
+    router: &Router,
+    model: &str,
+    options: &CallOptions,
+    prompt_tokens: u64,
+) -> Result<Value> {
     let text = "x".repeat((prompt_tokens.saturating_sub(3) * 4) as usize);
     let request = json!({"model": model, "messages": [{"role": "user", "content": text}]});
     let plan = Plan::for_request(config, prices, model, &request, options)?;
-    let inputs = Inputs { health: &router.health, prices, prompt_tokens: plan.prompt_tokens, output_tokens: plan.output_tokens };
+    let inputs = Inputs {
+        health: &router.health,
+        prices,
+        prompt_tokens: plan.prompt_tokens,
+        output_tokens: plan.output_tokens,
+    };
     let scratch = RoundRobin::default(); // explaining must not move the real round-robin
     let now = Instant::now();
     let mut candidates = Vec::new();
@@ -28,26 +40,48 @@ pub fn explain(config: &Config, prices: &PriceBook, router: &Router, model: &str
             let live = health.map(|h| h.check(plan.prompt_tokens + plan.output_tokens, now));
             let (kept, reason) = match live {
                 Some(Err(why)) => (false, why.reason()),
-                _ => (true, match group.strategy {
-                    crate::config::Strategy::Weighted => format!("weight {} of {total_weight}", d.weight),
-                    crate::config::Strategy::LeastLatency => format!("latency score {:.1} ms", health.and_then(|h| h.ewma_ms()).unwrap_or(0.0)),
-                    crate::config::Strategy::LowestCost => match strategy::estimated_cost(d, &inputs) {
-                        Some(c) => format!("estimated cost ${c:.6}"),
-                        None => "no price: tried after priced deployments".into(),
+                _ => (
+                    true,
+                    match group.strategy {
+                        crate::config::Strategy::Weighted => format!("weight {} of {total_weight}", d.weight),
+                        crate::config::Strategy::LeastLatency => format!(
+                            "latency score {:.1} ms",
+                            health.and_then(|h| h.ewma_ms()).unwrap_or(0.0)
+                        ),
+                        crate::config::Strategy::LowestCost => match strategy::estimated_cost(d, &inputs) {
+                            Some(c) => format!("estimated cost ${c:.6}"),
+                            None => "no price: tried after priced deployments".into(),
+                        },
+                        crate::config::Strategy::LeastBusy => {
+                            format!("{} in flight", health.map(|h| h.in_flight()).unwrap_or(0))
+                        }
+                        crate::config::Strategy::Priority => "in priority order".into(),
                     },
-                    crate::config::Strategy::LeastBusy => format!("{} in flight", health.map(|h| h.in_flight()).unwrap_or(0)),
-                    crate::config::Strategy::Priority => "in priority order".into(),
-                }),
+                ),
             };
             if kept && would_serve.is_null() {
                 would_serve = json!(d.name);
             }
-            candidates.push(candidate(d, &group.route, kept, &reason, health.map(|h| h.as_ref()), now));
+            candidates.push(candidate(
+                d,
+                &group.route,
+                kept,
+                &reason,
+                health.map(|h| h.as_ref()),
+                now,
+            ));
         }
     }
     for (name, reason) in &plan.skipped {
         if let Some(d) = config.deployments.get(name) {
-            candidates.push(candidate(d, &plan.route, false, reason, router.health.get(name).map(|h| h.as_ref()), now));
+            candidates.push(candidate(
+                d,
+                &plan.route,
+                false,
+                reason,
+                router.health.get(name).map(|h| h.as_ref()),
+                now,
+            ));
         }
     }
     Ok(json!({
@@ -59,7 +93,14 @@ pub fn explain(config: &Config, prices: &PriceBook, router: &Router, model: &str
     }))
 }
 
-fn candidate(d: &crate::config::DeploymentConfig, route: &str, kept: bool, reason: &str, health: Option<&super::health::Health>, now: Instant) -> Value {
+fn candidate(
+    d: &crate::config::DeploymentConfig,
+    route: &str,
+    kept: bool,
+    reason: &str,
+    health: Option<&super::health::Health>,
+    now: Instant,
+) -> Value {
     json!({
         "deployment": d.name,
         "route": route,

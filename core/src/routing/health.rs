@@ -27,7 +27,11 @@ struct Gcra {
 impl Gcra {
     fn per_minute(limit: u64) -> Gcra {
         let window = Duration::from_secs(60);
-        Gcra { per_unit: window / limit.max(1) as u32, window, tat: None }
+        Gcra {
+            per_unit: window / limit.max(1) as u32,
+            window,
+            tat: None,
+        }
     }
 
     fn cost(&self, units: u64) -> Duration {
@@ -146,7 +150,9 @@ impl Health {
         let s = self.lock();
         match s.opened_at {
             None => BreakerState::Closed,
-            Some(at) if now < at + s.cooldown => BreakerState::Open { remaining: at + s.cooldown - now },
+            Some(at) if now < at + s.cooldown => BreakerState::Open {
+                remaining: at + s.cooldown - now,
+            },
             Some(_) => BreakerState::HalfOpen,
         }
     }
@@ -173,7 +179,12 @@ impl Health {
         }
         drop(s);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        Ok(Admission { health: self.clone(), tokens, probe, done: false })
+        Ok(Admission {
+            health: self.clone(),
+            tokens,
+            probe,
+            done: false,
+        })
     }
 }
 
@@ -200,7 +211,10 @@ fn check_locked(s: &State, tokens: u64, now: Instant) -> Result<(), Unavailable>
 
 /// Whether a failure says something about the deployment's health (not the request's).
 fn counts_against_health(error: &Error) -> bool {
-    matches!(error.kind, ErrorKind::ProviderError | ErrorKind::Timeout | ErrorKind::Connection | ErrorKind::StreamInterrupted)
+    matches!(
+        error.kind,
+        ErrorKind::ProviderError | ErrorKind::Timeout | ErrorKind::Connection | ErrorKind::StreamInterrupted
+    )
 }
 
 /// One admitted call; it must end with [`Admission::succeeded`] or [`Admission::failed`]
@@ -236,7 +250,10 @@ impl Admission {
             s.probing = false;
         }
         if error.kind == ErrorKind::RateLimited {
-            let pause = error.retry_after.map(Duration::from_secs_f64).unwrap_or(DEFAULT_429_PAUSE);
+            let pause = error
+                .retry_after
+                .map(Duration::from_secs_f64)
+                .unwrap_or(DEFAULT_429_PAUSE);
             s.paused_until = Some(now + pause);
             return;
         }
@@ -250,9 +267,9 @@ impl Admission {
             return;
         }
         let failures = s.outcomes.iter().filter(|ok| !**ok).count();
-        let ratio_trips = breaker
-            .failure_ratio
-            .is_some_and(|r| s.outcomes.len() >= breaker.min_requests as usize && failures as f64 / s.outcomes.len() as f64 >= r);
+        let ratio_trips = breaker.failure_ratio.is_some_and(|r| {
+            s.outcomes.len() >= breaker.min_requests as usize && failures as f64 / s.outcomes.len() as f64 >= r
+        });
         if self.probe || s.consecutive_failures >= breaker.failures || ratio_trips {
             s.opened_at = Some(now);
             s.cooldown = breaker.cooldown;
@@ -296,16 +313,31 @@ mod tests {
     use super::*;
 
     fn deployment(rpm: Option<u64>) -> DeploymentConfig {
-        DeploymentConfig { name: "d".into(), provider: "p".into(), model: "m".into(), region: None, rpm, tpm: None, weight: 1, max_input_tokens: None }
+        DeploymentConfig {
+            name: "d".into(),
+            provider: "p".into(),
+            model: "m".into(),
+            region: None,
+            rpm,
+            tpm: None,
+            weight: 1,
+            max_input_tokens: None,
+        }
     }
 
     #[test]
     fn breaker_opens_after_consecutive_failures_and_probes_after_cooldown() {
         let h = Health::new(&deployment(None));
-        let cfg = BreakerConfig { failures: 2, cooldown: Duration::from_millis(30), ..BreakerConfig::default() };
+        let cfg = BreakerConfig {
+            failures: 2,
+            cooldown: Duration::from_millis(30),
+            ..BreakerConfig::default()
+        };
         let err = Error::new(ErrorKind::ProviderError, "boom");
         for _ in 0..2 {
-            h.admit(1, Instant::now()).unwrap().failed(&err, Duration::from_millis(1), &cfg);
+            h.admit(1, Instant::now())
+                .unwrap()
+                .failed(&err, Duration::from_millis(1), &cfg);
         }
         assert!(matches!(h.breaker(Instant::now()), BreakerState::Open { .. }));
         assert!(h.admit(1, Instant::now()).is_err());
@@ -331,7 +363,9 @@ mod tests {
     fn rate_limit_pauses_the_deployment() {
         let h = Health::new(&deployment(None));
         let err = Error::new(ErrorKind::RateLimited, "slow down").with_retry_after(Some(5.0));
-        h.admit(1, Instant::now()).unwrap().failed(&err, Duration::ZERO, &BreakerConfig::default());
+        h.admit(1, Instant::now())
+            .unwrap()
+            .failed(&err, Duration::ZERO, &BreakerConfig::default());
         assert!(matches!(h.check(1, Instant::now()), Err(Unavailable::Saturated(_))));
         assert_eq!(h.breaker(Instant::now()), BreakerState::Closed);
     }

@@ -47,12 +47,29 @@ pub struct Plan {
 }
 
 /// Why config rules a deployment out for a call with these tags and this size.
-pub fn static_skip(config: &Config, route: Option<&RouteConfig>, d: &DeploymentConfig, tags: &std::collections::BTreeMap<String, String>, prompt_tokens: u64, context_window: Option<u64>) -> Option<String> {
+pub fn static_skip(
+    config: &Config,
+    route: Option<&RouteConfig>,
+    d: &DeploymentConfig,
+    tags: &std::collections::BTreeMap<String, String>,
+    prompt_tokens: u64,
+    context_window: Option<u64>,
+) -> Option<String> {
     for rule in &config.policies.residency {
-        if rule.when_tags.iter().all(|(k, v)| tags.get(k) == Some(v)) && !d.region.as_ref().is_some_and(|r| rule.regions.contains(r)) {
+        if rule.when_tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+            && !d.region.as_ref().is_some_and(|r| rule.regions.contains(r))
+        {
             let when: Vec<String> = rule.when_tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let region = d.region.as_deref().unwrap_or("unknown");
-            return Some(format!("residency: region `{region}` not allowed for {} (allowed: {})", if when.is_empty() { "any call".to_owned() } else { when.join(",") }, rule.regions.join(", ")));
+            return Some(format!(
+                "residency: region `{region}` not allowed for {} (allowed: {})",
+                if when.is_empty() {
+                    "any call".to_owned()
+                } else {
+                    when.join(",")
+                },
+                rule.regions.join(", ")
+            ));
         }
     }
     for rule in route.map(|r| r.rules.as_slice()).unwrap_or_default() {
@@ -63,7 +80,11 @@ pub fn static_skip(config: &Config, route: Option<&RouteConfig>, d: &DeploymentC
         if let Some(regions) = &rule.regions {
             if !d.region.as_ref().is_some_and(|r| regions.contains(r)) {
                 let region = d.region.as_deref().unwrap_or("unknown");
-                return Some(format!("region `{region}` not allowed for {} (allowed: {})", when.join(","), regions.join(", ")));
+                return Some(format!(
+                    "region `{region}` not allowed for {} (allowed: {})",
+                    when.join(","),
+                    regions.join(", ")
+                ));
             }
         }
         if let Some(targets) = &rule.targets {
@@ -74,21 +95,32 @@ pub fn static_skip(config: &Config, route: Option<&RouteConfig>, d: &DeploymentC
     }
     if let Some(window) = context_window {
         if prompt_tokens > window {
-            return Some(format!("context window {window} tokens < estimated prompt {prompt_tokens} tokens"));
+            return Some(format!(
+                "context window {window} tokens < estimated prompt {prompt_tokens} tokens"
+            ));
         }
     }
     None
 }
 
 impl Plan {
-    pub fn for_request(config: &Config, prices: &crate::pricing::PriceBook, model: &str, request: &Value, options: &CallOptions) -> Result<Plan, Error> {
+    pub fn for_request(
+        config: &Config,
+        prices: &crate::pricing::PriceBook,
+        model: &str,
+        request: &Value,
+        options: &CallOptions,
+    ) -> Result<Plan, Error> {
         let prompt_tokens = tokens::estimate_prompt(request);
         let output_tokens = request
             .get("max_completion_tokens")
             .or_else(|| request.get("max_tokens"))
             .and_then(Value::as_u64)
             .unwrap_or(DEFAULT_OUTPUT_ESTIMATE);
-        let window = |d: &DeploymentConfig| d.max_input_tokens.or_else(|| prices.get(&d.model).and_then(|p| p.max_input_tokens));
+        let window = |d: &DeploymentConfig| {
+            d.max_input_tokens
+                .or_else(|| prices.get(&d.model).and_then(|p| p.max_input_tokens))
+        };
         let mut groups = Vec::new();
         let mut skipped = Vec::new();
         let mut seen: Vec<String> = Vec::new();
@@ -103,13 +135,19 @@ impl Plan {
                         continue;
                     }
                     seen.push(name.clone());
-                    let Some(d) = config.deployments.get(name) else { continue };
+                    let Some(d) = config.deployments.get(name) else {
+                        continue;
+                    };
                     match static_skip(config, Some(route), d, &options.tags, prompt_tokens, window(d)) {
                         Some(reason) => skipped.push((d.name.clone(), reason)),
                         None => deployments.push(d.clone()),
                     }
                 }
-                groups.push(Group { route: r.name.clone(), strategy: r.strategy, deployments });
+                groups.push(Group {
+                    route: r.name.clone(),
+                    strategy: r.strategy,
+                    deployments,
+                });
                 for f in &r.fallbacks {
                     if let Some(next) = config.routes.get(f).filter(|_| !routes_seen.contains(f)) {
                         routes_seen.push(f.clone());
@@ -123,14 +161,25 @@ impl Plan {
                 Some(reason) => skipped.push((d.name.clone(), reason)),
                 None => deployments.push(d.clone()),
             }
-            groups.push(Group { route: d.name.clone(), strategy: Strategy::Priority, deployments });
+            groups.push(Group {
+                route: d.name.clone(),
+                strategy: Strategy::Priority,
+                deployments,
+            });
         } else {
-            let names = config.routes.keys().chain(config.deployments.keys()).map(String::as_str);
+            let names = config
+                .routes
+                .keys()
+                .chain(config.deployments.keys())
+                .map(String::as_str);
             let near = suggest::hint(model, names);
             let known: Vec<&str> = config.routes.keys().map(String::as_str).collect();
             return Err(Error::new(
                 ErrorKind::NotFound,
-                format!("no route or deployment named `{model}`{near} (routes: {}); `model` names a route from the config", known.join(", ")),
+                format!(
+                    "no route or deployment named `{model}`{near} (routes: {}); `model` names a route from the config",
+                    known.join(", ")
+                ),
             ));
         }
         let mut timeout = primary.map(|r| r.timeout).unwrap_or_default();
@@ -171,8 +220,13 @@ impl Plan {
 
     /// The error when every attempt failed: the last failure, with the route's story.
     pub fn exhausted(&self, last: Option<Error>, record: &CallRecord) -> Error {
-        let Some(mut e) = last else { return self.unavailable(record) };
-        e.message = format!("every target of route `{}` failed ({} attempt(s)); last error: {}", self.route, record.attempts, e.message);
+        let Some(mut e) = last else {
+            return self.unavailable(record);
+        };
+        e.message = format!(
+            "every target of route `{}` failed ({} attempt(s)); last error: {}",
+            self.route, record.attempts, e.message
+        );
         e.with_request_id(&record.request_id)
     }
 
@@ -189,11 +243,22 @@ impl Plan {
         } else {
             (ErrorKind::PermissionDenied, false)
         };
-        let retry_after = record.skipped.iter().filter_map(|(_, why)| parse_wait(why)).reduce(f64::min);
-        Error::new(kind, format!("no deployment of route `{}` can take this call: {}", self.route, reasons.join("; ")))
-            .with_retryable(retryable)
-            .with_retry_after(if retryable { retry_after } else { None })
-            .with_request_id(&record.request_id)
+        let retry_after = record
+            .skipped
+            .iter()
+            .filter_map(|(_, why)| parse_wait(why))
+            .reduce(f64::min);
+        Error::new(
+            kind,
+            format!(
+                "no deployment of route `{}` can take this call: {}",
+                self.route,
+                reasons.join("; ")
+            ),
+        )
+        .with_retryable(retryable)
+        .with_retry_after(if retryable { retry_after } else { None })
+        .with_request_id(&record.request_id)
     }
 }
 
@@ -212,7 +277,11 @@ pub struct Router {
 impl Router {
     pub fn new(config: &Config) -> Router {
         Router {
-            health: config.deployments.values().map(|d| (d.name.clone(), Health::new(d))).collect(),
+            health: config
+                .deployments
+                .values()
+                .map(|d| (d.name.clone(), Health::new(d)))
+                .collect(),
             round_robin: RoundRobin::default(),
         }
     }
@@ -231,13 +300,32 @@ pub struct Dispatcher<'a> {
 
 impl<'a> Dispatcher<'a> {
     pub fn new(plan: &'a Plan, router: &'a Router, prices: &'a crate::pricing::PriceBook) -> Dispatcher<'a> {
-        Dispatcher { plan, router, prices, queue: VecDeque::new(), rounds: 0, last_retry_after: None, failed_this_round: false }
+        Dispatcher {
+            plan,
+            router,
+            prices,
+            queue: VecDeque::new(),
+            rounds: 0,
+            last_retry_after: None,
+            failed_this_round: false,
+        }
     }
 
     fn refill(&mut self) {
-        let inputs = Inputs { health: &self.router.health, prices: self.prices, prompt_tokens: self.plan.prompt_tokens, output_tokens: self.plan.output_tokens };
+        let inputs = Inputs {
+            health: &self.router.health,
+            prices: self.prices,
+            prompt_tokens: self.plan.prompt_tokens,
+            output_tokens: self.plan.output_tokens,
+        };
         for group in &self.plan.groups {
-            for i in strategy::order(group.strategy, &group.route, &group.deployments, &inputs, &self.router.round_robin) {
+            for i in strategy::order(
+                group.strategy,
+                &group.route,
+                &group.deployments,
+                &inputs,
+                &self.router.round_robin,
+            ) {
                 self.queue.push_back(group.deployments[i].clone());
             }
         }
@@ -254,7 +342,11 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// The next deployment to try, admitted; `None` when the plan is used up.
-    pub async fn next(&mut self, record: &mut CallRecord, deadline: Option<Instant>) -> Option<(DeploymentConfig, Admission)> {
+    pub async fn next(
+        &mut self,
+        record: &mut CallRecord,
+        deadline: Option<Instant>,
+    ) -> Option<(DeploymentConfig, Admission)> {
         loop {
             if record.attempts >= self.plan.max_attempts {
                 return None;
@@ -277,7 +369,9 @@ impl<'a> Dispatcher<'a> {
                 }
             }
             let d = self.queue.pop_front()?;
-            let Some(health) = self.router.health.get(&d.name) else { continue };
+            let Some(health) = self.router.health.get(&d.name) else {
+                continue;
+            };
             let tokens = self.plan.prompt_tokens + self.plan.output_tokens;
             match health.admit(tokens, Instant::now()) {
                 Ok(admission) => {
@@ -301,7 +395,10 @@ impl<'a> Dispatcher<'a> {
     /// add to the storm, so the caller gets the error and its `retry_after` instead.
     fn backoff(&mut self) -> Option<Duration> {
         let retry = &self.plan.retry;
-        let exp = retry.backoff.saturating_mul(1u32 << (self.rounds - 1).min(16)).min(retry.max_backoff);
+        let exp = retry
+            .backoff
+            .saturating_mul(1u32 << (self.rounds - 1).min(16))
+            .min(retry.max_backoff);
         let jittered = exp.mul_f64(rand::random::<f64>());
         match self.last_retry_after.take().map(Duration::from_secs_f64) {
             Some(after) if after > retry.max_backoff => None,

@@ -52,7 +52,11 @@ fn latency_score(d: &DeploymentConfig, inputs: &Inputs<'_>) -> f64 {
 }
 
 pub fn estimated_cost(d: &DeploymentConfig, inputs: &Inputs<'_>) -> Option<f64> {
-    let usage = Usage { input_tokens: inputs.prompt_tokens, output_tokens: inputs.output_tokens, ..Usage::default() };
+    let usage = Usage {
+        input_tokens: inputs.prompt_tokens,
+        output_tokens: inputs.output_tokens,
+        ..Usage::default()
+    };
     inputs.prices.cost(&d.model, &usage)
 }
 
@@ -61,7 +65,13 @@ fn sort_by_key_f64(order: &mut [usize], key: impl Fn(usize) -> f64) {
 }
 
 /// The order to try `candidates` in (indices into it).
-pub fn order(strategy: Strategy, route: &str, candidates: &[DeploymentConfig], inputs: &Inputs<'_>, rr: &RoundRobin) -> Vec<usize> {
+pub fn order(
+    strategy: Strategy,
+    route: &str,
+    candidates: &[DeploymentConfig],
+    inputs: &Inputs<'_>,
+    rr: &RoundRobin,
+) -> Vec<usize> {
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     match strategy {
         Strategy::Priority => {}
@@ -79,16 +89,28 @@ pub fn order(strategy: Strategy, route: &str, candidates: &[DeploymentConfig], i
                 // best, so that a stale EWMA cannot herd every call onto one deployment.
                 let a = rand::random_range(0..candidates.len());
                 let b = (a + rand::random_range(1..candidates.len())) % candidates.len();
-                let winner = if latency_score(&candidates[a], inputs) <= latency_score(&candidates[b], inputs) { a } else { b };
+                let winner = if latency_score(&candidates[a], inputs) <= latency_score(&candidates[b], inputs) {
+                    a
+                } else {
+                    b
+                };
                 order.retain(|i| *i != winner);
                 order.insert(0, winner);
             }
         }
         Strategy::LowestCost => {
-            sort_by_key_f64(&mut order, |i| estimated_cost(&candidates[i], inputs).unwrap_or(f64::INFINITY));
+            sort_by_key_f64(&mut order, |i| {
+                estimated_cost(&candidates[i], inputs).unwrap_or(f64::INFINITY)
+            });
         }
         Strategy::LeastBusy => {
-            order.sort_by_key(|i| inputs.health.get(&candidates[*i].name).map(|h| h.in_flight()).unwrap_or(0));
+            order.sort_by_key(|i| {
+                inputs
+                    .health
+                    .get(&candidates[*i].name)
+                    .map(|h| h.in_flight())
+                    .unwrap_or(0)
+            });
         }
     }
     order
@@ -99,7 +121,16 @@ mod tests {
     use super::*;
 
     fn d(name: &str, weight: u64) -> DeploymentConfig {
-        DeploymentConfig { name: name.into(), provider: "p".into(), model: "m".into(), region: None, rpm: None, tpm: None, weight, max_input_tokens: None }
+        DeploymentConfig {
+            name: name.into(),
+            provider: "p".into(),
+            model: "m".into(),
+            region: None,
+            rpm: None,
+            tpm: None,
+            weight,
+            max_input_tokens: None,
+        }
     }
 
     #[test]

@@ -11,7 +11,12 @@ pub fn neutral(body: &Value) -> Value {
         messages.push(json!({"role": "system", "content": text(system)}));
     }
     for m in body["messages"].as_array().into_iter().flatten() {
-        let results: Vec<&Value> = m["content"].as_array().into_iter().flatten().filter(|b| b["type"] == "tool_result").collect();
+        let results: Vec<&Value> = m["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| b["type"] == "tool_result")
+            .collect();
         if results.is_empty() {
             messages.push(json!({"role": m["role"], "content": text(&m["content"])}));
         }
@@ -25,7 +30,11 @@ pub fn neutral(body: &Value) -> Value {
 fn text(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
-        Value::Array(blocks) => blocks.iter().filter_map(|b| b.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" "),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
         _ => String::new(),
     }
 }
@@ -78,15 +87,27 @@ pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
     let a = answer(step, asked);
     let mut start_usage = usage(&a);
     start_usage["output_tokens"] = json!(1);
-    let mut out = vec![event("message_start", json!({"type": "message_start", "message": {"model": asked.model, "id": format!("msg_{id}"), "type": "message", "role": "assistant", "content": [], "stop_reason": null, "stop_sequence": null, "usage": start_usage}}))];
+    let mut out = vec![event(
+        "message_start",
+        json!({"type": "message_start", "message": {"model": asked.model, "id": format!("msg_{id}"), "type": "message", "role": "assistant", "content": [], "stop_reason": null, "stop_sequence": null, "usage": start_usage}}),
+    )];
     let mut index = 0;
     if let Some(t) = &a.text {
-        out.push(event("content_block_start", json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})));
+        out.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}),
+        ));
         out.push("event: ping\ndata: {\"type\": \"ping\"}\n\n".to_owned());
         for w in words(t) {
-            out.push(event("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": w}})));
+            out.push(event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": w}}),
+            ));
         }
-        out.push(event("content_block_stop", json!({"type": "content_block_stop", "index": index})));
+        out.push(event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": index}),
+        ));
         index += 1;
     }
     for (call_id, name, args) in &a.calls {
@@ -95,7 +116,10 @@ pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
         for piece in halves(&args.to_string()) {
             out.push(event("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}})));
         }
-        out.push(event("content_block_stop", json!({"type": "content_block_stop", "index": index})));
+        out.push(event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": index}),
+        ));
         index += 1;
     }
     out.push(event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop_reason(&a.finish), "stop_sequence": null}, "usage": usage(&a)})));

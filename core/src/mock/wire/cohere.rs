@@ -11,7 +11,11 @@ pub fn neutral(body: &Value) -> Value {
         .flatten()
         .map(|m| {
             let content = match &m["content"] {
-                Value::Array(parts) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" "),
+                Value::Array(parts) => parts
+                    .iter()
+                    .filter_map(|p| p.get("text").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 Value::String(s) => s.clone(),
                 _ => String::new(),
             };
@@ -54,11 +58,20 @@ fn event(name: &str, mut data: Value) -> String {
 
 pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
     let a = answer(step, asked);
-    let mut out = vec![event("message-start", json!({"id": id, "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}}))];
+    let mut out = vec![event(
+        "message-start",
+        json!({"id": id, "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}}),
+    )];
     if let Some(t) = &a.text {
-        out.push(event("content-start", json!({"index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}})));
+        out.push(event(
+            "content-start",
+            json!({"index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}}),
+        ));
         for w in words(t) {
-            out.push(event("content-delta", json!({"index": 0, "delta": {"message": {"content": {"text": w}}}})));
+            out.push(event(
+                "content-delta",
+                json!({"index": 0, "delta": {"message": {"content": {"text": w}}}}),
+            ));
         }
         out.push(event("content-end", json!({"index": 0})));
     }
@@ -66,12 +79,21 @@ pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
         let args = call["function"]["arguments"].as_str().unwrap_or("").to_owned();
         let mut start = call.clone();
         start["function"]["arguments"] = json!("");
-        out.push(event("tool-call-start", json!({"index": i, "delta": {"message": {"tool_calls": start}}})));
+        out.push(event(
+            "tool-call-start",
+            json!({"index": i, "delta": {"message": {"tool_calls": start}}}),
+        ));
         for piece in halves(&args) {
-            out.push(event("tool-call-delta", json!({"index": i, "delta": {"message": {"tool_calls": {"function": {"arguments": piece}}}}})));
+            out.push(event(
+                "tool-call-delta",
+                json!({"index": i, "delta": {"message": {"tool_calls": {"function": {"arguments": piece}}}}}),
+            ));
         }
         out.push(event("tool-call-end", json!({"index": i})));
     }
-    out.push(event("message-end", json!({"delta": {"finish_reason": finish_reason(&a.finish), "usage": usage(&a)}})));
+    out.push(event(
+        "message-end",
+        json!({"delta": {"finish_reason": finish_reason(&a.finish), "usage": usage(&a)}}),
+    ));
     out
 }

@@ -28,7 +28,11 @@ pub fn neutral(body: &Value) -> Value {
 }
 
 fn text(parts: &[Value]) -> String {
-    parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" ")
+    parts
+        .iter()
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn finish_reason(finish: &str) -> &'static str {
@@ -68,7 +72,10 @@ fn usage(a: &super::Answer, done: bool) -> Value {
 }
 
 fn call_parts(a: &super::Answer) -> Vec<Value> {
-    a.calls.iter().map(|(_, name, args)| json!({"functionCall": {"name": name, "args": args}})).collect()
+    a.calls
+        .iter()
+        .map(|(_, name, args)| json!({"functionCall": {"name": name, "args": args}}))
+        .collect()
 }
 
 pub fn body(step: &Step, id: &str, asked: &Asked) -> Value {
@@ -81,7 +88,14 @@ pub fn body(step: &Step, id: &str, asked: &Asked) -> Value {
 
 pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
     let a = answer(step, asked);
-    let mut pieces: Vec<Vec<Value>> = a.text.as_deref().map(words).unwrap_or_default().into_iter().map(|w| vec![json!({"text": w})]).collect();
+    let mut pieces: Vec<Vec<Value>> = a
+        .text
+        .as_deref()
+        .map(words)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|w| vec![json!({"text": w})])
+        .collect();
     let calls = call_parts(&a);
     if !calls.is_empty() {
         pieces.push(calls);

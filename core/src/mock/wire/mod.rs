@@ -37,7 +37,10 @@ pub struct Asked {
 pub fn flavor(path: &str) -> Option<Flavor> {
     if path.ends_with("/v1/messages") {
         Some(Flavor::Anthropic)
-    } else if path.contains(":generateContent") || path.contains(":streamGenerateContent") || path.contains(":batchEmbedContents") {
+    } else if path.contains(":generateContent")
+        || path.contains(":streamGenerateContent")
+        || path.contains(":batchEmbedContents")
+    {
         Some(Flavor::Gemini)
     } else if path.ends_with("/v2/chat") || path.ends_with("/v2/embed") {
         Some(Flavor::Cohere)
@@ -58,8 +61,18 @@ pub fn is_embeddings(path: &str) -> bool {
 /// An embeddings answer in the provider's format (deterministic vectors).
 pub fn embeddings(flavor: Flavor, asked: &Asked, body: &Value) -> Value {
     let texts: Vec<String> = match flavor {
-        Flavor::Cohere => body["texts"].as_array().into_iter().flatten().map(|t| t.as_str().unwrap_or("").to_owned()).collect(),
-        Flavor::Gemini => body["requests"].as_array().into_iter().flatten().map(|r| text_of_parts(&r["content"]["parts"])).collect(),
+        Flavor::Cohere => body["texts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| t.as_str().unwrap_or("").to_owned())
+            .collect(),
+        Flavor::Gemini => body["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| text_of_parts(&r["content"]["parts"]))
+            .collect(),
         _ => match &body["input"] {
             Value::String(s) => vec![s.clone()],
             Value::Array(items) => items.iter().map(|i| i.as_str().unwrap_or("").to_owned()).collect(),
@@ -70,50 +83,126 @@ pub fn embeddings(flavor: Flavor, asked: &Asked, body: &Value) -> Value {
     let vectors: Vec<Vec<f64>> = texts.iter().map(|t| super::embedding_vector(t, dims)).collect();
     let tokens: u64 = texts.iter().map(|t| crate::tokens::estimate_text(t)).sum();
     match flavor {
-        Flavor::Cohere => json!({"id": "embed-mock", "embeddings": {"float": vectors}, "texts": texts, "meta": {"billed_units": {"input_tokens": tokens}}}),
+        Flavor::Cohere => {
+            json!({"id": "embed-mock", "embeddings": {"float": vectors}, "texts": texts, "meta": {"billed_units": {"input_tokens": tokens}}})
+        }
         Flavor::Gemini => json!({"embeddings": vectors.iter().map(|v| json!({"values": v})).collect::<Vec<_>>()}),
         _ => {
-            let data: Vec<Value> = vectors.iter().enumerate().map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v})).collect();
+            let data: Vec<Value> = vectors
+                .iter()
+                .enumerate()
+                .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
+                .collect();
             json!({"object": "list", "data": data, "model": asked.model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
         }
     }
 }
 
 fn text_of_parts(parts: &Value) -> String {
-    parts.as_array().into_iter().flatten().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" ")
+    parts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn header<'a>(headers: &'a std::collections::BTreeMap<String, String>, name: &str) -> Option<&'a str> {
     headers.get(name).map(String::as_str)
 }
 
-pub fn asked(flavor: Flavor, path: &str, query: &str, headers: &std::collections::BTreeMap<String, String>, body: &Value) -> Asked {
+pub fn asked(
+    flavor: Flavor,
+    path: &str,
+    query: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+    body: &Value,
+) -> Asked {
     let bearer = || header(headers, "authorization").map(|h| h.trim_start_matches("Bearer ").to_owned());
     let (model, stream, neutral, key) = match flavor {
-        Flavor::OpenAi => (body["model"].as_str().unwrap_or("").to_owned(), body["stream"] == true, body.clone(), bearer()),
+        Flavor::OpenAi => (
+            body["model"].as_str().unwrap_or("").to_owned(),
+            body["stream"] == true,
+            body.clone(),
+            bearer(),
+        ),
         Flavor::Azure => {
-            let model = path.split("/deployments/").nth(1).and_then(|r| r.split('/').next()).map(str::to_owned).unwrap_or_else(|| body["model"].as_str().unwrap_or("").to_owned());
-            (model, body["stream"] == true, body.clone(), header(headers, "api-key").map(str::to_owned).or_else(bearer))
+            let model = path
+                .split("/deployments/")
+                .nth(1)
+                .and_then(|r| r.split('/').next())
+                .map(str::to_owned)
+                .unwrap_or_else(|| body["model"].as_str().unwrap_or("").to_owned());
+            (
+                model,
+                body["stream"] == true,
+                body.clone(),
+                header(headers, "api-key").map(str::to_owned).or_else(bearer),
+            )
         }
-        Flavor::Anthropic => (body["model"].as_str().unwrap_or("").to_owned(), body["stream"] == true, anthropic::neutral(body), header(headers, "x-api-key").map(str::to_owned)),
+        Flavor::Anthropic => (
+            body["model"].as_str().unwrap_or("").to_owned(),
+            body["stream"] == true,
+            anthropic::neutral(body),
+            header(headers, "x-api-key").map(str::to_owned),
+        ),
         Flavor::Gemini => {
-            let model = path.split("/models/").nth(1).and_then(|r| r.split(':').next()).unwrap_or("").to_owned();
-            let key = header(headers, "x-goog-api-key").map(str::to_owned).or_else(|| query.split('&').find_map(|kv| kv.strip_prefix("key=")).map(str::to_owned));
-            (model, path.contains(":streamGenerateContent"), gemini::neutral(body), key)
+            let model = path
+                .split("/models/")
+                .nth(1)
+                .and_then(|r| r.split(':').next())
+                .unwrap_or("")
+                .to_owned();
+            let key = header(headers, "x-goog-api-key").map(str::to_owned).or_else(|| {
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("key="))
+                    .map(str::to_owned)
+            });
+            (
+                model,
+                path.contains(":streamGenerateContent"),
+                gemini::neutral(body),
+                key,
+            )
         }
-        Flavor::Cohere => (body["model"].as_str().unwrap_or("").to_owned(), body["stream"] == true, cohere::neutral(body), bearer()),
+        Flavor::Cohere => (
+            body["model"].as_str().unwrap_or("").to_owned(),
+            body["stream"] == true,
+            cohere::neutral(body),
+            bearer(),
+        ),
     };
-    Asked { flavor, model, stream, neutral, key: key.unwrap_or_default() }
+    Asked {
+        flavor,
+        model,
+        stream,
+        neutral,
+        key: key.unwrap_or_default(),
+    }
 }
 
 /// The status and body for a request whose key is wrong, as each provider answers it.
 pub fn bad_key(flavor: Flavor, given: &str) -> (u16, Value) {
     match flavor {
-        Flavor::OpenAi | Flavor::Azure => (401, json!({"error": {"message": format!("Incorrect API key provided: {given}. You can find your API key in your account settings."), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}})),
-        Flavor::Anthropic => (401, json!({"type": "error", "error": {"type": "authentication_error", "message": format!("invalid x-api-key: {given}")}, "request_id": "req_mock"})),
-        Flavor::Gemini => (400, json!({"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT",
-            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}})),
-        Flavor::Cohere => (401, json!({"id": "mock-error", "message": format!("invalid api token: {given}")})),
+        Flavor::OpenAi | Flavor::Azure => (
+            401,
+            json!({"error": {"message": format!("Incorrect API key provided: {given}. You can find your API key in your account settings."), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+        ),
+        Flavor::Anthropic => (
+            401,
+            json!({"type": "error", "error": {"type": "authentication_error", "message": format!("invalid x-api-key: {given}")}, "request_id": "req_mock"}),
+        ),
+        Flavor::Gemini => (
+            400,
+            json!({"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}}),
+        ),
+        Flavor::Cohere => (
+            401,
+            json!({"id": "mock-error", "message": format!("invalid api token: {given}")}),
+        ),
     }
 }
 
@@ -153,7 +242,11 @@ pub fn events(flavor: Flavor, step: &Step, id: &str, asked: &Asked) -> Vec<Strin
 fn message(step: &Step) -> String {
     match &step.error {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => o.get("message").and_then(Value::as_str).unwrap_or("scripted failure").to_owned(),
+        Some(Value::Object(o)) => o
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("scripted failure")
+            .to_owned(),
         _ => format!("mock provider scripted failure: HTTP {}", step.status),
     }
 }
@@ -181,8 +274,19 @@ fn answer(step: &Step, asked: &Asked) -> Answer {
             calls
                 .iter()
                 .map(|c| {
-                    let args = c.pointer("/function/arguments").and_then(Value::as_str).and_then(|a| serde_json::from_str(a).ok()).unwrap_or(json!({}));
-                    (c["id"].as_str().unwrap_or("call_mock").to_owned(), c.pointer("/function/name").and_then(Value::as_str).unwrap_or("").to_owned(), args)
+                    let args = c
+                        .pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .and_then(|a| serde_json::from_str(a).ok())
+                        .unwrap_or(json!({}));
+                    (
+                        c["id"].as_str().unwrap_or("call_mock").to_owned(),
+                        c.pointer("/function/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                        args,
+                    )
                 })
                 .collect()
         })

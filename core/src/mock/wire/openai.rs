@@ -5,7 +5,11 @@ use super::{Asked, Step};
 use serde_json::{Value, json};
 
 pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
-    let mut out: Vec<String> = step.chunks(id, &asked.model, &asked.neutral).iter().map(|c| format!("data: {c}\n\n")).collect();
+    let mut out: Vec<String> = step
+        .chunks(id, &asked.model, &asked.neutral)
+        .iter()
+        .map(|c| format!("data: {c}\n\n"))
+        .collect();
     out.push("data: [DONE]\n\n".to_owned());
     out
 }
