@@ -276,7 +276,7 @@ impl Gateway {
         match query {
             Value::Null => {}
             Value::Object(map) => {
-                for key in map.keys().filter(|k| !["group_by", "since"].contains(&k.as_str())) {
+                if let Some(key) = map.keys().find(|k| !["group_by", "since"].contains(&k.as_str())) {
                     let near = crate::config::suggest::hint(key, ["group_by", "since"]);
                     return Err(Error::invalid_request(format!(
                         "unknown usage query key `{key}`{near} (known: group_by, since)"

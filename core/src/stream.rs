@@ -489,11 +489,11 @@ impl Pump {
         self.record.policy["guardrails"] = self.guard.to_json();
         let meta = self.record.to_json();
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(meta.clone());
-        if let (None, Some((key, ttl, chunks))) = (&failure, self.cache.take()) {
-            if let Some(mut response) = crate::cache::response_from_chunks(&chunks) {
-                response["gateway"] = meta.clone();
-                self.gateway.response_cache().put(key, response, ttl);
-            }
+        if let (None, Some((key, ttl, chunks))) = (&failure, self.cache.take())
+            && let Some(mut response) = crate::cache::response_from_chunks(&chunks)
+        {
+            response["gateway"] = meta.clone();
+            self.gateway.response_cache().put(key, response, ttl);
         }
         let error = failure.map(|stop| match stop {
             Stop::Policy(e) => e.with_request_id(&self.record.request_id),

@@ -274,13 +274,13 @@ fn read_provider(name: &str, v: &Value, p: &mut Problems) -> Option<ProviderConf
         return None;
     };
     let api_base = read::string(map, &path, "api_base", p);
-    if let Some(base) = &api_base {
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            p.push(
-                &join(&path, "api_base"),
-                format!("`{base}` is not an http(s) URL; write it like `https://api.openai.com/v1`"),
-            );
-        }
+    if let Some(base) = &api_base
+        && !(base.starts_with("http://") || base.starts_with("https://"))
+    {
+        p.push(
+            &join(&path, "api_base"),
+            format!("`{base}` is not an http(s) URL; write it like `https://api.openai.com/v1`"),
+        );
     }
     if preset.wire == Wire::AzureOpenAi && api_base.is_none() {
         p.push(
@@ -296,10 +296,10 @@ fn read_provider(name: &str, v: &Value, p: &mut Problems) -> Option<ProviderConf
         }
     }
     let script = map.get("script").cloned().filter(|s| !s.is_null());
-    if let Some(script) = &script {
-        if let Err(message) = crate::mock::Script::from_value(script) {
-            p.push(&join(&path, "script"), message);
-        }
+    if let Some(script) = &script
+        && let Err(message) = crate::mock::Script::from_value(script)
+    {
+        p.push(&join(&path, "script"), message);
     }
     let api_key = read::string(map, &path, "api_key", p).or_else(|| {
         preset
@@ -324,14 +324,14 @@ fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> 
     let path = join("deployments", name);
     let map = object(v, &path, &DEPLOYMENT_KEYS, p)?;
     let provider = read::required_string(map, &path, "provider", p);
-    if let Some(provider) = &provider {
-        if !config.providers.contains_key(provider) {
-            let near = suggest::hint(provider, config.providers.keys().map(String::as_str));
-            p.push(
-                &join(&path, "provider"),
-                format!("no provider named `{provider}`{near}; define it under `providers`"),
-            );
-        }
+    if let Some(provider) = &provider
+        && !config.providers.contains_key(provider)
+    {
+        let near = suggest::hint(provider, config.providers.keys().map(String::as_str));
+        p.push(
+            &join(&path, "provider"),
+            format!("no provider named `{provider}`{near}; define it under `providers`"),
+        );
     }
     let model = read::required_string(map, &path, "model", p);
     let weight = read::whole(map, &path, "weight", p).unwrap_or(1);

@@ -280,13 +280,13 @@ pub(super) fn read_keys(v: Option<&Value>, config: &Config, p: &mut Problems) ->
             }
         }
         let expires = read::string(map, &path, "expires", p);
-        if let Some(e) = &expires {
-            if crate::policy::clock::parse_date(e).is_none() {
-                p.push(
-                    &join(&path, "expires"),
-                    format!("`{e}` is not a date; write it as YYYY-MM-DD"),
-                );
-            }
+        if let Some(e) = &expires
+            && crate::policy::clock::parse_date(e).is_none()
+        {
+            p.push(
+                &join(&path, "expires"),
+                format!("`{e}` is not a date; write it as YYYY-MM-DD"),
+            );
         }
         keys.insert(
             name.clone(),

@@ -275,7 +275,7 @@ pub(super) fn read_route(
             object(c, &cpath, &["ttl"], p)
                 .and_then(|cmap| read::duration(cmap, &cpath, "ttl", p))
                 .or_else(|| {
-                    if c.is_object() && !c.get("ttl").is_some() {
+                    if c.is_object() && c.get("ttl").is_none() {
                         p.push(&cpath, "give the cache a `ttl`, like `{ttl: 10m}`");
                     }
                     None

@@ -213,15 +213,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         }
         log.push(json!({"method": method.as_str(), "path": path, "query": query, "headers": headers, "body": request}));
     }
-    if let Some(expected) = &state.api_key {
-        if &asked.key != expected {
-            // Like the real APIs, echo the key that was sent: the gateway must scrub it.
-            let (status, body) = wire::bad_key(asked.flavor, &asked.key);
-            return Ok(full(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED),
-                body,
-            ));
-        }
+    if let Some(expected) = &state.api_key
+        && &asked.key != expected
+    {
+        // Like the real APIs, echo the key that was sent: the gateway must scrub it.
+        let (status, body) = wire::bad_key(asked.flavor, &asked.key);
+        return Ok(full(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED),
+            body,
+        ));
     }
     let script = state.script.read().unwrap_or_else(|e| e.into_inner()).clone();
     let step = script.next_step(&asked.model);
@@ -247,10 +247,10 @@ fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, asked: &wire::As
             StatusCode::from_u16(step.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             wire::error_body(asked.flavor, step),
         );
-        if let Some(after) = &step.retry_after {
-            if let Ok(v) = after.parse() {
-                response.headers_mut().insert("retry-after", v);
-            }
+        if let Some(after) = &step.retry_after
+            && let Ok(v) = after.parse()
+        {
+            response.headers_mut().insert("retry-after", v);
         }
         return response;
     }

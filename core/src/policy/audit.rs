@@ -61,10 +61,10 @@ fn io_error(path: &Path, e: std::io::Error) -> Error {
 impl AuditLog {
     /// Opens (or continues) the log at `path`: the chain resumes from its last line.
     pub fn open(config: &AuditConfig, path: PathBuf) -> Result<AuditLog> {
-        if let Ok(meta) = std::fs::metadata(&path) {
-            if !meta.is_file() {
-                return Err(io_error(&path, std::io::Error::other("not a regular file")));
-            }
+        if let Ok(meta) = std::fs::metadata(&path)
+            && !meta.is_file()
+        {
+            return Err(io_error(&path, std::io::Error::other("not a regular file")));
         }
         let prev = last_line(&path)
             .map_err(|e| io_error(&path, e))?
@@ -102,10 +102,10 @@ impl AuditLog {
     /// Appends one record (an object); adds `prev` and, with a key, `hmac`.
     pub fn append(&self, mut record: Value) -> Result<()> {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if let (Some(max), true) = (self.max_bytes, w.bytes > 0) {
-            if w.bytes >= max {
-                self.rotate(&mut w)?;
-            }
+        if let (Some(max), true) = (self.max_bytes, w.bytes > 0)
+            && w.bytes >= max
+        {
+            self.rotate(&mut w)?;
         }
         record["prev"] = Value::String(w.prev.clone());
         if let Some(key) = &self.key {

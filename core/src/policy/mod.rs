@@ -136,18 +136,18 @@ impl Policy {
             )
             .with_retryable(false));
         };
-        if let Some(expires) = key.expires.as_deref().and_then(clock::parse_date) {
-            if clock::now_secs() >= expires as f64 {
-                return Err(Error::new(
-                    ErrorKind::Authentication,
-                    format!(
-                        "virtual key `{}` expired on {}; issue a new key",
-                        key.name,
-                        key.expires.as_deref().unwrap_or("")
-                    ),
-                )
-                .with_retryable(false));
-            }
+        if let Some(expires) = key.expires.as_deref().and_then(clock::parse_date)
+            && clock::now_secs() >= expires as f64
+        {
+            return Err(Error::new(
+                ErrorKind::Authentication,
+                format!(
+                    "virtual key `{}` expired on {}; issue a new key",
+                    key.name,
+                    key.expires.as_deref().unwrap_or("")
+                ),
+            )
+            .with_retryable(false));
         }
         if !key.routes.is_empty() && !key.routes.iter().any(|r| r == model) {
             return Err(Error::new(

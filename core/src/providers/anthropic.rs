@@ -73,11 +73,11 @@ fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
     if blocks.is_empty() {
         return;
     }
-    if let Some(last) = messages.last_mut().filter(|m| m["role"] == role) {
-        if let Some(existing) = last["content"].as_array_mut() {
-            existing.extend(blocks);
-            return;
-        }
+    if let Some(last) = messages.last_mut().filter(|m| m["role"] == role)
+        && let Some(existing) = last["content"].as_array_mut()
+    {
+        existing.extend(blocks);
+        return;
     }
     messages.push(json!({"role": role, "content": blocks}));
 }

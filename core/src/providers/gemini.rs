@@ -69,11 +69,11 @@ fn push(contents: &mut Vec<Value>, role: &str, parts: Vec<Value>) {
     if parts.is_empty() {
         return;
     }
-    if let Some(last) = contents.last_mut().filter(|c| c["role"] == role) {
-        if let Some(existing) = last["parts"].as_array_mut() {
-            existing.extend(parts);
-            return;
-        }
+    if let Some(last) = contents.last_mut().filter(|c| c["role"] == role)
+        && let Some(existing) = last["parts"].as_array_mut()
+    {
+        existing.extend(parts);
+        return;
     }
     contents.push(json!({"role": role, "parts": parts}));
 }
@@ -378,10 +378,9 @@ impl StreamDecoder for GeminiStream {
                 .get("candidates")
                 .and_then(Value::as_array)
                 .is_none_or(Vec::is_empty)
+                && let Some(e) = blocked(&data)
             {
-                if let Some(e) = blocked(&data) {
-                    return Err(e);
-                }
+                return Err(e);
             }
             out.push(self.maker.delta(json!({"role": "assistant", "content": ""}), None));
         }

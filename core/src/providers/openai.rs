@@ -129,10 +129,10 @@ impl StreamDecoder for OpenAiStream {
         if !chunk.get("choices").is_some_and(Value::is_array) {
             chunk["choices"] = json!([]);
         }
-        if chunk.get("usage").is_none_or(Value::is_null) {
-            if let Some(usage) = chunk.pointer("/x_groq/usage").cloned() {
-                chunk["usage"] = usage;
-            }
+        if chunk.get("usage").is_none_or(Value::is_null)
+            && let Some(usage) = chunk.pointer("/x_groq/usage").cloned()
+        {
+            chunk["usage"] = usage;
         }
         let empty = chunk["choices"].as_array().is_some_and(Vec::is_empty);
         if empty && chunk.get("usage").is_none_or(Value::is_null) {

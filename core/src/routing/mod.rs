@@ -77,28 +77,28 @@ pub fn static_skip(
             continue;
         }
         let when: Vec<String> = rule.when_tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        if let Some(regions) = &rule.regions {
-            if !d.region.as_ref().is_some_and(|r| regions.contains(r)) {
-                let region = d.region.as_deref().unwrap_or("unknown");
-                return Some(format!(
-                    "region `{region}` not allowed for {} (allowed: {})",
-                    when.join(","),
-                    regions.join(", ")
-                ));
-            }
-        }
-        if let Some(targets) = &rule.targets {
-            if !targets.contains(&d.name) {
-                return Some(format!("not a target for {}", when.join(",")));
-            }
-        }
-    }
-    if let Some(window) = context_window {
-        if prompt_tokens > window {
+        if let Some(regions) = &rule.regions
+            && !d.region.as_ref().is_some_and(|r| regions.contains(r))
+        {
+            let region = d.region.as_deref().unwrap_or("unknown");
             return Some(format!(
-                "context window {window} tokens < estimated prompt {prompt_tokens} tokens"
+                "region `{region}` not allowed for {} (allowed: {})",
+                when.join(","),
+                regions.join(", ")
             ));
         }
+        if let Some(targets) = &rule.targets
+            && !targets.contains(&d.name)
+        {
+            return Some(format!("not a target for {}", when.join(",")));
+        }
+    }
+    if let Some(window) = context_window
+        && prompt_tokens > window
+    {
+        return Some(format!(
+            "context window {window} tokens < estimated prompt {prompt_tokens} tokens"
+        ));
     }
     None
 }
