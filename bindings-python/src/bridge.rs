@@ -3,9 +3,11 @@
 //! - Sync calls ([`wait`]) block without the GIL, but wake every 50 ms to run
 //!   `check_signals`, so Ctrl-C interrupts them; returning early drops the future, which
 //!   cancels the upstream request.
-//! - Async calls ([`into_asyncio`]) run the future on the core's runtime and resolve an asyncio
-//!   future from a blocking-pool thread via `loop.call_soon_threadsafe`. Cancelling the asyncio
-//!   future aborts the task, which drops the core future and so cancels upstream.
+//! - Async calls ([`into_asyncio`]) run the future on the core's runtime and settle an asyncio
+//!   future on the loop's own thread: through the loop's waker ([`crate::waker`]), or, where a
+//!   loop cannot watch a socket, from a blocking-pool thread via `loop.call_soon_threadsafe`.
+//!   Cancelling the asyncio future aborts the task, which drops the core future and so cancels
+//!   upstream.
 //!
 //! Why not pyo3-async-runtimes: its threads can still hold the GIL while the interpreter
 //! finalizes, which crashed short scripts at exit (build notes, pitfall 3). Here every GIL entry
@@ -79,17 +81,36 @@ where
         .import(py, "asyncio", "get_running_loop")?
         .call0()?;
     let py_future = event_loop.call_method0("create_future")?;
-    let target = Target {
-        event_loop: event_loop.unbind(),
-        future: py_future.clone().unbind(),
+    #[cfg(unix)]
+    let queue = crate::waker::for_loop(py, &event_loop);
+    #[cfg(not(unix))]
+    let queue: Option<std::sync::Arc<()>> = None;
+    let task = match queue {
+        #[cfg(unix)]
+        Some(queue) => {
+            let target = py_future.clone().unbind();
+            runtime.spawn(async move {
+                let result = future.await;
+                queue.push(Box::new(move |py| {
+                    let (ok, value) = outcome(py, result, convert);
+                    drop(_resolve(target.bind(py), ok, value.into_bound(py)));
+                }));
+            })
+        }
+        _ => {
+            let target = Target {
+                event_loop: event_loop.unbind(),
+                future: py_future.clone().unbind(),
+            };
+            runtime.spawn(async move {
+                let result = future.await;
+                // Taking the GIL can block: do it on the blocking pool, never on a runtime worker.
+                drop(tokio::task::spawn_blocking(move || {
+                    target.resolve(result, convert)
+                }));
+            })
+        }
     };
-    let task = runtime.spawn(async move {
-        let result = future.await;
-        // Taking the GIL can block: do it on the blocking pool, never on a runtime worker.
-        drop(tokio::task::spawn_blocking(move || {
-            target.resolve(result, convert)
-        }));
-    });
     py_future.call_method1(
         "add_done_callback",
         (AbortOnDone {
@@ -97,6 +118,21 @@ where
         },),
     )?;
     Ok(py_future)
+}
+
+/// The value (or exception) a finished call settles its asyncio future with.
+fn outcome<T>(
+    py: Python<'_>,
+    result: sluicegate::Result<T>,
+    convert: Convert<T>,
+) -> (bool, Py<PyAny>) {
+    match result
+        .map_err(|e| error::to_py(py, &e))
+        .and_then(|v| convert(py, v))
+    {
+        Ok(value) => (true, value),
+        Err(err) => (false, err.into_value(py).into_any()),
+    }
 }
 
 /// Where a result goes: an asyncio future and the loop that owns it.
@@ -113,13 +149,7 @@ impl Target {
             std::mem::forget(self);
         } else {
             Python::attach(|py| {
-                let (ok, value) = match result
-                    .map_err(|e| error::to_py(py, &e))
-                    .and_then(|v| convert(py, v))
-                {
-                    Ok(value) => (true, value),
-                    Err(err) => (false, err.into_value(py).into_any()),
-                };
+                let (ok, value) = outcome(py, result, convert);
                 let delivered = resolve_fn(py).and_then(|resolve| {
                     self.event_loop.call_method1(
                         py,

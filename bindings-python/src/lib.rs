@@ -8,6 +8,8 @@ mod error;
 mod gateway;
 mod log;
 mod stream;
+#[cfg(unix)]
+mod waker;
 
 use pyo3::prelude::*;
 

@@ -183,6 +183,28 @@ def test_async_gateway_calls_and_streams() -> None:
     asyncio.run(main())
 
 
+def test_many_concurrent_async_calls_all_complete(mock_server: Any) -> None:
+    """Results reach the loop through one wake-up per batch: under load, none may be lost (a
+    lost wake-up hangs the caller, so the whole run has a deadline)."""
+    server = mock_server({})
+
+    async def main() -> int:
+        gws = [sluicegate.AsyncGateway(mock_config(latency="0ms")), sluicegate.AsyncGateway(http_config(server))]
+        done = 0
+
+        async def worker(gw: sluicegate.AsyncGateway) -> None:
+            nonlocal done
+            for _ in range(60):
+                r = await gw.chat.completions.create(model="chat", messages=HI)
+                assert r.choices
+                done += 1
+
+        await asyncio.wait_for(asyncio.gather(*[worker(gws[i % 2]) for i in range(64)]), 30)
+        return done
+
+    assert asyncio.run(main()) == 64 * 60
+
+
 def test_async_cancellation_cancels_upstream(mock_server: Any) -> None:
     server = mock_server({"gpt-4o": [{"reply": " ".join(["w"] * 300), "chunk_delay": "20ms"}]})
 
