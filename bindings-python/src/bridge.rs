@@ -51,9 +51,7 @@ where
     let mut future = std::pin::pin!(future);
     loop {
         // The timer must be created inside the runtime, hence the async block.
-        let slice = py.detach(|| {
-            runtime.block_on(async { tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await })
-        });
+        let slice = py.detach(|| runtime.block_on(async { tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await }));
         match slice {
             Ok(result) => return result.map_err(|e| error::to_py(py, &e)),
             Err(_) => py.check_signals()?,
@@ -66,20 +64,14 @@ pub type Convert<T> = fn(Python<'_>, T) -> PyResult<Py<PyAny>>;
 
 /// Starts `future` on the core's runtime and returns an asyncio future for its result.
 /// Must be called with an event loop running in this thread.
-pub fn into_asyncio<'py, T, F>(
-    py: Python<'py>,
-    future: F,
-    convert: Convert<T>,
-) -> PyResult<Bound<'py, PyAny>>
+pub fn into_asyncio<'py, T, F>(py: Python<'py>, future: F, convert: Convert<T>) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = sluicegate::Result<T>> + Send + 'static,
     T: Send + 'static,
 {
     let runtime = runtime();
     static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let event_loop = GET_RUNNING_LOOP
-        .import(py, "asyncio", "get_running_loop")?
-        .call0()?;
+    let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
     let py_future = event_loop.call_method0("create_future")?;
     #[cfg(unix)]
     let queue = crate::waker::for_loop(py, &event_loop);
@@ -105,9 +97,7 @@ where
             runtime.spawn(async move {
                 let result = future.await;
                 // Taking the GIL can block: do it on the blocking pool, never on a runtime worker.
-                drop(tokio::task::spawn_blocking(move || {
-                    target.resolve(result, convert)
-                }));
+                drop(tokio::task::spawn_blocking(move || target.resolve(result, convert)));
             })
         }
     };
@@ -121,15 +111,8 @@ where
 }
 
 /// The value (or exception) a finished call settles its asyncio future with.
-fn outcome<T>(
-    py: Python<'_>,
-    result: sluicegate::Result<T>,
-    convert: Convert<T>,
-) -> (bool, Py<PyAny>) {
-    match result
-        .map_err(|e| error::to_py(py, &e))
-        .and_then(|v| convert(py, v))
-    {
+fn outcome<T>(py: Python<'_>, result: sluicegate::Result<T>, convert: Convert<T>) -> (bool, Py<PyAny>) {
+    match result.map_err(|e| error::to_py(py, &e)).and_then(|v| convert(py, v)) {
         Ok(value) => (true, value),
         Err(err) => (false, err.into_value(py).into_any()),
     }
@@ -151,11 +134,8 @@ impl Target {
             Python::attach(|py| {
                 let (ok, value) = outcome(py, result, convert);
                 let delivered = resolve_fn(py).and_then(|resolve| {
-                    self.event_loop.call_method1(
-                        py,
-                        "call_soon_threadsafe",
-                        (resolve, &self.future, ok, value),
-                    )
+                    self.event_loop
+                        .call_method1(py, "call_soon_threadsafe", (resolve, &self.future, ok, value))
                 });
                 // A closed event loop refuses the call; nobody is waiting any more, so drop it.
                 drop(delivered);

@@ -18,11 +18,7 @@ enum Segment {
 
 /// Converts `obj` to JSON; `what` names it in errors (`request`, `config`, ...).
 pub fn to_value(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
-    Walker {
-        what,
-        path: Vec::new(),
-    }
-    .value(obj)
+    Walker { what, path: Vec::new() }.value(obj)
 }
 
 struct Walker<'a> {

@@ -28,10 +28,7 @@ pub fn to_py(py: Python<'_>, error: &sluicegate::Error) -> PyErr {
 
 /// Every error code the core can produce, in the core's order (tests check each is mapped).
 pub fn codes() -> Vec<&'static str> {
-    sluicegate::ErrorKind::ALL
-        .iter()
-        .map(|k| k.code())
-        .collect()
+    sluicegate::ErrorKind::ALL.iter().map(|k| k.code()).collect()
 }
 
 /// Each code's defaults `(status_code, retryable)`, for errors raised on the Python side.

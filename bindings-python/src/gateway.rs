@@ -12,11 +12,11 @@ use crate::bridge;
 use crate::convert;
 use crate::error;
 use crate::stream::NativeStream;
+use pyo3::PyTraverseError;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use serde_json::Value;
 use sluicegate::{CallOptions, Gateway};
-use pyo3::PyTraverseError;
-use pyo3::gc::PyVisit;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,10 +38,7 @@ struct RequestEnd {
 
 impl RequestEnd {
     fn replace(&self, dispatch: Option<Py<PyAny>>) -> Option<Py<PyAny>> {
-        std::mem::replace(
-            &mut *self.dispatch.lock().unwrap_or_else(|e| e.into_inner()),
-            dispatch,
-        )
+        std::mem::replace(&mut *self.dispatch.lock().unwrap_or_else(|e| e.into_inner()), dispatch)
     }
 
     /// Runs on the core's background thread after each call.
@@ -102,17 +99,13 @@ impl NativeGateway {
     fn from_text(py: Python<'_>, text: &str) -> PyResult<NativeGateway> {
         let text = text.to_owned();
         let loaded = py.detach(move || Gateway::from_text(&text));
-        loaded
-            .map(NativeGateway::new)
-            .map_err(|e| error::to_py(py, &e))
+        loaded.map(NativeGateway::new).map_err(|e| error::to_py(py, &e))
     }
 
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<NativeGateway> {
         let loaded = py.detach(move || Gateway::from_file(&path));
-        loaded
-            .map(NativeGateway::new)
-            .map_err(|e| error::to_py(py, &e))
+        loaded.map(NativeGateway::new).map_err(|e| error::to_py(py, &e))
     }
 
     /// From a dict (the same shape as the YAML file).
@@ -120,9 +113,7 @@ impl NativeGateway {
     fn from_value(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<NativeGateway> {
         let config = convert::to_value(config, "config")?;
         let loaded = py.detach(move || Gateway::from_value(config));
-        loaded
-            .map(NativeGateway::new)
-            .map_err(|e| error::to_py(py, &e))
+        loaded.map(NativeGateway::new).map_err(|e| error::to_py(py, &e))
     }
 
     /// A chat completion, blocking without the GIL; returns the response dict.
@@ -161,11 +152,7 @@ impl NativeGateway {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (request, options) = arguments(py, request, options)?;
         let gateway = self.inner.clone();
-        bridge::into_asyncio(
-            py,
-            async move { gateway.chat(request, options).await },
-            response_to_py,
-        )
+        bridge::into_asyncio(py, async move { gateway.chat(request, options).await }, response_to_py)
     }
 
     /// `chat_stream` for asyncio: an awaitable of a `NativeStream`.
@@ -237,11 +224,7 @@ impl NativeGateway {
 
     /// Usage grouped as `query` asks (`{"group_by": [...], "since": ...}`; `None` is all).
     #[pyo3(signature = (query = None))]
-    fn usage<'py>(
-        &self,
-        py: Python<'py>,
-        query: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn usage<'py>(&self, py: Python<'py>, query: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let query = match query {
             Some(q) => convert::to_value(q, "query")?,
             None => Value::Object(Default::default()),

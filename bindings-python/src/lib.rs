@@ -16,10 +16,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERSION", sluicegate::VERSION)?;
-    m.add(
-        "ERROR_CODES",
-        pyo3::types::PyTuple::new(m.py(), error::codes())?,
-    )?;
+    m.add("ERROR_CODES", pyo3::types::PyTuple::new(m.py(), error::codes())?)?;
     m.add("ERROR_DEFAULTS", error::defaults(m.py())?)?;
     m.add(
         "OPTION_KEYS",

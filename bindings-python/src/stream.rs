@@ -124,12 +124,7 @@ impl NativeStream {
 
     /// The stream's `gateway` dict once it has ended, else `None`.
     fn gateway<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let gateway = self
-            .shared
-            .gateway
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let gateway = self.shared.gateway.lock().unwrap_or_else(|e| e.into_inner()).clone();
         Ok(chunk_to_py(py, gateway)?.into_bound(py))
     }
 

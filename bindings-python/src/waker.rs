@@ -31,10 +31,7 @@ pub struct Queue {
 impl Queue {
     /// Called from any thread, without the GIL.
     pub fn push(&self, settle: Settle) {
-        self.done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(settle);
+        self.done.lock().unwrap_or_else(|e| e.into_inner()).push(settle);
         if !self.armed.swap(true, Ordering::SeqCst) {
             // Non-blocking: a full buffer already means "wake up". A closed loop never reads;
             // its waker (and what is queued) goes when the loop is collected.
@@ -110,8 +107,6 @@ fn make(py: Python<'_>, event_loop: &Bound<'_, PyAny>, pid: u32) -> Option<Py<Lo
         tx,
     });
     let waker = Py::new(py, LoopWaker { queue, rx, pid }).ok()?;
-    event_loop
-        .call_method1("add_reader", (fd, waker.clone_ref(py)))
-        .ok()?;
+    event_loop.call_method1("add_reader", (fd, waker.clone_ref(py))).ok()?;
     Some(waker)
 }
