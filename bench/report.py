@@ -36,10 +36,15 @@ def machine(quick: bool) -> Dict[str, Any]:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         commit = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"], capture_output=True, text=True).stdout.strip()
     except OSError:
         commit, dirty = "", ""
-    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(), "python": platform.python_version(),
+    try:
+        with open("/proc/loadavg") as f:
+            load = " ".join(f.read().split()[:3])
+    except OSError:
+        load = ""
+    return {"nproc": os.cpu_count(), "cpu": cpu, "loadavg_at_report": load, "kernel": platform.release(), "python": platform.python_version(),
             "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
             "commit": commit + ("+dirty" if dirty else ""), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "quick": quick}
@@ -196,7 +201,7 @@ def build(run_dir: str, rust_path: str, quick: bool) -> Dict[str, Any]:
     misses = [k for k, v in t.ratios.items() if v["pass"] is False]
     passes = [k for k, v in t.ratios.items() if v["pass"] is True]
     header = (f"Machine: {m['nproc']} cores, {m['cpu']}, Linux {m['kernel']}, Python {m['python']}, Node {m['node']}; "
-              f"commit {m['commit']}, {m['date']}{' (--quick)' if quick else ''}. "
+              f"commit {m['commit']}, {m['date']}{' (--quick)' if quick else ''}; load average at the end {m['loadavg_at_report']}. "
               f"Targets: {len(passes)} pass, {len(misses)} miss.\n\n")
     md = header + "| measure | sluicegate | baseline | ratio / value | target | result |\n|---|---|---|---|---|---|\n" + "\n".join(t.rows) + "\n"
     data["ratios"] = t.ratios
