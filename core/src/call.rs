@@ -363,13 +363,13 @@ impl Gateway {
             "ttft_ms": event.ttft_ms,
             "overhead_us": event.overhead_us,
         });
-        crate::runtime::runtime().spawn_blocking(move || {
+        hook_thread(Box::new(move || {
             for hook in hooks {
                 if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&payload))).is_err() {
                     crate::log::warn("an on_request_end hook panicked; the call was not affected");
                 }
             }
-        });
+        }));
     }
 }
 
@@ -456,5 +456,33 @@ impl Gateway {
         record.first_token = Some(record.started.elapsed());
         response["gateway"] = record.to_json();
         Some(response)
+    }
+}
+
+/// Runs hook jobs on one thread outside the runtime (so a hook may even make a blocking
+/// gateway call), in order, never on a request's path.
+fn hook_thread(job: Box<dyn FnOnce() + Send>) {
+    use std::sync::mpsc::{Sender, channel};
+    static QUEUE: std::sync::Mutex<Option<(u32, Sender<Box<dyn FnOnce() + Send>>)>> = std::sync::Mutex::new(None);
+    let pid = std::process::id();
+    let mut queue = QUEUE.lock().unwrap_or_else(|e| e.into_inner());
+    // A forked child inherits the parent's sender but not its thread: start a new one.
+    if queue.as_ref().is_none_or(|(owner, _)| *owner != pid) {
+        let (tx, rx) = channel::<Box<dyn FnOnce() + Send>>();
+        let started = std::thread::Builder::new()
+            .name("sluicegate-hooks".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            });
+        if started.is_err() {
+            crate::log::warn("could not start the hook thread; on_request_end hooks are skipped");
+            return;
+        }
+        *queue = Some((pid, tx));
+    }
+    if let Some((_, tx)) = queue.as_ref() {
+        let _ = tx.send(job);
     }
 }

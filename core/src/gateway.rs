@@ -272,6 +272,16 @@ impl Gateway {
             );
             return Ok(hit);
         }
+        // If the caller stops waiting (a dropped future: asyncio cancel, Ctrl-C, an aborted
+        // promise), the call is still recorded, as cancelled.
+        let mut pending = CancelRecorder {
+            gateway: self,
+            kind,
+            request_id: &request_id,
+            route: &plan.route,
+            principal: &principal,
+            armed: true,
+        };
         let result = match self.dispatch(kind, &request, &plan, record, call).await {
             Ok(mut response) => {
                 let meta = &response["gateway"];
@@ -295,6 +305,7 @@ impl Gateway {
             }
             Err(e) => Err(e),
         };
+        pending.armed = false;
         let output = result
             .as_ref()
             .ok()
@@ -405,5 +416,32 @@ impl Gateway {
         let cache = self.cache_slot(&p, &options);
         self.finish("chat", p, cache, |p, d, u, l| async move { p.chat(&d, &u, &l).await })
             .await
+    }
+}
+
+/// Records a call as cancelled if its future is dropped before it finished.
+struct CancelRecorder<'a> {
+    gateway: &'a Gateway,
+    kind: &'a str,
+    request_id: &'a str,
+    route: &'a str,
+    principal: &'a crate::policy::Principal,
+    armed: bool,
+}
+
+impl Drop for CancelRecorder<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let e = Error::new(ErrorKind::Cancelled, "the caller stopped waiting for the call")
+                .with_request_id(self.request_id);
+            self.gateway.audit(
+                self.kind,
+                self.request_id,
+                self.route,
+                Some(self.principal),
+                Err(&e),
+                None,
+            );
+        }
     }
 }

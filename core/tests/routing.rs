@@ -135,3 +135,51 @@ fn on_request_end_hooks_see_every_call_and_cannot_break_one() {
     assert_eq!(second["outcome"], "invalid_request");
     assert_eq!(second["error"]["code"], "invalid_request");
 }
+
+#[test]
+fn a_call_dropped_by_its_caller_is_recorded_as_cancelled_and_hooks_may_call_the_gateway() {
+    let gw = Gateway::from_value(json!({
+        "providers": {"p": {"type": "mock", "script": {"slow": [{"delay": "2s"}]}}},
+        "deployments": {"s": {"provider": "p", "model": "slow"}, "f": {"provider": "p", "model": "gpt-4o"}},
+        "routes": {"slow": {"targets": ["s"]}, "fast": {"targets": ["f"]}}
+    }))
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let inner = gw.clone();
+    gw.on_request_end(move |event| {
+        // A hook may make a blocking call through the gateway (hooks run outside the runtime).
+        let nested = if event["route"] == "slow" {
+            Some(
+                inner
+                    .chat_blocking(
+                        json!({"model": "fast", "messages": [{"role": "user", "content": "from a hook"}]}),
+                        CallOptions::default(),
+                    )
+                    .is_ok(),
+            )
+        } else {
+            None
+        };
+        tx.lock()
+            .unwrap()
+            .send((event["route"].clone(), event["outcome"].clone(), nested))
+            .unwrap();
+    });
+    sluicegate::runtime::runtime().block_on(async {
+        let call = gw.chat(
+            json!({"model": "slow", "messages": [{"role": "user", "content": "hi"}]}),
+            CallOptions::default(),
+        );
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), call)
+                .await
+                .is_err()
+        );
+    });
+    let (route, outcome, nested) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!((route.as_str(), outcome.as_str()), (Some("slow"), Some("cancelled")));
+    assert_eq!(nested, Some(true), "the hook's own gateway call failed");
+    let (route, outcome, _) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!((route.as_str(), outcome.as_str()), (Some("fast"), Some("ok")));
+}
