@@ -68,18 +68,8 @@ fn content_blocks(content: &Value) -> Vec<Value> {
     }
 }
 
-/// Appends to the last message when it has the same role (Anthropic wants alternation).
-fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    if let Some(last) = messages.last_mut().filter(|m| m["role"] == role)
-        && let Some(existing) = last["content"].as_array_mut()
-    {
-        existing.extend(blocks);
-        return;
-    }
-    messages.push(json!({"role": role, "content": blocks}));
+fn push(turns: &mut Vec<Value>, role: &str, items: Vec<Value>) {
+    super::dialect::push_turn(turns, role, "content", items);
 }
 
 fn tool(t: &Value) -> Value {

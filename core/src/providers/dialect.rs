@@ -148,3 +148,18 @@ pub fn embeddings_response(model: &str, vectors: Vec<Value>, tokens: u64) -> Val
         .collect();
     json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 }
+
+/// Appends `items` to the last turn when it has the same role (Anthropic and Gemini want
+/// alternating roles), else starts a new turn `{role, <field>: items}`.
+pub fn push_turn(turns: &mut Vec<Value>, role: &str, field: &str, items: Vec<Value>) {
+    if items.is_empty() {
+        return;
+    }
+    if let Some(last) = turns.last_mut().filter(|t| t["role"] == role)
+        && let Some(existing) = last[field].as_array_mut()
+    {
+        existing.extend(items);
+        return;
+    }
+    turns.push(json!({"role": role, field: items}));
+}

@@ -65,17 +65,8 @@ fn parts_of(content: &Value) -> Vec<Value> {
     }
 }
 
-fn push(contents: &mut Vec<Value>, role: &str, parts: Vec<Value>) {
-    if parts.is_empty() {
-        return;
-    }
-    if let Some(last) = contents.last_mut().filter(|c| c["role"] == role)
-        && let Some(existing) = last["parts"].as_array_mut()
-    {
-        existing.extend(parts);
-        return;
-    }
-    contents.push(json!({"role": role, "parts": parts}));
+fn push(turns: &mut Vec<Value>, role: &str, items: Vec<Value>) {
+    super::dialect::push_turn(turns, role, "parts", items);
 }
 
 /// OpenAI tool calls from a candidate's `functionCall` parts (ids made up when absent).
