@@ -30,16 +30,44 @@ use tokio::sync::mpsc;
 /// A chat completion stream. Dropping it cancels the upstream request.
 pub struct ChatStream {
     pending: VecDeque<Result<Value>>,
-    rx: mpsc::Receiver<Result<Value>>,
+    rx: std::mem::ManuallyDrop<mpsc::Receiver<Result<Value>>>,
     meta: Arc<Mutex<Option<Value>>>,
     request_id: String,
     /// The task reading upstream; `None` for a cached answer replayed from memory.
-    _pump: Option<AbortOnDrop<()>>,
+    pump: std::mem::ManuallyDrop<Option<AbortOnDrop<()>>>,
+    /// The process that opened the stream: its reader task does not exist after `fork()`.
+    pid: u32,
+}
+
+impl Drop for ChatStream {
+    fn drop(&mut self) {
+        if std::process::id() == self.pid {
+            // SAFETY: dropped exactly once, here.
+            unsafe {
+                std::mem::ManuallyDrop::drop(&mut self.rx);
+                std::mem::ManuallyDrop::drop(&mut self.pump);
+            }
+        }
+        // In a forked child the stream is forgotten, not dropped: dropping would deregister the
+        // parent's socket from the I/O driver the two processes share.
+    }
 }
 
 impl ChatStream {
+    fn from_other_process(&self) -> Option<Result<Value>> {
+        (std::process::id() != self.pid).then(|| {
+            Err(Error::invalid_request(
+                "this stream was opened before fork() and cannot be read in the child; open a new stream there",
+            )
+            .with_request_id(&self.request_id))
+        })
+    }
+
     /// The next chunk; `None` once the stream has ended (cleanly or after an `Err`).
     pub async fn next(&mut self) -> Option<Result<Value>> {
+        if let Some(refused) = self.from_other_process() {
+            return Some(refused);
+        }
         if let Some(item) = self.pending.pop_front() {
             return Some(item);
         }
@@ -48,6 +76,9 @@ impl ChatStream {
 
     /// The next chunk, blocking the thread (not for use inside an async runtime).
     pub fn next_blocking(&mut self) -> Option<Result<Value>> {
+        if let Some(refused) = self.from_other_process() {
+            return Some(refused);
+        }
         if let Some(item) = self.pending.pop_front() {
             return Some(item);
         }
@@ -165,10 +196,11 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
         let (_, rx) = mpsc::channel(1);
         return Ok(ChatStream {
             pending,
-            rx,
+            rx: std::mem::ManuallyDrop::new(rx),
+            pid: std::process::id(),
             meta: Arc::new(Mutex::new(Some(hit["gateway"].clone()))),
             request_id: record.request_id.clone(),
-            _pump: None,
+            pump: std::mem::ManuallyDrop::new(None),
         });
     }
     let result = open_prepared(&gateway, &plan, record, request, ticket, principal, guard, cache).await;
@@ -280,10 +312,11 @@ async fn open_prepared(
                 let task = runtime().spawn(pump.run(head, chunks, tx));
                 return Ok(ChatStream {
                     pending,
-                    rx,
+                    rx: std::mem::ManuallyDrop::new(rx),
                     meta,
                     request_id,
-                    _pump: Some(AbortOnDrop(task)),
+                    pump: std::mem::ManuallyDrop::new(Some(AbortOnDrop(task))),
+                    pid: std::process::id(),
                 });
             }
             Err(e) => {
