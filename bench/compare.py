@@ -29,6 +29,9 @@ def main() -> int:
         new = json.load(f)
     if base.get("machine", {}).get("quick") != new.get("machine", {}).get("quick"):
         print("note: one run used --quick and the other did not; sample sizes differ", file=sys.stderr)
+    loads = [d.get("machine", {}).get("loadavg_at_report", "?") for d in (base, new)]
+    print(f"load average at the end of each run: baseline {loads[0]}, latest {loads[1]} "
+          "(on a shared machine, compare runs made under similar load)", file=sys.stderr)
     rows, worse, missing = [], [], []
     for key, b in base.get("ratios", {}).items():
         n = new.get("ratios", {}).get(key)
