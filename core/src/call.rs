@@ -6,7 +6,7 @@ use crate::config::AuditContent;
 use crate::error::{Error, Result};
 use crate::gateway::Gateway;
 use crate::meter::{CallRecord, new_request_id};
-use crate::metrics::{Event, provider_system, usage_report};
+use crate::metrics::{Event, provider_system};
 use crate::options::CallOptions;
 use crate::policy::guard::GuardReport;
 use crate::policy::{Estimate, Principal, Refused, Ticket, clock, pii};
@@ -328,7 +328,7 @@ impl Gateway {
                 ));
             }
         };
-        usage_report(&self.meter().events_since(since), &group_by, since)
+        self.meter().report(&group_by, since)
     }
 
     /// Prometheus text exposition of the gateway's metrics.

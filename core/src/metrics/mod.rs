@@ -1,16 +1,13 @@
-//! Metering: every finished call becomes an [`Event`]; events feed the `usage` report (grouped
+//! Metering: every finished call becomes an [`Event`]; events feed the `usage` rollup (grouped
 //! by any dimension, with latency percentiles) and the Prometheus exposition.
 
 mod prometheus;
 mod usage;
 
-pub use usage::usage_report;
+pub use usage::{Rollup, usage_report};
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
-
-/// Events kept for `usage` queries (older ones fall off; the Prometheus counters keep all).
-const EVENT_LIMIT: usize = 100_000;
 
 /// One finished call.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +36,7 @@ pub struct Event {
 
 #[derive(Default)]
 pub struct Meter {
-    events: Mutex<VecDeque<Event>>,
+    rollup: Mutex<Rollup>,
     prometheus: Mutex<prometheus::Registry>,
 }
 
@@ -49,21 +46,14 @@ impl Meter {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .observe(&event);
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        if events.len() >= EVENT_LIMIT {
-            events.pop_front();
-        }
-        events.push_back(event);
+        self.rollup.lock().unwrap_or_else(|e| e.into_inner()).add(&event);
     }
 
-    pub fn events_since(&self, since: f64) -> Vec<Event> {
-        self.events
+    pub fn report(&self, group_by: &[String], since: f64) -> crate::Result<serde_json::Value> {
+        self.rollup
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|e| e.ts >= since)
-            .cloned()
-            .collect()
+            .report(group_by, since)
     }
 
     pub fn metrics_text(&self) -> String {
