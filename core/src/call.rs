@@ -101,6 +101,14 @@ impl Gateway {
                 }
             }
         };
+        if let Some(store) = &policy.redis {
+            let names: Vec<String> = plan
+                .groups
+                .iter()
+                .flat_map(|g| g.deployments.iter().map(|d| d.name.clone()))
+                .collect();
+            plan.remote_open = store.open_breakers(&names).await;
+        }
         let mut record = CallRecord::new(request_id, plan.route.clone(), principal.tags.clone());
         record.started = started;
         record.started_unix = started_unix;

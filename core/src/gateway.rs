@@ -175,6 +175,13 @@ impl Gateway {
         self.inner.exporter.as_ref()
     }
 
+    /// Tells every process on the shared store that a deployment's breaker just opened.
+    pub(crate) fn breaker_opened(&self, deployment: &str, cooldown: Option<std::time::Duration>) {
+        if let (Some(cooldown), Some(store)) = (cooldown, &self.inner.policy.redis) {
+            store.publish_breaker(deployment, cooldown);
+        }
+    }
+
     pub(crate) fn response_cache(&self) -> &CacheStore {
         &self.inner.cache
     }
@@ -371,7 +378,8 @@ impl Gateway {
                     return Ok(response);
                 }
                 Err(e) => {
-                    admission.failed(&e, took, &plan.breaker);
+                    let opened = admission.failed(&e, took, &plan.breaker);
+                    self.breaker_opened(&deployment.name, opened);
                     record.attempt(&deployment.name, sent, Err(&e));
                     let out_of_time = e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d);
                     if out_of_time || !e.retryable {

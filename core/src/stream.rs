@@ -320,7 +320,8 @@ async fn open_prepared(
                 });
             }
             Err(e) => {
-                admission.failed(&e, sent.elapsed(), &plan.breaker);
+                let opened = admission.failed(&e, sent.elapsed(), &plan.breaker);
+                gateway.breaker_opened(&deployment.name, opened);
                 record.attempt(&deployment.name, sent, Err(&e));
                 if !e.retryable || (e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d)) {
                     let e = e.with_request_id(&record.request_id);
@@ -509,7 +510,10 @@ impl Pump {
         self.record.attempt(&self.deployment.name, self.sent, attempt_outcome);
         if let Some(admission) = self.admission.take() {
             match &failure {
-                Some(Stop::Upstream(e)) => admission.failed(e, self.sent.elapsed(), &self.breaker),
+                Some(Stop::Upstream(e)) => {
+                    let opened = admission.failed(e, self.sent.elapsed(), &self.breaker);
+                    self.gateway.breaker_opened(&self.deployment.name, opened);
+                }
                 _ => admission.succeeded(self.sent.elapsed(), usage.map(|u| u.input_tokens + u.output_tokens)),
             }
         }

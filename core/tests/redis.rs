@@ -209,3 +209,38 @@ fn the_response_cache_is_shared_through_redis() {
     assert_eq!(hit["choices"], first["choices"]);
     assert_eq!(hit["gateway"]["saved_cost_usd"], first["gateway"]["cost_usd"]);
 }
+
+#[test]
+fn a_breaker_opened_in_one_process_is_respected_by_the_others() {
+    let Some(redis) = Redis::start(Redis::free_port()) else {
+        return;
+    };
+    let mut cfg = config(redis.port, json!({}), "fail_closed");
+    cfg["providers"]["p"]["script"] = json!({"broken": [{"status": 500}]});
+    cfg["deployments"] =
+        json!({"bad": {"provider": "p", "model": "broken"}, "good": {"provider": "p", "model": "priced"}});
+    cfg["routes"] = json!({"chat": {"targets": ["bad", "good"], "breaker": {"failures": 2, "cooldown": "60s"}}});
+    let (a, b) = (
+        Gateway::from_value(cfg.clone()).unwrap(),
+        Gateway::from_value(cfg).unwrap(),
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            call(&a).unwrap()["gateway"]["attempts"],
+            2,
+            "a tries the broken deployment first"
+        );
+    }
+    // `a` opened its breaker and publishes it in the background; `b` has never seen `bad` fail.
+    std::thread::sleep(Duration::from_millis(300));
+    let r = call(&b).unwrap();
+    assert_eq!(r["gateway"]["attempts"], 1, "{r}");
+    assert_eq!(r["gateway"]["deployment"], "good");
+    assert!(
+        r["gateway"]["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another process"),
+        "{r}"
+    );
+}

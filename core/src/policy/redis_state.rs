@@ -208,6 +208,50 @@ impl RedisState {
 }
 
 impl RedisState {
+    /// Deployments whose breaker another process opened, with the seconds left (a store that
+    /// cannot be reached reports none: routing then relies on this process's own breakers).
+    pub async fn open_breakers(&self, deployments: &[String]) -> std::collections::HashMap<String, f64> {
+        let mut open = std::collections::HashMap::new();
+        if deployments.is_empty() {
+            return open;
+        }
+        let Ok(mut conn) = self.connection().await else {
+            return open;
+        };
+        let mut cmd = redis::cmd("MGET");
+        for d in deployments {
+            cmd.arg(self.key(&format!("breaker:{d}")));
+        }
+        let Ok(Ok(untils)) = tokio::time::timeout(self.timeout, cmd.query_async::<Vec<Option<f64>>>(&mut conn)).await
+        else {
+            return open;
+        };
+        let now = crate::policy::clock::now_secs();
+        for (d, until) in deployments.iter().zip(untils) {
+            if let Some(until) = until.filter(|u| *u > now) {
+                open.insert(d.clone(), until - now);
+            }
+        }
+        open
+    }
+
+    /// Records, in the background, that a deployment's breaker is open for `cooldown`.
+    pub fn publish_breaker(self: &Arc<Self>, deployment: &str, cooldown: Duration) {
+        let me = self.clone();
+        let key = self.key(&format!("breaker:{deployment}"));
+        let until = crate::policy::clock::now_secs() + cooldown.as_secs_f64();
+        crate::runtime::runtime().spawn(async move {
+            let Ok(mut conn) = me.connection().await else { return };
+            let cmd = redis::cmd("SET")
+                .arg(&key)
+                .arg(until)
+                .arg("PX")
+                .arg(cooldown.as_millis().max(1) as u64)
+                .clone();
+            let _ = tokio::time::timeout(me.timeout, cmd.query_async::<()>(&mut conn)).await;
+        });
+    }
+
     /// A cached value, or `None` (a miss, or the store is unreachable: never an error).
     pub async fn cache_get(&self, key: &str) -> Option<String> {
         let mut conn = self.connection().await.ok()?;

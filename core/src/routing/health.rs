@@ -242,7 +242,8 @@ impl Admission {
         }
     }
 
-    pub fn failed(mut self, error: &Error, latency: Duration, breaker: &BreakerConfig) {
+    /// Notes a failure; returns the cooldown when this failure opened the breaker.
+    pub fn failed(mut self, error: &Error, latency: Duration, breaker: &BreakerConfig) -> Option<Duration> {
         self.done = true;
         let now = Instant::now();
         let mut s = self.health.lock();
@@ -255,16 +256,16 @@ impl Admission {
                 .map(Duration::from_secs_f64)
                 .unwrap_or(DEFAULT_429_PAUSE);
             s.paused_until = Some(now + pause);
-            return;
+            return None;
         }
         if !counts_against_health(error) {
-            return;
+            return None;
         }
         update_ewma(&mut s, latency, now);
         s.consecutive_failures += 1;
         push_outcome(&mut s, false);
         if !breaker.enabled {
-            return;
+            return None;
         }
         let failures = s.outcomes.iter().filter(|ok| !**ok).count();
         let ratio_trips = breaker.failure_ratio.is_some_and(|r| {
@@ -273,7 +274,9 @@ impl Admission {
         if self.probe || s.consecutive_failures >= breaker.failures || ratio_trips {
             s.opened_at = Some(now);
             s.cooldown = breaker.cooldown;
+            return Some(breaker.cooldown);
         }
+        None
     }
 }
 

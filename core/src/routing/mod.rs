@@ -44,6 +44,8 @@ pub struct Plan {
     pub max_attempts: u32,
     pub prompt_tokens: u64,
     pub output_tokens: u64,
+    /// Deployments another process found dead (shared state), with the seconds left.
+    pub remote_open: HashMap<String, f64>,
 }
 
 /// Why config rules a deployment out for a call with these tags and this size.
@@ -197,6 +199,7 @@ impl Plan {
             max_attempts: primary.map(|r| r.max_attempts).unwrap_or(crate::config::ATTEMPT_CAP),
             prompt_tokens,
             output_tokens,
+            remote_open: HashMap::new(),
         })
     }
 
@@ -372,6 +375,15 @@ impl<'a> Dispatcher<'a> {
             let Some(health) = self.router.health.get(&d.name) else {
                 continue;
             };
+            if let Some(left) = self.plan.remote_open.get(&d.name) {
+                if !record.skipped.iter().any(|(name, _)| name == &d.name) {
+                    record.skipped.push((
+                        d.name.clone(),
+                        format!("breaker open in another process (probe in {left:.1}s)"),
+                    ));
+                }
+                continue;
+            }
             let tokens = self.plan.prompt_tokens + self.plan.output_tokens;
             match health.admit(tokens, Instant::now()) {
                 Ok(admission) => {
