@@ -74,6 +74,31 @@ impl ChatStream {
         self.rx.recv().await
     }
 
+    /// Waits for the next chunk, then takes every chunk already received without waiting
+    /// again, up to `max` (at least one). Empty once the stream has ended. A binding crossing
+    /// into another runtime (asyncio, libuv) pays one hop per batch instead of one per chunk.
+    /// An `Err` is always the last item: the stream ends with it.
+    pub async fn next_batch(&mut self, max: usize) -> Vec<Result<Value>> {
+        let mut batch = Vec::new();
+        let Some(first) = self.next().await else {
+            return batch;
+        };
+        let mut failed = first.is_err();
+        batch.push(first);
+        while !failed && batch.len() < max.max(1) {
+            let item = match self.pending.pop_front() {
+                Some(item) => item,
+                None => match self.rx.try_recv() {
+                    Ok(item) => item,
+                    Err(_) => break,
+                },
+            };
+            failed = item.is_err();
+            batch.push(item);
+        }
+        batch
+    }
+
     /// The next chunk, blocking the thread (not for use inside an async runtime).
     pub fn next_blocking(&mut self) -> Option<Result<Value>> {
         if let Some(refused) = self.from_other_process() {
