@@ -87,12 +87,30 @@ impl Gateway {
             tokens: plan.prompt_tokens + crate::providers::dialect::max_tokens(&request).unwrap_or(0),
             worst_cost_usd: worst_cost(plan, self.prices(), &request),
         };
-        let ticket = match policy.reserve(&principal, &plan.route, &estimate(&plan)).await {
+        let watch = |plan: &Plan| -> Vec<String> {
+            if policy.redis.is_none() {
+                return Vec::new();
+            }
+            plan.groups
+                .iter()
+                .flat_map(|g| g.deployments.iter().map(|d| d.name.clone()))
+                .collect()
+        };
+        if let Some(store) = &policy.redis {
+            self.router().publisher.ensure_running(store, &self.router().health);
+        }
+        let mut ticket = match policy
+            .reserve(&principal, &plan.route, &estimate(&plan), &watch(&plan))
+            .await
+        {
             Ok(ticket) => ticket,
             Err(Refused::Error(e)) => return Err(fail(e)),
             Err(Refused::Fallback(route)) => {
                 plan = Plan::for_request(self.config(), self.prices(), &route, &request, &effective).map_err(fail)?;
-                match policy.reserve(&principal, &plan.route, &estimate(&plan)).await {
+                match policy
+                    .reserve(&principal, &plan.route, &estimate(&plan), &watch(&plan))
+                    .await
+                {
                     Ok(ticket) => ticket,
                     Err(Refused::Error(e)) => return Err(fail(e)),
                     Err(Refused::Fallback(_)) => {
@@ -101,14 +119,7 @@ impl Gateway {
                 }
             }
         };
-        if let Some(store) = &policy.redis {
-            let names: Vec<String> = plan
-                .groups
-                .iter()
-                .flat_map(|g| g.deployments.iter().map(|d| d.name.clone()))
-                .collect();
-            plan.remote_open = store.open_breakers(&names).await;
-        }
+        plan.peers = ticket.take_peers();
         let mut record = CallRecord::new(request_id, plan.route.clone(), principal.tags.clone());
         record.started = started;
         record.started_unix = started_unix;

@@ -182,6 +182,10 @@ impl Gateway {
         }
     }
 
+    pub(crate) fn router(&self) -> &crate::routing::Router {
+        &self.inner.router
+    }
+
     pub(crate) fn response_cache(&self) -> &CacheStore {
         &self.inner.cache
     }

@@ -244,3 +244,48 @@ fn a_breaker_opened_in_one_process_is_respected_by_the_others() {
         "{r}"
     );
 }
+
+#[test]
+fn least_busy_counts_the_calls_other_processes_have_in_flight() {
+    let Some(redis) = Redis::start(Redis::free_port()) else {
+        return;
+    };
+    let mut cfg = config(redis.port, json!({}), "fail_closed");
+    cfg["providers"] =
+        json!({"slow": {"type": "mock", "latency": "1500ms"}, "quick": {"type": "mock", "latency": "1ms"}});
+    cfg["deployments"] =
+        json!({"x": {"provider": "slow", "model": "priced"}, "y": {"provider": "quick", "model": "priced"}});
+    cfg["routes"] = json!({"chat": {"strategy": "least-busy", "targets": ["x", "y"]}, "pinned": {"targets": ["x"]}});
+    let busy = Gateway::from_value(cfg.clone()).unwrap();
+    cfg["providers"]["slow"]["latency"] = json!("1ms");
+    let fresh = Gateway::from_value(cfg).unwrap();
+    assert_eq!(
+        call(&fresh).unwrap()["gateway"]["deployment"],
+        "x",
+        "no load anywhere: the first target"
+    );
+
+    // Another gateway (another process, for the store) keeps 4 calls in flight on `x`.
+    let busy = std::sync::Arc::new(busy);
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let busy = busy.clone();
+            std::thread::spawn(move || {
+                busy.chat_blocking(
+                    json!({"model": "pinned", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}),
+                    CallOptions::default(),
+                )
+            })
+        })
+        .collect();
+    // Its figures are published a few times a second.
+    std::thread::sleep(Duration::from_millis(600));
+    let r = call(&fresh).unwrap();
+    assert_eq!(r["gateway"]["deployment"], "y", "x is busy in another process: {r}");
+    for w in workers {
+        assert_eq!(w.join().unwrap().unwrap()["gateway"]["deployment"], "x");
+    }
+    // Once those calls are over, `x` is free again.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(call(&fresh).unwrap()["gateway"]["deployment"], "x");
+}

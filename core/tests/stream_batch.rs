@@ -27,13 +27,19 @@ fn text_of(chunks: &[Value]) -> String {
 async fn batches_carry_the_same_chunks_in_order() {
     let script = json!({"m": [{"reply": "one two three four five six seven eight nine ten"}]});
     let mut one_by_one = Vec::new();
-    let mut s = gateway(script.clone()).chat_stream(request(), CallOptions::default()).await.unwrap();
+    let mut s = gateway(script.clone())
+        .chat_stream(request(), CallOptions::default())
+        .await
+        .unwrap();
     while let Some(c) = s.next().await {
         one_by_one.push(c.unwrap());
     }
     let mut batched = Vec::new();
     let mut batches = 0;
-    let mut s = gateway(script).chat_stream(request(), CallOptions::default()).await.unwrap();
+    let mut s = gateway(script)
+        .chat_stream(request(), CallOptions::default())
+        .await
+        .unwrap();
     loop {
         let batch = s.next_batch(4).await;
         if batch.is_empty() {
@@ -53,7 +59,10 @@ async fn batches_carry_the_same_chunks_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_error_ends_the_batch_and_the_stream() {
     let script = json!({"m": [{"reply": "one two three four five six", "cut_after": 3}]});
-    let mut s = gateway(script).chat_stream(request(), CallOptions::default()).await.unwrap();
+    let mut s = gateway(script)
+        .chat_stream(request(), CallOptions::default())
+        .await
+        .unwrap();
     let mut seen_error = false;
     loop {
         let batch = s.next_batch(100).await;

@@ -11,6 +11,7 @@ pub mod state;
 
 use crate::config::{BudgetConfig, Config, KeyConfig, OnExceed, Policies, Scope, Selector, StateBackendConfig, Window};
 use crate::error::{Error, ErrorKind, Result};
+use crate::routing::peers::PeerView;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use state::{Kind, Reservation, StateBackend};
@@ -168,12 +169,15 @@ impl Policy {
         })
     }
 
-    /// Reserves every rate limit and budget the call falls under, all or nothing.
+    /// Reserves every rate limit and budget the call falls under, all or nothing. With a shared
+    /// store, the same round trip reads what other processes report about `watch` (the
+    /// deployments the call may use): see [`Ticket::take_peers`].
     pub async fn reserve(
         &self,
         principal: &Principal,
         route: &str,
         estimate: &Estimate,
+        watch: &[String],
     ) -> std::result::Result<Ticket, Refused> {
         let now = clock::now_secs();
         let mut items: Vec<(Reservation, Measure, String)> = Vec::new();
@@ -243,10 +247,10 @@ impl Policy {
         let reservations: Vec<Reservation> = items.iter().map(|(r, _, _)| r.clone()).collect();
         let mut state = self.state.clone();
         let mut degraded = None;
-        let outcome = if reservations.is_empty() {
-            Ok(())
+        let outcome = if reservations.is_empty() && (!self.shared || watch.is_empty()) {
+            Ok(PeerView::new())
         } else {
-            match self.state.reserve(&reservations, now).await {
+            match self.state.reserve(&reservations, watch, now).await {
                 Ok(outcome) => outcome,
                 Err(state::Unreachable(why)) => {
                     if let Some((_, _, what)) = items.iter().find(|(r, _, _)| !r.fail_open) {
@@ -260,27 +264,29 @@ impl Policy {
                     ));
                     state = self.local.clone();
                     degraded = Some(why);
-                    self.local.reserve_now(&reservations, now)
+                    self.local.reserve_now(&reservations, now).map(|()| PeerView::new())
                 }
             }
         };
-        if let Err(refusal) = outcome {
-            let (item, _, what) = &items[refusal.index];
-            return Err(match item.kind {
-                Kind::Rate => Refused::Error(
-                    Error::new(
-                        ErrorKind::RateLimited,
-                        format!(
-                            "rate limit {what} is used up; retry in {:.1}s",
-                            refusal.retry_after.unwrap_or(0.0)
-                        ),
-                    )
-                    .with_retry_after(refusal.retry_after)
-                    .with_retryable(true),
-                ),
-                Kind::Budget => {
-                    let index: usize = item.key.split(':').nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
-                    match &self.policies.budgets[index].on_exceed {
+        let peers = match outcome {
+            Ok(peers) => peers,
+            Err(refusal) => {
+                let (item, _, what) = &items[refusal.index];
+                return Err(match item.kind {
+                    Kind::Rate => Refused::Error(
+                        Error::new(
+                            ErrorKind::RateLimited,
+                            format!(
+                                "rate limit {what} is used up; retry in {:.1}s",
+                                refusal.retry_after.unwrap_or(0.0)
+                            ),
+                        )
+                        .with_retry_after(refusal.retry_after)
+                        .with_retryable(true),
+                    ),
+                    Kind::Budget => {
+                        let index: usize = item.key.split(':').nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+                        match &self.policies.budgets[index].on_exceed {
                         OnExceed::Fallback(r) => Refused::Fallback(r.clone()),
                         OnExceed::Block => Refused::Error(
                             Error::new(
@@ -290,9 +296,10 @@ impl Policy {
                             .with_retryable(false),
                         ),
                     }
-                }
-            });
-        }
+                    }
+                });
+            }
+        };
         let store = match (&degraded, self.shared) {
             (Some(_), _) => "local (shared store unreachable)",
             (None, true) => "redis",
@@ -303,6 +310,7 @@ impl Policy {
             items,
             done: false,
             store,
+            peers,
         })
     }
 }
@@ -322,9 +330,15 @@ pub struct Ticket {
     done: bool,
     /// Where the counters live for this call: `memory`, `redis`, or the local fallback.
     store: &'static str,
+    peers: PeerView,
 }
 
 impl Ticket {
+    /// What other processes report about the deployments the call may use (read once).
+    pub fn take_peers(&mut self) -> PeerView {
+        std::mem::take(&mut self.peers)
+    }
+
     pub fn settle(mut self, tokens: u64, cost_usd: Option<f64>) {
         self.done = true;
         let now = clock::now_secs();

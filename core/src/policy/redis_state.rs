@@ -2,12 +2,15 @@
 //! every process and machine pointing at the same store.
 //!
 //! One Lua script checks and reserves every counter a call touches in one round trip, atomically
-//! (all or nothing). Budget reservations are kept one by one with an expiry, so a process that
+//! (all or nothing), and in the same trip reads what the other processes report about the
+//! deployments the call may use (open breakers, calls in flight, latency; see
+//! [`crate::routing::peers`]). Budget reservations are kept one by one with an expiry, so a process that
 //! dies mid-call cannot leak budget for longer than [`RESERVATION_TTL`]. A lost connection is
 //! re-established in the background; meanwhile calls see [`Unreachable`] and the policy's
 //! `on_unavailable` choice applies.
 
 use super::state::{Kind, Refusal, Reservation, Reserved, StateBackend, Unreachable};
+use crate::routing::peers::{PeerLoad, PeerView, STALE_AFTER};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +58,32 @@ for i = 1, n do
     end
   end
 end
-return 0
+-- What the other processes report about the deployments this call may use (same round trip).
+local m, me = tonumber(ARGV[4 + n * 5]), ARGV[5 + n * 5]
+local fresh, forget = now - tonumber(ARGV[6 + n * 5]), now - 60
+local out = {0}
+for j = 1, m do
+  local stats = KEYS[n + 2 * j]
+  local busy, lat, count = 0, 0, 0
+  local h = redis.call('HGETALL', stats)
+  for k = 1, #h, 2 do
+    if h[k] ~= me then
+      local f, e, t = string.match(h[k + 1], '^(%S+) (%S+) (%S+)$')
+      t = tonumber(t) or 0
+      if t >= fresh then
+        busy = busy + tonumber(f)
+        if tonumber(e) >= 0 then lat, count = lat + tonumber(e), count + 1 end
+      elseif t < forget then
+        redis.call('HDEL', stats, h[k])
+      end
+    end
+  end
+  out[#out + 1] = redis.call('GET', KEYS[n + 2 * j - 1]) or ''
+  out[#out + 1] = tostring(busy)
+  out[#out + 1] = tostring(lat)
+  out[#out + 1] = tostring(count)
+end
+return out
 "#;
 
 const SETTLE: &str = r#"
@@ -85,6 +113,8 @@ pub struct RedisState {
     conn: AsyncMutex<Option<ConnectionManager>>,
     reserve: redis::Script,
     settle: redis::Script,
+    /// This gateway's field in the shared per-deployment hashes.
+    token: String,
 }
 
 /// `redis://user:password@host:port/db` → `redis://host:port/db` (never show credentials).
@@ -106,6 +136,7 @@ impl RedisState {
             conn: AsyncMutex::new(None),
             reserve: redis::Script::new(RESERVE),
             settle: redis::Script::new(SETTLE),
+            token: format!("{:016x}", rand::random::<u64>()),
         })
     }
 
@@ -142,7 +173,12 @@ impl RedisState {
         format!("{}{key}", self.prefix)
     }
 
-    async fn run_reserve(&self, items: &[Reservation], now: f64) -> Result<Result<(), Refusal>, Unreachable> {
+    async fn run_reserve(
+        &self,
+        items: &[Reservation],
+        watch: &[String],
+        now: f64,
+    ) -> Result<Result<PeerView, Refusal>, Unreachable> {
         let mut conn = self.connection().await?;
         let mut call = self.reserve.prepare_invoke();
         call.arg(now).arg(items.len());
@@ -155,26 +191,48 @@ impl RedisState {
                 .arg(member(item))
                 .arg(expiry(&item.key));
         }
-        call.arg(RESERVATION_TTL);
+        call.arg(RESERVATION_TTL)
+            .arg(watch.len())
+            .arg(&self.token)
+            .arg(STALE_AFTER.as_secs_f64());
+        for name in watch {
+            call.key(self.key(&format!("breaker:{name}")))
+                .key(self.key(&format!("load:{name}")));
+        }
         let answer: redis::Value = tokio::time::timeout(self.timeout, call.invoke_async(&mut conn))
             .await
             .map_err(|_| self.unreachable("no answer in time"))?
             .map_err(|e| self.unreachable(e))?;
-        Ok(match answer {
-            redis::Value::Array(parts) if parts.len() == 3 => {
-                let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
-                let index = redis::from_redis_value::<usize>(&parts[0])
-                    .unwrap_or(1)
-                    .saturating_sub(1);
-                let wait: f64 = text(&parts[1]).parse().unwrap_or(-1.0);
-                Err(Refusal {
-                    index,
-                    retry_after: (wait >= 0.0).then_some(wait),
-                    used: text(&parts[2]).parse().unwrap_or(0.0),
-                })
+        let redis::Value::Array(parts) = answer else {
+            return Err(self.unreachable("an answer the gateway cannot read"));
+        };
+        let text = |v: &redis::Value| redis::from_redis_value::<String>(v).unwrap_or_default();
+        let number = |v: &redis::Value| text(v).parse::<f64>().ok();
+        let first = parts
+            .first()
+            .and_then(|v| redis::from_redis_value::<usize>(v).ok())
+            .unwrap_or(0);
+        if first > 0 {
+            return Ok(Err(Refusal {
+                index: first - 1,
+                retry_after: parts.get(1).and_then(number).filter(|w| *w >= 0.0),
+                used: parts.get(2).and_then(number).unwrap_or(0.0),
+            }));
+        }
+        let mut view = PeerView::new();
+        for (name, fields) in watch.iter().zip(parts[1..].chunks(4)) {
+            let [until, busy, sum, count] = fields else { break };
+            let load = PeerLoad {
+                open_for: number(until).map(|u| u - now).filter(|left| *left > 0.0),
+                in_flight: number(busy).unwrap_or(0.0) as u64,
+                latency_sum_ms: number(sum).unwrap_or(0.0),
+                latency_count: number(count).unwrap_or(0.0) as u64,
+            };
+            if load != PeerLoad::default() {
+                view.insert(name.clone(), load);
             }
-            _ => Ok(()),
-        })
+        }
+        Ok(Ok(view))
     }
 
     /// Settles a call's reservations in one round trip, in the background.
@@ -208,31 +266,19 @@ impl RedisState {
 }
 
 impl RedisState {
-    /// Deployments whose breaker another process opened, with the seconds left (a store that
-    /// cannot be reached reports none: routing then relies on this process's own breakers).
-    pub async fn open_breakers(&self, deployments: &[String]) -> std::collections::HashMap<String, f64> {
-        let mut open = std::collections::HashMap::new();
-        if deployments.is_empty() {
-            return open;
-        }
-        let Ok(mut conn) = self.connection().await else {
-            return open;
-        };
-        let mut cmd = redis::cmd("MGET");
-        for d in deployments {
-            cmd.arg(self.key(&format!("breaker:{d}")));
-        }
-        let Ok(Ok(untils)) = tokio::time::timeout(self.timeout, cmd.query_async::<Vec<Option<f64>>>(&mut conn)).await
-        else {
-            return open;
-        };
+    /// Publishes this gateway's calls in flight and latency EWMA (ms) per deployment, in one
+    /// round trip; the hashes expire once no process publishes any more.
+    pub async fn publish_load(&self, figures: &[(String, u64, Option<f64>)]) {
+        let Ok(mut conn) = self.connection().await else { return };
         let now = crate::policy::clock::now_secs();
-        for (d, until) in deployments.iter().zip(untils) {
-            if let Some(until) = until.filter(|u| *u > now) {
-                open.insert(d.clone(), until - now);
-            }
+        let mut pipe = redis::pipe();
+        for (name, in_flight, ewma) in figures {
+            let key = self.key(&format!("load:{name}"));
+            let value = format!("{in_flight} {} {now}", ewma.unwrap_or(-1.0));
+            pipe.cmd("HSET").arg(&key).arg(&self.token).arg(value).ignore();
+            pipe.cmd("EXPIRE").arg(&key).arg(60).ignore();
         }
-        open
+        let _ = tokio::time::timeout(self.timeout, pipe.query_async::<()>(&mut conn)).await;
     }
 
     /// Records, in the background, that a deployment's breaker is open for `cooldown`.
@@ -296,8 +342,8 @@ fn expiry(key: &str) -> u64 {
 pub struct Shared(pub Arc<RedisState>);
 
 impl StateBackend for Shared {
-    fn reserve<'a>(&'a self, items: &'a [Reservation], now: f64) -> Reserved<'a> {
-        Box::pin(self.0.run_reserve(items, now))
+    fn reserve<'a>(&'a self, items: &'a [Reservation], watch: &'a [String], now: f64) -> Reserved<'a> {
+        Box::pin(self.0.run_reserve(items, watch, now))
     }
 
     fn settle(&self, items: &[(Reservation, f64)], now: f64) {

@@ -2,6 +2,7 @@
 //! check-and-reserve is atomic over every counter a call touches (all or nothing), so that a
 //! shared backend (Redis) can replace the in-memory one without changing policy code.
 
+use crate::routing::peers::PeerView;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -39,12 +40,15 @@ pub struct Refusal {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unreachable(pub String);
 
+/// Every reservation taken, with what other processes report about the watched deployments
+/// (nothing for a backend that is not shared); or which one was refused; or no store.
 pub type Reserved<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Result<(), Refusal>, Unreachable>> + Send + 'a>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Result<PeerView, Refusal>, Unreachable>> + Send + 'a>>;
 
 pub trait StateBackend: Send + Sync {
-    /// Takes every reservation, or none of them.
-    fn reserve<'a>(&'a self, items: &'a [Reservation], now: f64) -> Reserved<'a>;
+    /// Takes every reservation, or none of them; reads the peers' view of `watch` (deployment
+    /// names) in the same operation.
+    fn reserve<'a>(&'a self, items: &'a [Reservation], watch: &'a [String], now: f64) -> Reserved<'a>;
     /// Replaces each reservation by what the call really used (0 gives it back: the call
     /// failed or was cancelled).
     fn settle(&self, items: &[(Reservation, f64)], now: f64);
@@ -73,8 +77,8 @@ fn rate_cost(item: &Reservation, units: f64) -> f64 {
 }
 
 impl StateBackend for MemoryState {
-    fn reserve<'a>(&'a self, items: &'a [Reservation], now: f64) -> Reserved<'a> {
-        let result = self.reserve_now(items, now);
+    fn reserve<'a>(&'a self, items: &'a [Reservation], _watch: &'a [String], now: f64) -> Reserved<'a> {
+        let result = self.reserve_now(items, now).map(|()| PeerView::new());
         Box::pin(async move { Ok(result) })
     }
 

@@ -24,6 +24,7 @@ pub fn explain(
     let plan = Plan::for_request(config, prices, model, &request, options)?;
     let inputs = Inputs {
         health: &router.health,
+        peers: &plan.peers,
         prices,
         prompt_tokens: plan.prompt_tokens,
         output_tokens: plan.output_tokens,

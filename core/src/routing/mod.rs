@@ -9,6 +9,7 @@
 
 pub mod explain;
 pub mod health;
+pub mod peers;
 pub mod strategy;
 
 use crate::config::{Config, DeploymentConfig, RetryConfig, RouteConfig, Strategy, TimeoutConfig, suggest};
@@ -17,6 +18,7 @@ use crate::meter::CallRecord;
 use crate::options::CallOptions;
 use crate::tokens;
 use health::{Admission, Health, Unavailable};
+use peers::PeerView;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -44,8 +46,8 @@ pub struct Plan {
     pub max_attempts: u32,
     pub prompt_tokens: u64,
     pub output_tokens: u64,
-    /// Deployments another process found dead (shared state), with the seconds left.
-    pub remote_open: HashMap<String, f64>,
+    /// What other processes report about these deployments (shared state only).
+    pub peers: PeerView,
 }
 
 /// Why config rules a deployment out for a call with these tags and this size.
@@ -199,7 +201,7 @@ impl Plan {
             max_attempts: primary.map(|r| r.max_attempts).unwrap_or(crate::config::ATTEMPT_CAP),
             prompt_tokens,
             output_tokens,
-            remote_open: HashMap::new(),
+            peers: PeerView::new(),
         })
     }
 
@@ -275,6 +277,8 @@ fn parse_wait(reason: &str) -> Option<f64> {
 pub struct Router {
     pub health: HashMap<String, Arc<Health>>,
     pub round_robin: RoundRobin,
+    /// Shares this gateway's in-flight counts and latencies through a shared state store.
+    pub publisher: peers::Publisher,
 }
 
 impl Router {
@@ -286,6 +290,7 @@ impl Router {
                 .map(|d| (d.name.clone(), Health::new(d)))
                 .collect(),
             round_robin: RoundRobin::default(),
+            publisher: peers::Publisher::default(),
         }
     }
 }
@@ -317,6 +322,7 @@ impl<'a> Dispatcher<'a> {
     fn refill(&mut self) {
         let inputs = Inputs {
             health: &self.router.health,
+            peers: &self.plan.peers,
             prices: self.prices,
             prompt_tokens: self.plan.prompt_tokens,
             output_tokens: self.plan.output_tokens,
@@ -375,7 +381,7 @@ impl<'a> Dispatcher<'a> {
             let Some(health) = self.router.health.get(&d.name) else {
                 continue;
             };
-            if let Some(left) = self.plan.remote_open.get(&d.name) {
+            if let Some(left) = self.plan.peers.get(&d.name).and_then(|p| p.open_for) {
                 if !record.skipped.iter().any(|(name, _)| name == &d.name) {
                     record.skipped.push((
                         d.name.clone(),

@@ -1,6 +1,7 @@
 //! Route strategies: the order in which a route's deployments are tried for one call.
 
 use super::health::Health;
+use super::peers::{self, PeerView};
 use crate::config::{DeploymentConfig, Strategy};
 use crate::pricing::PriceBook;
 use crate::usage::Usage;
@@ -10,6 +11,8 @@ use std::sync::{Arc, Mutex};
 /// What the strategies look at.
 pub struct Inputs<'a> {
     pub health: &'a HashMap<String, Arc<Health>>,
+    /// Other processes' figures, added to this process's own.
+    pub peers: &'a PeerView,
     pub prices: &'a PriceBook,
     pub prompt_tokens: u64,
     pub output_tokens: u64,
@@ -44,11 +47,9 @@ impl RoundRobin {
 }
 
 fn latency_score(d: &DeploymentConfig, inputs: &Inputs<'_>) -> f64 {
-    inputs
-        .health
-        .get(&d.name)
-        .map(|h| h.ewma_ms().unwrap_or(0.0) * (h.in_flight() as f64 + 1.0))
-        .unwrap_or(0.0)
+    let health = inputs.health.get(&d.name);
+    let latency = peers::latency_ms(&d.name, health, inputs.peers).unwrap_or(0.0);
+    latency * (peers::in_flight(&d.name, health, inputs.peers) as f64 + 1.0)
 }
 
 pub fn estimated_cost(d: &DeploymentConfig, inputs: &Inputs<'_>) -> Option<f64> {
@@ -105,11 +106,8 @@ pub fn order(
         }
         Strategy::LeastBusy => {
             order.sort_by_key(|i| {
-                inputs
-                    .health
-                    .get(&candidates[*i].name)
-                    .map(|h| h.in_flight())
-                    .unwrap_or(0)
+                let name = &candidates[*i].name;
+                peers::in_flight(name, inputs.health.get(name), inputs.peers)
             });
         }
     }
