@@ -8,23 +8,25 @@ core.
 
 from __future__ import annotations
 
-import asyncio
-import datetime
-import inspect
-import logging
 import os
-import pathlib
 from types import TracebackType
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Type, TypeVar, Union, cast
+from typing import (
+    TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Type, TypeVar, Union, cast,
+)
 
+from . import _log
 from ._native import NativeGateway
 from ._resources import AsyncChat, AsyncEmbeddings, Chat, Embeddings, call_options
 from .errors import BadRequestError
 from .types import ExplainReport, RequestEndEvent, UsageReport
 
-__all__ = ["Gateway", "AsyncGateway", "ConfigInput", "RequestEndCallback"]
+if TYPE_CHECKING:
+    # Imported where used at run time: asyncio alone (with ssl, socket, concurrent.futures...)
+    # is ~5 MB and ~25 ms of `import sluicegate`, and blocking code never needs it.
+    import asyncio
+    import datetime
 
-logger = logging.getLogger("sluicegate")
+__all__ = ["Gateway", "AsyncGateway", "ConfigInput", "RequestEndCallback"]
 
 #: An ``on_request_end`` callback: a function, or an ``async def`` (a coroutine function).
 RequestEndCallback = Callable[[RequestEndEvent], object]
@@ -34,7 +36,7 @@ _Callback = TypeVar("_Callback", bound=RequestEndCallback)
 ConfigInput = Union[Mapping[str, Any], str, bytes, "os.PathLike[str]"]
 
 #: When a usage report starts: a date, a datetime, unix seconds, or a duration ago (``"1h"``).
-Since = Union[str, float, datetime.date, None]
+Since = Union[str, float, "datetime.date", None]
 
 _Self = TypeVar("_Self", bound="_GatewayBase")
 
@@ -55,6 +57,8 @@ def _load(config: object) -> NativeGateway:
 
 
 def _since(since: object) -> object:
+    import datetime
+
     if isinstance(since, datetime.datetime):
         return since.timestamp()
     if isinstance(since, datetime.date):
@@ -63,6 +67,8 @@ def _since(since: object) -> object:
 
 
 def _is_async(callback: object) -> bool:
+    import inspect
+
     return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
         getattr(callback, "__call__", None)
     )
@@ -84,13 +90,17 @@ class _OnLoop:
             if not self.loop.is_closed():
                 raise
             # Once (calls cancelled as the loop closed also end here, so do not repeat it).
+            import logging
+
             level, self.dropped = (logging.DEBUG if self.dropped else logging.WARNING), True
-            logger.log(
+            _log.logger().log(
                 level, "on_request_end: the event loop of %r is closed; events for it are dropped (request %s)",
                 self.callback, event.request_id,
             )
 
     def _start(self, event: RequestEndEvent) -> None:
+        import asyncio  # already loaded: this runs on a running event loop
+
         try:
             task = asyncio.ensure_future(cast(Awaitable[Any], self.callback(event)))
         except BaseException as e:  # noqa: BLE001 - e.g. called with the wrong arguments
@@ -109,7 +119,7 @@ class _OnLoop:
 
 
 def _log_failure(callback: object, error: Optional[BaseException]) -> None:
-    logger.error("on_request_end callback %r raised; the call was not affected", callback, exc_info=error)
+    _log.logger().error("on_request_end callback %r raised; the call was not affected", callback, exc_info=error)
 
 
 class _GatewayBase:
@@ -129,6 +139,8 @@ class _GatewayBase:
         """Loads a YAML or JSON config file (relative paths in it are read from its folder)."""
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
+        import pathlib  # here, not at import: ~0.5 MB and ~4 ms that most programs never use
+
         return cls(pathlib.Path(path), on_request_end=on_request_end)
 
     @classmethod
@@ -152,6 +164,8 @@ class _GatewayBase:
             raise TypeError(f"on_request_end needs a callable, not {type(callback).__name__}")
         runner: RequestEndCallback = callback
         if _is_async(callback):
+            import asyncio
+
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:

@@ -6,10 +6,10 @@ native core and wraps what comes back; nothing here routes, retries or meters.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable as _IterableABC
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Literal, Mapping, Optional, TypeVar, Union, overload
 
+from ._log import debug_logger
 from ._streaming import AsyncStream, Stream
 from .errors import GatewayError
 from .types import ChatCompletion, CreateEmbeddingResponse
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from ._client import AsyncGateway, Gateway
 
 __all__ = ["Chat", "Completions", "Embeddings", "AsyncChat", "AsyncCompletions", "AsyncEmbeddings", "MessageParam"]
-
-logger = logging.getLogger("sluicegate")
 
 #: One message: ``{"role": "user", "content": "hi"}`` (any OpenAI message shape).
 MessageParam = Mapping[str, Any]
@@ -80,7 +78,8 @@ _Response = TypeVar("_Response", ChatCompletion, CreateEmbeddingResponse)
 
 
 def _logged(response: _Response) -> _Response:
-    if logger.isEnabledFor(logging.DEBUG):
+    logger = debug_logger()
+    if logger is not None:
         g = response.gateway
         if g is not None:
             logger.debug(
@@ -91,7 +90,8 @@ def _logged(response: _Response) -> _Response:
 
 
 def _log_error(error: GatewayError) -> None:
-    if logger.isEnabledFor(logging.DEBUG):
+    logger = debug_logger()
+    if logger is not None:
         logger.debug("call failed request_id=%s code=%s: %s", error.request_id, error.code, error.message)
 
 

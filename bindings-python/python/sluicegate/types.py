@@ -8,9 +8,6 @@ A known field that is absent reads as ``None``, as in openai-python.
 
 from __future__ import annotations
 
-import copy
-import json
-import sys
 import typing
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -72,10 +69,29 @@ def _wrap(value: Any, spec: _Spec) -> Any:
     return value
 
 
+class _Specs:
+    """``cls._specs``: how each declared field of ``cls`` is wrapped, worked out from its
+    annotations on first use and then kept on the class itself (shadowing this descriptor).
+
+    Lazy because resolving the annotations of ~30 classes (``typing.get_type_hints``) was a
+    third of the time of ``import sluicegate``, and a program touches only a few classes.
+    """
+
+    def __get__(self, obj: object, cls: type) -> Dict[str, _Spec]:
+        hints = typing.get_type_hints(cls)
+        specs = {field: _spec_for(hint) for field, hint in hints.items() if not field.startswith("_")}
+        if cls is not BaseObject:  # kept there, it would hide this descriptor from every subclass
+            type.__setattr__(cls, "_specs", specs)
+        return specs
+
+
 class BaseObject:
     """A read-only view of one JSON object, with typed attribute access to its declared fields."""
 
-    _specs: ClassVar[Dict[str, _Spec]] = {}
+    if TYPE_CHECKING:
+        _specs: ClassVar[Dict[str, _Spec]]
+    else:
+        _specs = _Specs()
     _data: Dict[str, Any]
 
     def __init__(self, data: Mapping[str, Any]) -> None:
@@ -129,10 +145,14 @@ class BaseObject:
 
     def to_dict(self) -> Dict[str, Any]:
         """A deep copy of the JSON object, unknown fields included."""
+        import copy  # here, not at import: most programs never call it
+
         return copy.deepcopy(self._data)
 
     def to_json(self, *, indent: Optional[int] = 2) -> str:
         """The JSON object as text."""
+        import json  # here, not at import: ~2 ms that most programs never need
+
         return json.dumps(self._data, indent=indent, ensure_ascii=False)
 
     # pydantic's names, which openai-python's objects also answer to, for code that migrates.
@@ -457,14 +477,3 @@ def _spec_for(hint: Any) -> _Spec:
             return ("list", item)
     return _RAW
 
-
-def _declare_fields() -> None:
-    module = sys.modules[__name__]
-    for name in __all__:
-        cls = getattr(module, name)
-        hints = typing.get_type_hints(cls)
-        specs = {field: _spec_for(hint) for field, hint in hints.items() if not field.startswith("_")}
-        type.__setattr__(cls, "_specs", specs)
-
-
-_declare_fields()
