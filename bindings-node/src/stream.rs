@@ -4,6 +4,10 @@
 //!
 //! Every promise's future owns an `Arc` of the call's state and never borrows the JS object
 //! (see `gateway.rs`).
+//!
+//! Streams are read with `nextBatch()`: one promise (one hop from tokio to the JS loop) hands
+//! over every chunk already received, as one JSON array text, so JS pays one `JSON.parse` per
+//! batch instead of a native round trip per chunk. `next()` (one chunk per promise) remains.
 
 use crate::error::{self, to_js};
 use crate::gateway::parse_call;
@@ -14,6 +18,10 @@ use sluicegate::{ChatStream, Gateway};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
+
+/// The most chunks one `nextBatch()` hands over: bounds the JSON text of one batch, and the
+/// mock's 24-word answer (27 chunks) still fits in one or two batches.
+const BATCH_MAX: usize = 64;
 
 /// A one-way cancellation flag that async code can wait on.
 struct Cancel(watch::Sender<bool>);
@@ -34,13 +42,21 @@ impl Cancel {
     }
 }
 
+/// An open stream, and the failure a batch read after chunks the caller has not seen yet.
+struct Open {
+    stream: ChatStream,
+    /// Delivered (rejected) by the next read, so that the chunks before it arrive first and the
+    /// failure is still reported once, after them, exactly as one-chunk reads report it.
+    failed: Option<sluicegate::Error>,
+}
+
 struct CallState {
     gateway: Gateway,
     input: Mutex<Option<(String, String)>>,
     cancel: Cancel,
     /// The open stream; `None` before `open()` and once it ended, failed or was cancelled
     /// (dropping it stops upstream).
-    stream: tokio::sync::Mutex<Option<ChatStream>>,
+    stream: tokio::sync::Mutex<Option<Open>>,
     /// The `gateway` object's JSON, kept when the stream ends.
     meta: Mutex<Option<String>>,
     /// Set once the caller has been told how the stream ended (end, failure or cancellation).
@@ -104,19 +120,37 @@ impl CallState {
         if self.cancel.is_cancelled() {
             return Err(error::cancelled()); // cancelled while opening: drop it here
         }
-        *slot = Some(stream);
+        *slot = Some(Open { stream, failed: None });
         Ok(request_id)
+    }
+
+    /// Ends the stream: keeps its metadata, drops it (which stops upstream if it still runs)
+    /// and marks the end as reported.
+    fn finish(&self, slot: &mut Option<Open>) {
+        if let Some(open) = slot.take() {
+            self.keep_meta(&open.stream);
+        }
+        self.reported.store(true, Ordering::SeqCst);
+    }
+
+    /// What a read of a stream with no open `ChatStream` returns: a cancellation not reported
+    /// yet (cancelled while no read was pending) rejects once; otherwise the stream has ended.
+    fn read_closed(&self) -> Result<()> {
+        if self.cancel.is_cancelled() && !self.reported.swap(true, Ordering::SeqCst) {
+            return Err(error::cancelled());
+        }
+        Ok(())
     }
 
     async fn next(&self) -> Result<Option<String>> {
         let mut slot = self.stream.lock().await;
-        let Some(stream) = slot.as_mut() else {
-            // Cancelled while no read was pending: the next read reports it, once.
-            if self.cancel.is_cancelled() && !self.reported.swap(true, Ordering::SeqCst) {
-                return Err(error::cancelled());
-            }
-            return Ok(None);
+        let Some(open) = slot.as_mut() else {
+            return self.read_closed().map(|()| None);
         };
+        if let Some(e) = open.failed.take() {
+            self.finish(&mut slot);
+            return Err(to_js(e));
+        }
         let item = tokio::select! {
             biased;
             _ = self.cancel.cancelled() => {
@@ -124,23 +158,66 @@ impl CallState {
                 self.reported.store(true, Ordering::SeqCst);
                 return Err(error::cancelled());
             }
-            item = stream.next() => item,
+            item = open.stream.next() => item,
         };
         match item {
             Some(Ok(chunk)) => Ok(Some(chunk.to_string())),
             Some(Err(e)) => {
-                self.keep_meta(stream);
-                slot.take();
-                self.reported.store(true, Ordering::SeqCst);
+                self.finish(&mut slot);
                 Err(to_js(e))
             }
             None => {
-                self.keep_meta(stream);
-                slot.take();
-                self.reported.store(true, Ordering::SeqCst);
+                self.finish(&mut slot);
                 Ok(None)
             }
         }
+    }
+
+    /// Every chunk already received (at least one, waiting for it), as the JSON text of an
+    /// array; `None` at the end. A failure after some chunks is kept for the next read.
+    async fn next_batch(&self) -> Result<Option<String>> {
+        let mut slot = self.stream.lock().await;
+        let Some(open) = slot.as_mut() else {
+            return self.read_closed().map(|()| None);
+        };
+        if let Some(e) = open.failed.take() {
+            self.finish(&mut slot);
+            return Err(to_js(e));
+        }
+        let batch = tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => {
+                slot.take();
+                self.reported.store(true, Ordering::SeqCst);
+                return Err(error::cancelled());
+            }
+            batch = open.stream.next_batch(BATCH_MAX) => batch,
+        };
+        let mut text = Vec::with_capacity(256 * batch.len() + 2);
+        text.push(b'[');
+        for item in batch {
+            match item {
+                Ok(chunk) => {
+                    if text.len() > 1 {
+                        text.push(b',');
+                    }
+                    serde_json::to_writer(&mut text, &chunk)
+                        .map_err(|e| to_js(sluicegate::Error::internal(format!("a stream chunk cannot be encoded: {e}"))))?;
+                }
+                // The last item. With nothing before it, it rejects now, as `next()` would.
+                Err(e) if text.len() == 1 => {
+                    self.finish(&mut slot);
+                    return Err(to_js(e));
+                }
+                Err(e) => open.failed = Some(e),
+            }
+        }
+        if text.len() == 1 {
+            self.finish(&mut slot); // an empty batch: the stream ended cleanly
+            return Ok(None);
+        }
+        text.push(b']');
+        Ok(Some(String::from_utf8(text).expect("serde_json writes UTF-8")))
     }
 }
 
@@ -194,6 +271,15 @@ impl NativeCall {
     pub fn next<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<String>>> {
         let state = self.state.clone();
         env.spawn_future(async move { state.next().await })
+    }
+
+    /// Every chunk already received (waiting for the first), as the JSON text of a non-empty
+    /// array, or `null` at the end. A failure rejects once, after the chunks before it, then
+    /// `null`.
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub fn next_batch<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<String>>> {
+        let state = self.state.clone();
+        env.spawn_future(async move { state.next_batch().await })
     }
 
     /// The stream's `gateway` object as JSON once it has ended, else `null`.
