@@ -44,9 +44,11 @@ class Stream {
     this.#started = true;
     try {
       for (;;) {
+        // One native round trip and one JSON.parse per batch of the chunks already received
+        // (see src/stream.rs); a failure rejects the read after the batch that preceded it.
         let json;
         try {
-          json = await this.#native.next();
+          json = await this.#native.nextBatch();
         } catch (e) {
           this.#ended = true;
           throw fromNative(e);
@@ -55,7 +57,8 @@ class Stream {
           this.#ended = true;
           return;
         }
-        yield JSON.parse(json);
+        const chunks = JSON.parse(json);
+        for (let i = 0; i < chunks.length; i++) yield chunks[i];
       }
     } finally {
       // Leaving the loop early (break, return, throw in the loop body) cancels upstream.
