@@ -153,6 +153,11 @@ let clients = function () {
   };
 }
 
+// BENCH_SCENARIOS=stream_c1,stream_c32 runs a subset (for a quick before/after of one change).
+const SCENARIOS = [['plain', 1], ['plain', 32], ['stream', 1], ['stream', 32]].filter(
+  ([kind, conc]) => !process.env.BENCH_SCENARIOS || process.env.BENCH_SCENARIOS.split(',').includes(`${kind}_c${conc}`),
+);
+
 async function throughput() {
   const out = {};
   const maxN = quick ? 5000 : 30000;
@@ -162,7 +167,7 @@ async function throughput() {
     try {
       const c = make();
       out[name] = {};
-      for (const [kind, conc] of [['plain', 1], ['plain', 32], ['stream', 1], ['stream', 32]]) {
+      for (const [kind, conc] of SCENARIOS) {
         const fn = kind === 'plain' ? c.plain : c.stream;
         await run(fn, conc, warm, 1000);
         out[name][`${kind}_c${conc}`] = await run(fn, conc, maxN, maxMs);
