@@ -1,8 +1,14 @@
 //! `NativeStream`: a core [`ChatStream`] that Python can pull from, sync or async.
 //!
-//! The stream sits behind an async mutex so that a sync `next` (blocking without the GIL) and an
-//! async `next_async` (a task on the core's runtime) can both own it while they wait. `close`
-//! wakes any waiting pull and drops the stream, which cancels the upstream request.
+//! Python pulls chunks in batches ([`ChatStream::next_batch`]): one pull waits for a chunk and
+//! takes every chunk already received with it, so an asyncio stream pays one hand-off to the
+//! event loop per batch rather than per chunk (per chunk, the wake-ups were most of the cost).
+//! An error that ends the stream after chunks of the same batch is kept for the next pull, so
+//! Python sees those chunks first and then the error, as it would one chunk at a time.
+//!
+//! The stream sits behind an async mutex so that a sync `next_batch` (blocking without the GIL)
+//! and an async `next_batch_async` (a task on the core's runtime) can both own it while they
+//! wait. `close` wakes any waiting pull and drops the stream, which cancels the upstream request.
 //!
 //! A stream's connection belongs to the process that opened it. In a child made by `fork()`
 //! it is refused (reading it would wait forever on the parent's I/O driver) and never dropped
@@ -12,11 +18,16 @@ use crate::bridge;
 use crate::convert;
 use crate::error;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use serde_json::Value;
 use sluicegate::ChatStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
+
+/// The most chunks one pull hands over when the caller does not say. Enough for a burst of a
+/// fast provider; a batch only holds chunks that have already arrived, so it never waits longer.
+const BATCH: usize = 64;
 
 #[pyclass(module = "sluicegate._native", frozen)]
 pub struct NativeStream {
@@ -26,8 +37,17 @@ pub struct NativeStream {
     pid: u32,
 }
 
+/// What pulls share; only touched with the async mutex held.
+struct Reader {
+    /// `None` once the stream has ended or was closed.
+    stream: Option<ChatStream>,
+    /// The error that ended the stream, kept for the next pull because the pull that met it
+    /// still had chunks to hand over.
+    failed: Option<sluicegate::Error>,
+}
+
 struct Shared {
-    stream: tokio::sync::Mutex<Option<ChatStream>>,
+    reader: tokio::sync::Mutex<Reader>,
     /// The stream's `gateway` object, kept once it ended.
     gateway: Mutex<Option<Value>>,
     closed: AtomicBool,
@@ -35,28 +55,43 @@ struct Shared {
 }
 
 impl Shared {
-    /// The next chunk, `None` at the end; after the end (or an error, or `close`) the core
-    /// stream is dropped.
-    async fn pull(&self) -> sluicegate::Result<Option<Value>> {
+    /// The next chunks (at least one, at most `max`), empty at the end; after the end (or an
+    /// error, or `close`) the core stream is dropped.
+    async fn pull(&self, max: usize) -> sluicegate::Result<Vec<Value>> {
         // Created before the `closed` check so that a `close` racing with it is not missed.
         let close_requested = self.close_requested.notified();
-        let mut guard = self.stream.lock().await;
+        let mut reader = self.reader.lock().await;
         if self.closed.load(Ordering::SeqCst) {
-            *guard = None;
+            reader.stream = None;
+            reader.failed = None;
         }
-        let Some(stream) = guard.as_mut() else {
-            return Ok(None);
+        if let Some(failed) = reader.failed.take() {
+            return Err(failed);
+        }
+        let Some(stream) = reader.stream.as_mut() else {
+            return Ok(Vec::new());
         };
-        let item = tokio::select! {
-            item = stream.next() => item,
-            _ = close_requested => None,
+        let items = tokio::select! {
+            items = stream.next_batch(max) => items,
+            _ = close_requested => Vec::new(),
         };
-        match item {
-            Some(Ok(chunk)) => Ok(Some(chunk)),
-            ended => {
-                *self.gateway.lock().unwrap_or_else(|e| e.into_inner()) = stream.gateway();
-                *guard = None;
-                ended.transpose()
+        let mut chunks = Vec::with_capacity(items.len());
+        let mut failed = None;
+        for item in items {
+            match item {
+                Ok(chunk) => chunks.push(chunk),
+                Err(e) => failed = Some(e), // always the last item
+            }
+        }
+        if chunks.is_empty() || failed.is_some() {
+            *self.gateway.lock().unwrap_or_else(|e| e.into_inner()) = stream.gateway();
+            reader.stream = None;
+        }
+        match failed {
+            Some(failed) if chunks.is_empty() => Err(failed),
+            failed => {
+                reader.failed = failed;
+                Ok(chunks)
             }
         }
     }
@@ -66,7 +101,10 @@ impl NativeStream {
     pub fn new(stream: ChatStream) -> NativeStream {
         let request_id = stream.request_id().to_owned();
         let shared = Shared {
-            stream: tokio::sync::Mutex::new(Some(stream)),
+            reader: tokio::sync::Mutex::new(Reader {
+                stream: Some(stream),
+                failed: None,
+            }),
             gateway: Mutex::new(None),
             closed: AtomicBool::new(false),
             close_requested: Notify::new(),
@@ -100,32 +138,40 @@ impl Drop for NativeStream {
     }
 }
 
-fn chunk_to_py(py: Python<'_>, chunk: Option<Value>) -> PyResult<Py<PyAny>> {
-    match chunk {
-        Some(chunk) => Ok(convert::to_py(py, &chunk)?.unbind()),
-        None => Ok(py.None()),
-    }
+/// A list of chunk dicts.
+fn chunks_to_py(py: Python<'_>, chunks: Vec<Value>) -> PyResult<Py<PyAny>> {
+    let items = chunks
+        .iter()
+        .map(|chunk| convert::to_py(py, chunk))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(PyList::new(py, items)?.into_any().unbind())
 }
 
 #[pymethods]
 impl NativeStream {
-    /// The next chunk dict, or `None` once the stream has ended. Blocks without the GIL.
-    fn next<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// The next chunk dicts (those already received, at most `max`, waiting only for the
+    /// first), or an empty list once the stream has ended. Blocks without the GIL.
+    #[pyo3(signature = (max = BATCH))]
+    fn next_batch<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.shared_here(py)?;
-        let chunk = bridge::wait(py, async move { shared.pull().await })?;
-        Ok(chunk_to_py(py, chunk)?.into_bound(py))
+        let chunks = bridge::wait(py, async move { shared.pull(max).await })?;
+        Ok(chunks_to_py(py, chunks)?.into_bound(py))
     }
 
-    /// `next` for asyncio: an awaitable of the next chunk dict or `None`.
-    fn next_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// `next_batch` for asyncio: an awaitable of the next chunk dicts (empty at the end).
+    #[pyo3(signature = (max = BATCH))]
+    fn next_batch_async<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.shared_here(py)?;
-        bridge::into_asyncio(py, async move { shared.pull().await }, chunk_to_py)
+        bridge::into_asyncio(py, async move { shared.pull(max).await }, chunks_to_py)
     }
 
     /// The stream's `gateway` dict once it has ended, else `None`.
     fn gateway<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let gateway = self.shared.gateway.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        Ok(chunk_to_py(py, gateway)?.into_bound(py))
+        match gateway {
+            Some(gateway) => convert::to_py(py, &gateway),
+            None => Ok(py.None().into_bound(py)),
+        }
     }
 
     #[getter]
@@ -133,15 +179,16 @@ impl NativeStream {
         &self.request_id
     }
 
-    /// Stops the stream and cancels the upstream request; later pulls return `None`.
+    /// Stops the stream and cancels the upstream request; later pulls return no chunks.
     fn close(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.close_requested.notify_waiters();
         if self.pid != std::process::id() {
             return;
         }
-        if let Ok(mut guard) = self.shared.stream.try_lock() {
-            *guard = None;
+        if let Ok(mut reader) = self.shared.reader.try_lock() {
+            reader.stream = None;
+            reader.failed = None;
         }
     }
 

@@ -211,6 +211,65 @@ def test_stream_interrupted_error_after_content(mock_server: Any) -> None:
     assert received and info.value.request_id
 
 
+def test_stream_batches_keep_chunks_then_error_then_end(mock_server: Any) -> None:
+    """Streams pull every chunk already received at once; an error that arrived in the same
+    batch still comes after those chunks, once, and then the stream is over."""
+    words = "one two three four five six seven eight"
+    server = mock_server({"gpt-4o": [{"reply": words, "cut_after": 5}] * 3})
+    gw = sluicegate.Gateway(http_config(server))
+
+    def settled(stream: Any) -> Any:
+        # Let every chunk and the cut reach the core first, so one batch holds them all.
+        assert wait_for(lambda: server.stats()["in_flight"] == 0), server.stats()
+        return stream
+
+    native = settled(gw.chat.completions.create(model="chat", messages=HI, stream=True))._native
+    batch = native.next_batch()
+    assert [c["choices"][0]["delta"].get("content") for c in batch] == ["", "one ", "two ", "three ", "four "]
+    with pytest.raises(sluicegate.StreamInterruptedError):
+        native.next_batch()
+    assert native.next_batch() == []
+
+    stream = settled(gw.chat.completions.create(model="chat", messages=HI, stream=True))
+    received: List[Any] = []
+    with pytest.raises(sluicegate.StreamInterruptedError):
+        for chunk in stream:
+            received.append(chunk)
+    assert len(received) == 5 and list(stream) == []
+
+    async def main() -> List[Any]:
+        agw = sluicegate.AsyncGateway(http_config(server))
+        astream = settled(await agw.chat.completions.create(model="chat", messages=HI, stream=True))
+        got: List[Any] = []
+        with pytest.raises(sluicegate.StreamInterruptedError):
+            async for chunk in astream:
+                got.append(chunk)
+        assert [c async for c in astream] == []
+        return got
+
+    def texts(chunks: List[Any]) -> List[Any]:
+        return [c.choices[0].delta.content for c in chunks]
+
+    assert texts(asyncio.run(main())) == texts(received) == ["", "one ", "two ", "three ", "four "]
+
+
+def test_close_drops_chunks_already_pulled() -> None:
+    with sluicegate.Gateway(mock_config()).chat.completions.create(model="chat", messages=HI, stream=True) as stream:
+        first = next(stream)
+        assert first.choices is not None
+        stream.close()
+        assert list(stream) == []
+
+    async def main() -> None:
+        gw = sluicegate.AsyncGateway(mock_config())
+        astream = await gw.chat.completions.create(model="chat", messages=HI, stream=True)
+        await astream.__anext__()
+        await astream.aclose()
+        assert [c async for c in astream] == []
+
+    asyncio.run(main())
+
+
 
 # --- embeddings, explain, usage, metrics ---------------------------------------------------
 

@@ -1,9 +1,16 @@
-"""Streams of chat completion chunks: :class:`Stream` (sync) and :class:`AsyncStream`."""
+"""Streams of chat completion chunks: :class:`Stream` (sync) and :class:`AsyncStream`.
+
+Both pull chunks from the native stream in batches (every chunk already received, in one
+call) and hand them out one at a time from a local buffer: an async stream then pays one
+hand-off from the core's threads to the event loop per batch instead of one per chunk. The
+native side raises an error only after the chunks that arrived before it, and ``close()``
+empties the buffer, so iteration looks exactly as it would one chunk at a time.
+"""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Iterator, AsyncIterator, Optional, Type
+from typing import TYPE_CHECKING, AsyncIterator, Iterator, Optional, Type
 
 from .types import ChatCompletionChunk, GatewayInfo
 
@@ -12,10 +19,15 @@ if TYPE_CHECKING:
 
 __all__ = ["Stream", "AsyncStream"]
 
+#: An empty buffer (an exhausted iterator stays exhausted, so one can be shared).
+_EMPTY: Iterator[ChatCompletionChunk] = iter(())
+
 
 class _StreamBase:
     def __init__(self, native: "NativeStream") -> None:
         self._native = native
+        # Chunks pulled but not handed out yet, wrapped as they are taken (map runs in C).
+        self._buffer: Iterator[ChatCompletionChunk] = _EMPTY
 
     @property
     def request_id(self) -> str:
@@ -47,13 +59,18 @@ class Stream(_StreamBase):
         return self
 
     def __next__(self) -> ChatCompletionChunk:
-        chunk = self._native.next()
+        chunk = next(self._buffer, None)
         if chunk is None:
-            raise StopIteration
-        return ChatCompletionChunk(chunk)
+            batch = self._native.next_batch()
+            if not batch:
+                raise StopIteration
+            self._buffer = map(ChatCompletionChunk, batch)
+            chunk = next(self._buffer)
+        return chunk
 
     def close(self) -> None:
         """Stops reading and cancels the upstream request (a no-op once the stream has ended)."""
+        self._buffer = _EMPTY
         self._native.close()
 
     def __enter__(self) -> "Stream":
@@ -79,16 +96,21 @@ class AsyncStream(_StreamBase):
         return self
 
     async def __anext__(self) -> ChatCompletionChunk:
-        chunk = await self._native.next_async()
+        chunk = next(self._buffer, None)
         if chunk is None:
-            raise StopAsyncIteration
-        return ChatCompletionChunk(chunk)
+            batch = await self._native.next_batch_async()
+            if not batch:
+                raise StopAsyncIteration
+            self._buffer = map(ChatCompletionChunk, batch)
+            chunk = next(self._buffer)
+        return chunk
 
     async def aclose(self) -> None:
         """Stops reading and cancels the upstream request."""
-        self._native.close()
+        self.close()
 
     def close(self) -> None:
+        self._buffer = _EMPTY
         self._native.close()
 
     async def __aenter__(self) -> "AsyncStream":
@@ -100,4 +122,4 @@ class AsyncStream(_StreamBase):
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        self._native.close()
+        self.close()
