@@ -152,9 +152,29 @@ pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>>
         Value::Object(map) => {
             let dict = PyDict::new(py);
             for (k, v) in map {
-                dict.set_item(k, to_py(py, v)?)?;
+                dict.set_item(key(py, k), to_py(py, v)?)?;
             }
             dict.into_any()
         }
     })
+}
+
+/// A dict key as a Python `str`. The keys of OpenAI's JSON come back in every response and
+/// every stream chunk: those are interned (made once, hash cached), which saves an allocation
+/// and a hash per key, and lets Python's lookups of them compare by identity.
+fn key<'py>(py: Python<'py>, key: &str) -> Bound<'py, PyString> {
+    macro_rules! interned {
+        ($($known:literal),* $(,)?) => {
+            match key {
+                $($known => pyo3::intern!(py, $known).clone(),)*
+                _ => PyString::new(py, key),
+            }
+        };
+    }
+    interned!(
+        "id", "object", "created", "model", "choices", "index", "delta", "role", "content",
+        "finish_reason", "logprobs", "usage", "prompt_tokens", "completion_tokens", "total_tokens",
+        "tool_calls", "function", "name", "arguments", "type", "message", "refusal",
+        "system_fingerprint", "service_tier", "gateway",
+    )
 }
