@@ -126,7 +126,7 @@ async function call(gateway, kind, request, options) {
     detach();
     throw fromNative(e);
   }
-  return new Stream(nativeCall, requestId, detach);
+  return new Stream(nativeCall, requestId, detach, signal);
 }
 
 /** `gateway.chat.completions` */

@@ -8,15 +8,17 @@ class Stream {
   #native;
   #requestId;
   #detach;
+  #signal;
   #started = false;
   #ended = false;
   #gateway;
 
-  /** @internal Built by `chat.completions.create({..., stream: true})`. */
-  constructor(native, requestId, detach) {
+  /** @internal Built by `chat.completions.create({..., stream: true})`; `signal` is the call's. */
+  constructor(native, requestId, detach, signal) {
     this.#native = native;
     this.#requestId = requestId;
     this.#detach = detach;
+    this.#signal = signal;
     /** Aborting this controller stops the stream, like openai-node's `stream.controller`. */
     this.controller = new AbortController();
     this.controller.signal.addEventListener('abort', () => native.cancel(), { once: true });
@@ -58,7 +60,12 @@ class Stream {
           return;
         }
         const chunks = JSON.parse(json);
-        for (let i = 0; i < chunks.length; i++) yield chunks[i];
+        for (let i = 0; i < chunks.length; i++) {
+          // After an abort, the next read rejects as cancelled, as it did when every chunk was
+          // a read of its own: chunks still buffered are dropped, not yielded.
+          if (i > 0 && (this.controller.signal.aborted || this.#signal?.aborted)) break;
+          yield chunks[i];
+        }
       }
     } finally {
       // Leaving the loop early (break, return, throw in the loop body) cancels upstream.

@@ -125,6 +125,25 @@ describe('streams read in batches', () => {
     assert.deepEqual(live.chunks.map(said), chunks.map(said));
   });
 
+  test('an abort while chunks are buffered ends the loop at once, as one-chunk reads did', async () => {
+    for (const how of ['signal', 'controller']) {
+      const ac = new AbortController();
+      const stream = await gw.chat.completions.create(ask('long'), { signal: ac.signal });
+      await sleep(300); // the first read takes a full batch
+      let n = 0;
+      const e = await (async () => {
+        for await (const _ of stream) {
+          n += 1;
+          if (how === 'signal') ac.abort();
+          else stream.controller.abort();
+        }
+      })().catch((x) => x);
+      assert.ok(e instanceof sg.CancelledError, `${how}: ${inspect(e)}`);
+      assert.equal(n, 1, `${how}: no buffered chunk is yielded after the abort`);
+      assert.equal(stream.gateway, null);
+    }
+  });
+
   test('cancel() between batches ends the stream with one cancellation', async () => {
     const call = await openSettled('long');
     assert.equal(JSON.parse(await call.nextBatch()).length, 64);
