@@ -4,7 +4,9 @@
 //! takes every chunk already received with it, so an asyncio stream pays one hand-off to the
 //! event loop per batch rather than per chunk (per chunk, the wake-ups were most of the cost).
 //! An error that ends the stream after chunks of the same batch is kept for the next pull, so
-//! Python sees those chunks first and then the error, as it would one chunk at a time.
+//! Python sees those chunks first and then the error, as it would one chunk at a time. A pull
+//! also notices an end that arrived with its chunks ([`Shared::drained`]), so Python skips the
+//! pull (and the hop) that would only learn that the stream is over.
 //!
 //! The stream sits behind an async mutex so that a sync `next_batch` (blocking without the GIL)
 //! and an async `next_batch_async` (a task on the core's runtime) can both own it while they
@@ -51,6 +53,8 @@ struct Shared {
     /// The stream's `gateway` object, kept once it ended.
     gateway: Mutex<Option<Value>>,
     closed: AtomicBool,
+    /// Set once a pull has handed over everything: later pulls would return no chunks.
+    drained: AtomicBool,
     close_requested: Notify,
 }
 
@@ -71,10 +75,20 @@ impl Shared {
         let Some(stream) = reader.stream.as_mut() else {
             return Ok(Vec::new());
         };
-        let items = tokio::select! {
+        let mut items = tokio::select! {
             items = stream.next_batch(max) => items,
             _ = close_requested => Vec::new(),
         };
+        // Most streams end right after their last chunks: look (without waiting) whether this
+        // one has, so that Python needs no further pull to find out.
+        let mut ended = false;
+        if !items.is_empty() && items.len() < max && items.last().is_some_and(Result::is_ok) {
+            match poll_once(stream.next()) {
+                Some(None) => ended = true,
+                Some(Some(item)) => items.push(item),
+                None => {}
+            }
+        }
         let mut chunks = Vec::with_capacity(items.len());
         let mut failed = None;
         for item in items {
@@ -83,17 +97,32 @@ impl Shared {
                 Err(e) => failed = Some(e), // always the last item
             }
         }
-        if chunks.is_empty() || failed.is_some() {
+        if chunks.is_empty() || failed.is_some() || ended {
             *self.gateway.lock().unwrap_or_else(|e| e.into_inner()) = stream.gateway();
             reader.stream = None;
         }
-        match failed {
+        let pulled = match failed {
             Some(failed) if chunks.is_empty() => Err(failed),
             failed => {
                 reader.failed = failed;
                 Ok(chunks)
             }
+        };
+        if reader.stream.is_none() && reader.failed.is_none() {
+            self.drained.store(true, Ordering::SeqCst);
         }
+        pulled
+    }
+}
+
+/// Polls `future` once: its output if it is ready now, else `None` (and the future is dropped,
+/// which is fine for a channel receive: it is cancel-safe).
+fn poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
     }
 }
 
@@ -107,6 +136,7 @@ impl NativeStream {
             }),
             gateway: Mutex::new(None),
             closed: AtomicBool::new(false),
+            drained: AtomicBool::new(false),
             close_requested: Notify::new(),
         };
         NativeStream {
@@ -195,5 +225,14 @@ impl NativeStream {
     #[getter]
     fn closed(&self) -> bool {
         self.shared.closed.load(Ordering::SeqCst)
+    }
+
+    /// Whether a pull would return no chunks now (the stream ended and everything, an error
+    /// included, was handed over; or it was closed): the iterators stop without one. Never in
+    /// a forked child, where a pull raises the refusal.
+    #[getter]
+    fn drained(&self) -> bool {
+        (self.shared.drained.load(Ordering::SeqCst) || self.shared.closed.load(Ordering::SeqCst))
+            && self.pid == std::process::id()
     }
 }

@@ -61,7 +61,10 @@ class Stream(_StreamBase):
     def __next__(self) -> ChatCompletionChunk:
         chunk = next(self._buffer, None)
         if chunk is None:
-            batch = self._native.next_batch()
+            native = self._native
+            if native.drained:  # the end came with the last batch: no pull needed to learn it
+                raise StopIteration
+            batch = native.next_batch()
             if not batch:
                 raise StopIteration
             self._buffer = map(ChatCompletionChunk, batch)
@@ -98,7 +101,10 @@ class AsyncStream(_StreamBase):
     async def __anext__(self) -> ChatCompletionChunk:
         chunk = next(self._buffer, None)
         if chunk is None:
-            batch = await self._native.next_batch_async()
+            native = self._native
+            if native.drained:  # the end came with the last batch: no hop needed to learn it
+                raise StopAsyncIteration
+            batch = await native.next_batch_async()
             if not batch:
                 raise StopAsyncIteration
             self._buffer = map(ChatCompletionChunk, batch)
