@@ -12,6 +12,8 @@ use sluicegate::mock::{MockServer, Script};
 use sluicegate::{CallOptions, Gateway};
 use std::time::Instant;
 
+mod pipeline;
+
 struct Sizes {
     sequential: usize,
     concurrent: usize,
@@ -83,6 +85,10 @@ async fn timed<F: std::future::Future<Output = ()>>(f: F) -> f64 {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::args().any(|a| a == "--pipeline") {
+        pipeline::run(if quick { 5_000 } else { 50_000 });
+        return;
+    }
     let sizes = if quick {
         Sizes {
             sequential: 300,

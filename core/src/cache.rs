@@ -3,6 +3,7 @@
 //! configured) and the normalised request. A hit costs nothing and replays as a stream when a
 //! stream was asked for.
 
+use crate::json_path::At;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -136,15 +137,15 @@ pub fn response_from_chunks(chunks: &[Value]) -> Option<Value> {
         if c.get("usage").is_some_and(|u| !u.is_null()) {
             usage = c["usage"].clone();
         }
-        let Some(choice) = c.pointer("/choices/0") else {
+        let Some(choice) = c.at("/choices/0") else {
             continue;
         };
-        content.push_str(choice.pointer("/delta/content").and_then(Value::as_str).unwrap_or(""));
+        content.push_str(choice.at("/delta/content").and_then(Value::as_str).unwrap_or(""));
         if !choice["finish_reason"].is_null() {
             finish = choice["finish_reason"].clone();
         }
         for d in choice
-            .pointer("/delta/tool_calls")
+            .at("/delta/tool_calls")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -156,13 +157,13 @@ pub fn response_from_chunks(chunks: &[Value]) -> Option<Value> {
             if !d["id"].is_null() {
                 calls[i]["id"] = d["id"].clone();
             }
-            if let Some(n) = d.pointer("/function/name").filter(|n| !n.is_null()) {
+            if let Some(n) = d.at("/function/name").filter(|n| !n.is_null()) {
                 calls[i]["function"]["name"] = n.clone();
             }
             let args = format!(
                 "{}{}",
                 calls[i]["function"]["arguments"].as_str().unwrap_or(""),
-                d.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("")
+                d.at("/function/arguments").and_then(Value::as_str).unwrap_or("")
             );
             calls[i]["function"]["arguments"] = json!(args);
         }

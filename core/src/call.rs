@@ -5,9 +5,11 @@
 use crate::config::AuditContent;
 use crate::error::{Error, Result};
 use crate::gateway::Gateway;
+use crate::json_path::At;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::{Event, provider_system};
 use crate::options::CallOptions;
+use crate::policy::audit_record::{AuditRecord, PrincipalRecord, Served};
 use crate::policy::guard::GuardReport;
 use crate::policy::{Estimate, Principal, Refused, Ticket, clock, pii};
 use crate::pricing::PriceBook;
@@ -15,6 +17,7 @@ use crate::request;
 use crate::routing::Plan;
 use crate::usage::Usage;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 
 /// A call that passed every check before the providers.
 pub(crate) struct Prepared {
@@ -175,52 +178,44 @@ impl Gateway {
         self.notify(&event, request_id, outcome.err());
         self.meter().observe(event);
         let Some(log) = self.audit_log() else { return };
-        let tags: serde_json::Map<String, Value> = principal
-            .map(|p| {
-                p.tags
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            json!(if k == "user" { log.principal_id(v) } else { v.clone() }),
-                        )
+        let record = AuditRecord {
+            ts: clock::rfc3339(clock::now_secs()),
+            kind,
+            request_id,
+            principal: PrincipalRecord {
+                key: principal.and_then(|p| p.key.as_deref()),
+                tags: principal
+                    .map(|p| {
+                        p.tags
+                            .iter()
+                            .map(|(k, v)| {
+                                let v = if k == "user" {
+                                    Cow::Owned(log.principal_id(v))
+                                } else {
+                                    Cow::Borrowed(v.as_str())
+                                };
+                                (k.as_str(), v)
+                            })
+                            .collect()
                     })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut record = json!({
-            "ts": clock::rfc3339(clock::now_secs()),
-            "kind": kind,
-            "request_id": request_id,
-            "principal": {"key": principal.and_then(|p| p.key.clone()), "tags": tags},
-            "route": route,
-        });
-        match outcome {
-            Ok(meta) => {
-                record["outcome"] = json!("ok");
-                for field in [
-                    "deployment",
-                    "provider",
-                    "model",
-                    "attempts",
-                    "usage",
-                    "cost_usd",
-                    "latency_ms",
-                    "policy",
-                    "skipped",
-                ] {
-                    record[field] = meta.get(field).cloned().unwrap_or(Value::Null);
+                    .unwrap_or_default(),
+            },
+            route,
+            outcome: match outcome {
+                Ok(_) => "ok",
+                Err(e) => e.kind.code(),
+            },
+            served: outcome.ok().map(Served),
+            error: outcome.err().map(|e| e.message.as_str()),
+            content: match (log.content(), content) {
+                (AuditContent::Redacted, Some((input, output))) => {
+                    Some(json!({"input": redact_all(input), "output": redact_all(output)}))
                 }
-            }
-            Err(e) => {
-                record["outcome"] = json!(e.kind.code());
-                record["error"] = json!(e.message);
-            }
-        }
-        if let (AuditContent::Redacted, Some((input, output))) = (log.content(), content) {
-            record["content"] = json!({"input": redact_all(input), "output": redact_all(output)});
-        }
-        if let Err(e) = log.append(record) {
+                _ => None,
+            },
+        };
+        let line = serde_json::to_string(&record).unwrap_or_else(|_| "{}".to_owned());
+        if let Err(e) = log.append_line(line) {
             crate::log::warn(&format!(
                 "sluicegate: audit record for {request_id} not written: {}",
                 e.message
@@ -260,7 +255,7 @@ impl Gateway {
     ) -> Event {
         let meta = outcome.ok();
         let text = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_owned);
-        let n = |p: &str| meta.and_then(|m| m.pointer(p)).and_then(Value::as_u64).unwrap_or(0);
+        let n = |p: &str| meta.and_then(|m| m.at(p)).and_then(Value::as_u64).unwrap_or(0);
         let provider = text("provider");
         Event {
             ts: clock::now_secs(),

@@ -7,6 +7,7 @@ use crate::cache::{CacheStore, MemoryCache};
 use crate::call::Prepared;
 use crate::config::{Config, DeploymentConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::json_path::At;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::Meter;
 use crate::options::CallOptions;
@@ -293,14 +294,12 @@ impl Gateway {
             principal: &principal,
             armed: true,
         };
+        let request = Arc::new(request);
         let result = match self.dispatch(kind, &request, &plan, record, call).await {
             Ok(mut response) => {
                 let meta = &response["gateway"];
-                let tokens = meta.pointer("/usage/input_tokens").and_then(Value::as_u64).unwrap_or(0)
-                    + meta
-                        .pointer("/usage/output_tokens")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0);
+                let tokens = meta.at("/usage/input_tokens").and_then(Value::as_u64).unwrap_or(0)
+                    + meta.at("/usage/output_tokens").and_then(Value::as_u64).unwrap_or(0);
                 ticket.settle(tokens, meta["cost_usd"].as_f64());
                 let guards = &self.policy().guards;
                 let checked = if guards.has_output() {
@@ -320,20 +319,19 @@ impl Gateway {
         let output = result
             .as_ref()
             .ok()
-            .and_then(|r| r.get("choices").cloned())
-            .unwrap_or(Value::Null);
+            .and_then(|r| r.get("choices"))
+            .unwrap_or(&Value::Null);
         let input = request
             .get("messages")
             .or_else(|| request.get("input"))
-            .cloned()
-            .unwrap_or(Value::Null);
+            .unwrap_or(&Value::Null);
         self.audit(
             kind,
             &request_id,
             &plan.route,
             Some(&principal),
             result.as_ref().map(|r| &r["gateway"]),
-            Some((&input, &output)),
+            Some((input, output)),
         );
         result
     }
@@ -343,7 +341,7 @@ impl Gateway {
     async fn dispatch<F, Fut>(
         &self,
         operation: &str,
-        request: &Value,
+        shared: &Arc<Value>,
         plan: &Plan,
         mut record: CallRecord,
         call: F,
@@ -352,7 +350,6 @@ impl Gateway {
         F: Fn(Arc<Provider>, DeploymentConfig, Arc<Value>, Limits) -> Fut,
         Fut: std::future::Future<Output = Result<Value>>,
     {
-        let shared = Arc::new(request.clone());
         let deadline = plan.deadline(record.started);
         let limits = Limits::from(&plan.timeout);
         let mut dispatcher = self.dispatcher(plan);
@@ -377,8 +374,8 @@ impl Gateway {
                     admission.succeeded(took, usage.map(|u| u.input_tokens + u.output_tokens));
                     record.attempt(&deployment.name, sent, Ok(()));
                     self.settle(&mut record, &deployment, usage);
-                    response["gateway"] = record.to_json();
                     self.trace(operation, &record, false, None);
+                    response["gateway"] = record.into_json();
                     return Ok(response);
                 }
                 Err(e) => {

@@ -16,6 +16,7 @@ mod call;
 pub mod config;
 mod error;
 mod gateway;
+mod json_path;
 pub mod log;
 mod meter;
 pub mod metrics;

@@ -81,34 +81,62 @@ impl CallRecord {
     }
 
     pub fn to_json(&self) -> Value {
+        self.json_with(self.tags.clone(), self.policy.clone())
+    }
+
+    /// `to_json` for a record that is done with: its tags and policy report move, not copy.
+    pub fn into_json(mut self) -> Value {
+        let (tags, policy) = (std::mem::take(&mut self.tags), self.policy.take());
+        self.json_with(tags, policy)
+    }
+
+    fn json_with(&self, tags: BTreeMap<String, String>, policy: Value) -> Value {
         let elapsed = self.started.elapsed();
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         let mut usage = self.usage.unwrap_or_default().to_json();
         if self.usage_estimated {
             usage["estimated"] = Value::Bool(true);
         }
-        json!({
-            "request_id": self.request_id,
-            "route": self.route,
-            "deployment": self.deployment,
-            "provider": self.provider,
-            "model": self.model,
-            "attempts": self.attempts,
-            "cache_hit": self.cache_hit,
-            "saved_cost_usd": self.saved_cost_usd,
-            "usage": usage,
-            "cost_usd": self.cost_usd,
-            "cost": self.cost.map(|c| c.to_json()),
-            "latency_ms": ms(elapsed),
-            "ttft_ms": self.first_token.map(ms),
-            "overhead_us": elapsed.saturating_sub(self.provider_time).as_micros() as u64,
-            "tags": self.tags,
-            "trace_id": self.trace_id,
-            "span_id": self.span_id,
-            "policy": self.policy,
-            "attempt_log": self.attempt_log.iter().map(|a| json!({"deployment": a.deployment, "outcome": a.outcome, "latency_ms": ms(a.duration)})).collect::<Vec<_>>(),
-            "skipped": self.skipped.iter().map(|(d, why)| json!({"deployment": d, "reason": why})).collect::<Vec<_>>(),
-        })
+        let attempt_log: Vec<Value> = self
+            .attempt_log
+            .iter()
+            .map(|a| json!({"deployment": a.deployment, "outcome": a.outcome, "latency_ms": ms(a.duration)}))
+            .collect();
+        let skipped: Vec<Value> = self
+            .skipped
+            .iter()
+            .map(|(d, why)| json!({"deployment": d, "reason": why}))
+            .collect();
+        // Built field by field: `json!` would serialize (deep-copy) every `Value` it is given.
+        let text = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);
+        let mut m = serde_json::Map::with_capacity(20);
+        m.insert("request_id".into(), Value::String(self.request_id.clone()));
+        m.insert("route".into(), Value::String(self.route.clone()));
+        m.insert("deployment".into(), text(&self.deployment));
+        m.insert("provider".into(), text(&self.provider));
+        m.insert("model".into(), text(&self.model));
+        m.insert("attempts".into(), json!(self.attempts));
+        m.insert("cache_hit".into(), Value::Bool(self.cache_hit));
+        m.insert("saved_cost_usd".into(), json!(self.saved_cost_usd));
+        m.insert("usage".into(), usage);
+        m.insert("cost_usd".into(), json!(self.cost_usd));
+        m.insert("cost".into(), self.cost.map(|c| c.to_json()).unwrap_or(Value::Null));
+        m.insert("latency_ms".into(), json!(ms(elapsed)));
+        m.insert("ttft_ms".into(), json!(self.first_token.map(ms)));
+        m.insert(
+            "overhead_us".into(),
+            json!(elapsed.saturating_sub(self.provider_time).as_micros() as u64),
+        );
+        m.insert(
+            "tags".into(),
+            Value::Object(tags.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+        );
+        m.insert("trace_id".into(), Value::String(self.trace_id.clone()));
+        m.insert("span_id".into(), Value::String(self.span_id.clone()));
+        m.insert("policy".into(), policy);
+        m.insert("attempt_log".into(), Value::Array(attempt_log));
+        m.insert("skipped".into(), Value::Array(skipped));
+        Value::Object(m)
     }
 }
 

@@ -9,6 +9,7 @@ use crate::call::Prepared;
 use crate::config::{BreakerConfig, DeploymentConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::gateway::Gateway;
+use crate::json_path::At;
 use crate::meter::CallRecord;
 use crate::options::CallOptions;
 use crate::policy::guard::{GuardReport, StreamRedactor};
@@ -131,10 +132,10 @@ fn has_content(chunk: &Value) -> bool {
         return false;
     };
     choices.iter().any(|c| {
-        c.pointer("/delta/content")
+        c.at("/delta/content")
             .and_then(Value::as_str)
             .is_some_and(|s| !s.is_empty())
-            || c.pointer("/delta/tool_calls").is_some_and(|t| !t.is_null())
+            || c.at("/delta/tool_calls").is_some_and(|t| !t.is_null())
             || c.get("finish_reason").is_some_and(|f| !f.is_null())
     })
 }
@@ -153,12 +154,12 @@ impl Tally {
         }
         if let Some(choices) = chunk.get("choices").and_then(Value::as_array) {
             for c in choices {
-                if let Some(t) = c.pointer("/delta/content").and_then(Value::as_str) {
+                if let Some(t) = c.at("/delta/content").and_then(Value::as_str) {
                     self.text.push_str(t);
                 }
-                if let Some(calls) = c.pointer("/delta/tool_calls").and_then(Value::as_array) {
+                if let Some(calls) = c.at("/delta/tool_calls").and_then(Value::as_array) {
                     for call in calls {
-                        if let Some(a) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                        if let Some(a) = call.at("/function/arguments").and_then(Value::as_str) {
                             self.text.push_str(a);
                         }
                     }
@@ -210,10 +211,7 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
             Ok(&hit["gateway"]),
             None,
         );
-        let wants_usage = request
-            .pointer("/stream_options/include_usage")
-            .and_then(Value::as_bool)
-            == Some(true);
+        let wants_usage = request.at("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
         let pending = crate::cache::chunks_from_response(&hit, wants_usage)
             .into_iter()
             .map(Ok)
@@ -255,10 +253,7 @@ async fn open_prepared(
 ) -> Result<ChatStream> {
     let deadline = plan.deadline(record.started);
     let limits = Limits::from(&plan.timeout);
-    let wants_usage = request
-        .pointer("/stream_options/include_usage")
-        .and_then(Value::as_bool)
-        == Some(true);
+    let wants_usage = request.at("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
     let tally = Tally::default();
     let mut last_error: Option<Error> = None;
     let mut dispatcher = gateway.dispatcher(plan);
@@ -439,9 +434,9 @@ impl Pump {
             return Ok(());
         };
         let guards = &self.gateway.policy().guards;
-        let finished = chunk.pointer("/choices/0/finish_reason").is_some_and(|f| !f.is_null());
+        let finished = chunk.at("/choices/0/finish_reason").is_some_and(|f| !f.is_null());
         if let Some(text) = chunk
-            .pointer("/choices/0/delta/content")
+            .at("/choices/0/delta/content")
             .and_then(Value::as_str)
             .map(str::to_owned)
         {
@@ -452,7 +447,7 @@ impl Pump {
             let rest = redactor.finish(guards, &mut self.guard)?;
             if !rest.is_empty() {
                 let before = chunk
-                    .pointer("/choices/0/delta/content")
+                    .at("/choices/0/delta/content")
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_owned();
@@ -473,7 +468,7 @@ impl Pump {
                 }
                 self.output.push_str(
                     chunk
-                        .pointer("/choices/0/delta/content")
+                        .at("/choices/0/delta/content")
                         .and_then(Value::as_str)
                         .unwrap_or(""),
                 );

@@ -1,5 +1,6 @@
 //! Token usage in the gateway's own shape, read from OpenAI-format `usage` objects.
 
+use crate::json_path::At;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,7 +21,7 @@ impl Usage {
         if !usage.is_object() {
             return None;
         }
-        let n = |ptr: &str| usage.pointer(ptr).and_then(Value::as_u64).unwrap_or(0);
+        let n = |ptr: &str| usage.at(ptr).and_then(Value::as_u64).unwrap_or(0);
         Some(Usage {
             input_tokens: n("/prompt_tokens"),
             output_tokens: n("/completion_tokens"),

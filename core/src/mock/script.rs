@@ -6,6 +6,7 @@
 //! test can move between the two without rewriting it. Reference: `docs/mock-provider.md`.
 
 use crate::config::parse_duration;
+use crate::json_path::At;
 use crate::tokens;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -224,8 +225,7 @@ impl Step {
                 calls
                     .iter()
                     .map(|c| {
-                        tokens::estimate_text(c.pointer("/function/arguments").and_then(Value::as_str).unwrap_or(""))
-                            + 3
+                        tokens::estimate_text(c.at("/function/arguments").and_then(Value::as_str).unwrap_or("")) + 3
                     })
                     .sum()
             })
@@ -300,11 +300,8 @@ impl Step {
         }
         if let Some(calls) = self.tool_calls.as_ref().and_then(Value::as_array) {
             for (index, call) in calls.iter().enumerate() {
-                let args = call
-                    .pointer("/function/arguments")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let name = call.pointer("/function/name").cloned().unwrap_or(Value::Null);
+                let args = call.at("/function/arguments").and_then(Value::as_str).unwrap_or("");
+                let name = call.at("/function/name").cloned().unwrap_or(Value::Null);
                 let id = call.get("id").cloned().unwrap_or(Value::Null);
                 out.push(chunk(
                     json!({"tool_calls": [{"index": index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
@@ -319,10 +316,7 @@ impl Step {
             }
         }
         out.push(chunk(json!({}), json!(self.finish_reason(model, request))));
-        let wants_usage = request
-            .pointer("/stream_options/include_usage")
-            .and_then(Value::as_bool)
-            == Some(true);
+        let wants_usage = request.at("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
         if wants_usage {
             out.push(
                 json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,

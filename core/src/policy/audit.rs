@@ -100,25 +100,32 @@ impl AuditLog {
     }
 
     /// Appends one record (an object); adds `prev` and, with a key, `hmac`.
-    pub fn append(&self, mut record: Value) -> Result<()> {
+    pub fn append(&self, record: Value) -> Result<()> {
+        self.append_line(record.to_string())
+    }
+
+    /// Appends one record already serialized as a JSON object. It is serialized before the
+    /// lock is taken; only the chain fields are added under it. They go last, as
+    /// `record["prev"] = …` would put them: the line is the same either way.
+    pub fn append_line(&self, body: String) -> Result<()> {
+        let open = body.strip_suffix('}').unwrap_or(&body);
+        let comma = if open.len() > 1 { "," } else { "" };
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let (Some(max), true) = (self.max_bytes, w.bytes > 0)
             && w.bytes >= max
         {
             self.rotate(&mut w)?;
         }
-        record["prev"] = Value::String(w.prev.clone());
+        let mut line = format!("{open}{comma}\"prev\":\"{}\"}}", w.prev);
         if let Some(key) = &self.key {
-            let unsigned = record.to_string();
-            record["hmac"] = Value::String(sign(key, &unsigned));
+            let hmac = sign(key, &line);
+            line.pop();
+            line.push_str(&format!(",\"hmac\":\"{hmac}\"}}"));
         }
-        let line = record.to_string();
-        w.file
-            .write_all(format!("{line}\n").as_bytes())
-            .map_err(|e| io_error(&self.path, e))?;
-        w.file.flush().map_err(|e| io_error(&self.path, e))?;
-        w.bytes += line.len() as u64 + 1;
-        w.prev = line_hash(&line);
+        line.push('\n');
+        w.file.write_all(line.as_bytes()).map_err(|e| io_error(&self.path, e))?;
+        w.bytes += line.len() as u64;
+        w.prev = line_hash(&line[..line.len() - 1]);
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! and be recorded (the audit trail). Residency rules filter routing (see `routing`).
 
 pub mod audit;
+pub mod audit_record;
 pub mod clock;
 pub mod guard;
 pub mod pii;

@@ -8,6 +8,7 @@ use super::dialect::{
 use super::sse::SseEvent;
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::json_path::At;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -48,7 +49,7 @@ fn block(part: &Value) -> Option<Value> {
     match part.get("type").and_then(Value::as_str)? {
         "text" => Some(json!({"type": "text", "text": part.get("text").cloned().unwrap_or(json!(""))})),
         "image_url" => {
-            let url = part.pointer("/image_url/url").and_then(Value::as_str)?;
+            let url = part.at("/image_url/url").and_then(Value::as_str)?;
             Some(match data_url(url) {
                 Some((media, data)) => {
                     json!({"type": "image", "source": {"type": "base64", "media_type": media, "data": data}})
@@ -87,7 +88,7 @@ fn tool_choice(choice: &Value, parallel: Option<bool>) -> Option<Value> {
         Value::String(s) if s == "required" => json!({"type": "any"}),
         Value::String(s) if s == "none" => json!({"type": "none"}),
         Value::Object(_) => {
-            json!({"type": "tool", "name": choice.pointer("/function/name").cloned().unwrap_or(json!(""))})
+            json!({"type": "tool", "name": choice.at("/function/name").cloned().unwrap_or(json!(""))})
         }
         Value::Null if parallel == Some(false) => json!({"type": "auto"}),
         _ => return None,
@@ -127,8 +128,8 @@ impl Dialect for Anthropic {
                         blocks.push(json!({
                             "type": "tool_use",
                             "id": call.get("id").cloned().unwrap_or(json!("")),
-                            "name": call.pointer("/function/name").cloned().unwrap_or(json!("")),
-                            "input": parse_arguments(call.pointer("/function/arguments").unwrap_or(&Value::Null))?,
+                            "name": call.at("/function/name").cloned().unwrap_or(json!("")),
+                            "input": parse_arguments(call.at("/function/arguments").unwrap_or(&Value::Null))?,
                         }));
                     }
                     push(&mut messages, "assistant", blocks);
@@ -216,7 +217,7 @@ impl Dialect for Anthropic {
     }
 
     fn classify(&self, status: u16, body: &Value) -> Option<(ErrorKind, bool)> {
-        match body.pointer("/error/type").and_then(Value::as_str)? {
+        match body.at("/error/type").and_then(Value::as_str)? {
             "overloaded_error" => Some((ErrorKind::ProviderError, true)),
             "billing_error" => Some((ErrorKind::PermissionDenied, false)),
             "request_too_large" => Some((ErrorKind::InvalidRequest, false)),
@@ -288,7 +289,7 @@ impl StreamDecoder for AnthropicStream {
             }
             "message_delta" => {
                 self.merge_usage(&data["usage"]);
-                match data.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                match data.at("/delta/stop_reason").and_then(Value::as_str) {
                     Some(stop) => vec![self.maker.delta(json!({}), Some(finish_reason(stop)))],
                     None => vec![],
                 }
@@ -298,8 +299,8 @@ impl StreamDecoder for AnthropicStream {
                 vec![]
             }
             "error" => {
-                let etype = data.pointer("/error/type").and_then(Value::as_str).unwrap_or("error");
-                let message = data.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
+                let etype = data.at("/error/type").and_then(Value::as_str).unwrap_or("error");
+                let message = data.at("/error/message").and_then(Value::as_str).unwrap_or("");
                 let retryable = matches!(etype, "overloaded_error" | "api_error" | "rate_limit_error");
                 return Err(Error::new(
                     ErrorKind::ProviderError,

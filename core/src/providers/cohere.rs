@@ -6,6 +6,7 @@ use super::dialect::{ChunkMaker, Dialect, StreamDecoder, max_tokens, openai_usag
 use super::sse::SseEvent;
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::json_path::At;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 
@@ -23,9 +24,9 @@ fn finish_reason(reason: &str) -> &'static str {
 /// Billed units are what the caller pays for; raw token counts are the fallback.
 fn usage(u: &Value) -> Value {
     let n = |k: &str| {
-        u.pointer(&format!("/billed_units/{k}"))
+        u.at(&format!("/billed_units/{k}"))
             .and_then(Value::as_f64)
-            .or_else(|| u.pointer(&format!("/tokens/{k}")).and_then(Value::as_f64))
+            .or_else(|| u.at(&format!("/tokens/{k}")).and_then(Value::as_f64))
             .unwrap_or(0.0) as u64
     };
     openai_usage(n("input_tokens"), n("output_tokens"), 0, 0, 0)
@@ -69,7 +70,7 @@ impl Dialect for Cohere {
 
     fn decode_embeddings(&self, body: Value, deployment: &DeploymentConfig) -> Result<Value> {
         let vectors = body
-            .pointer("/embeddings/float")
+            .at("/embeddings/float")
             .and_then(Value::as_array)
             .cloned()
             .ok_or_else(|| {
@@ -79,7 +80,7 @@ impl Dialect for Cohere {
                 )
             })?;
         let tokens = body
-            .pointer("/meta/billed_units/input_tokens")
+            .at("/meta/billed_units/input_tokens")
             .and_then(Value::as_f64)
             .unwrap_or(0.0) as u64;
         Ok(super::dialect::embeddings_response(&deployment.model, vectors, tokens))
@@ -153,7 +154,7 @@ impl Dialect for Cohere {
             }
             _ => {}
         }
-        if request.pointer("/response_format/type").and_then(Value::as_str) == Some("json_object") {
+        if request.at("/response_format/type").and_then(Value::as_str) == Some("json_object") {
             body.insert("response_format".into(), json!({"type": "json_object"}));
         }
         if stream {
@@ -228,17 +229,17 @@ impl StreamDecoder for CohereStream {
                 self.maker.id = data["id"].as_str().unwrap_or("").to_owned();
                 vec![self.maker.delta(json!({"role": "assistant", "content": ""}), None)]
             }
-            "content-delta" => match data.pointer("/delta/message/content/text").and_then(Value::as_str) {
+            "content-delta" => match data.at("/delta/message/content/text").and_then(Value::as_str) {
                 Some(t) if !t.is_empty() => vec![self.maker.delta(json!({"content": t}), None)],
                 _ => vec![],
             },
             "tool-call-start" => {
-                let call = data.pointer("/delta/message/tool_calls").cloned().unwrap_or(json!({}));
+                let call = data.at("/delta/message/tool_calls").cloned().unwrap_or(json!({}));
                 vec![self.maker.delta(json!({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
-                    "function": {"name": call.pointer("/function/name").cloned().unwrap_or(json!("")), "arguments": call.pointer("/function/arguments").cloned().unwrap_or(json!(""))}}]}), None)]
+                    "function": {"name": call.at("/function/name").cloned().unwrap_or(json!("")), "arguments": call.at("/function/arguments").cloned().unwrap_or(json!(""))}}]}), None)]
             }
             "tool-call-delta" => match data
-                .pointer("/delta/message/tool_calls/function/arguments")
+                .at("/delta/message/tool_calls/function/arguments")
                 .and_then(Value::as_str)
             {
                 Some(a) if !a.is_empty() => vec![self.maker.delta(
@@ -249,9 +250,9 @@ impl StreamDecoder for CohereStream {
             },
             "message-end" => {
                 self.done = true;
-                self.usage = data.pointer("/delta/usage").map(usage);
+                self.usage = data.at("/delta/usage").map(usage);
                 let reason = data
-                    .pointer("/delta/finish_reason")
+                    .at("/delta/finish_reason")
                     .and_then(Value::as_str)
                     .unwrap_or("COMPLETE");
                 if reason == "ERROR" || reason == "TIMEOUT" {

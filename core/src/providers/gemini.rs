@@ -8,6 +8,7 @@ use super::dialect::{
 use super::sse::SseEvent;
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::json_path::At;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -47,7 +48,7 @@ fn part(p: &Value) -> Option<Value> {
     match p.get("type").and_then(Value::as_str)? {
         "text" => Some(json!({"text": p.get("text").cloned().unwrap_or(json!(""))})),
         "image_url" => {
-            let url = p.pointer("/image_url/url").and_then(Value::as_str)?;
+            let url = p.at("/image_url/url").and_then(Value::as_str)?;
             Some(match data_url(url) {
                 Some((mime, data)) => json!({"inlineData": {"mimeType": mime, "data": data}}),
                 None => json!({"fileData": {"fileUri": url}}),
@@ -91,7 +92,7 @@ fn text_parts(parts: &[Value]) -> String {
 }
 
 fn blocked(body: &Value) -> Option<Error> {
-    let reason = body.pointer("/promptFeedback/blockReason").and_then(Value::as_str)?;
+    let reason = body.at("/promptFeedback/blockReason").and_then(Value::as_str)?;
     Some(
         Error::new(
             ErrorKind::GuardrailBlocked,
@@ -165,11 +166,11 @@ impl Dialect for Gemini {
                 "assistant" => {
                     let mut parts = parts_of(content);
                     for call in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-                        let name = call.pointer("/function/name").cloned().unwrap_or(json!(""));
+                        let name = call.at("/function/name").cloned().unwrap_or(json!(""));
                         if let Some(id) = call.get("id").and_then(Value::as_str) {
                             call_names.insert(id.to_owned(), name.clone());
                         }
-                        let args = parse_arguments(call.pointer("/function/arguments").unwrap_or(&Value::Null))?;
+                        let args = parse_arguments(call.at("/function/arguments").unwrap_or(&Value::Null))?;
                         parts.push(json!({"functionCall": {"name": name, "args": args}}));
                     }
                     push(&mut contents, "model", parts);
@@ -220,13 +221,13 @@ impl Dialect for Gemini {
         if let Some(stop) = stop_list(request) {
             generation.insert("stopSequences".into(), stop);
         }
-        match request.pointer("/response_format/type").and_then(Value::as_str) {
+        match request.at("/response_format/type").and_then(Value::as_str) {
             Some("json_object") => {
                 generation.insert("responseMimeType".into(), json!("application/json"));
             }
             Some("json_schema") => {
                 generation.insert("responseMimeType".into(), json!("application/json"));
-                if let Some(schema) = request.pointer("/response_format/json_schema/schema") {
+                if let Some(schema) = request.at("/response_format/json_schema/schema") {
                     generation.insert("responseJsonSchema".into(), schema.clone());
                 }
             }
@@ -256,7 +257,7 @@ impl Dialect for Gemini {
             Some(Value::String(s)) if s == "required" => Some(json!({"mode": "ANY"})),
             Some(Value::String(s)) if s == "none" => Some(json!({"mode": "NONE"})),
             Some(choice @ Value::Object(_)) => Some(
-                json!({"mode": "ANY", "allowedFunctionNames": [choice.pointer("/function/name").cloned().unwrap_or(json!(""))]}),
+                json!({"mode": "ANY", "allowedFunctionNames": [choice.at("/function/name").cloned().unwrap_or(json!(""))]}),
             ),
             _ => None,
         };
@@ -280,7 +281,7 @@ impl Dialect for Gemini {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let parts = c.pointer("/content/parts").and_then(Value::as_array).cloned().unwrap_or_default();
+                let parts = c.at("/content/parts").and_then(Value::as_array).cloned().unwrap_or_default();
                 let calls = calls_of(&parts, 0);
                 let text = text_parts(&parts);
                 let mut message = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) }});
@@ -316,15 +317,15 @@ impl Dialect for Gemini {
 
     fn classify(&self, status: u16, body: &Value) -> Option<(ErrorKind, bool)> {
         let reason_is = |r: &str| {
-            body.pointer("/error/details")
+            body.at("/error/details")
                 .and_then(Value::as_array)
                 .is_some_and(|d| d.iter().any(|x| x["reason"] == r))
         };
-        let message = body.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
+        let message = body.at("/error/message").and_then(Value::as_str).unwrap_or("");
         if reason_is("API_KEY_INVALID") || (status == 400 && message.contains("API key not valid")) {
             return Some((ErrorKind::Authentication, false));
         }
-        match body.pointer("/error/status").and_then(Value::as_str)? {
+        match body.at("/error/status").and_then(Value::as_str)? {
             "RESOURCE_EXHAUSTED" => Some((ErrorKind::RateLimited, true)),
             "UNAVAILABLE" => Some((ErrorKind::ProviderError, true)),
             "PERMISSION_DENIED" => Some((ErrorKind::PermissionDenied, false)),
@@ -350,7 +351,7 @@ impl StreamDecoder for GeminiStream {
             )
         })?;
         if data.get("error").is_some() {
-            let message = data.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
+            let message = data.at("/error/message").and_then(Value::as_str).unwrap_or("");
             return Err(Error::new(
                 ErrorKind::ProviderError,
                 format!("sent an error in the stream: {message}"),
@@ -378,9 +379,9 @@ impl StreamDecoder for GeminiStream {
         if let Some(u) = data.get("usageMetadata") {
             self.usage = Some(usage(u));
         }
-        let candidate = data.pointer("/candidates/0").cloned().unwrap_or(json!({}));
+        let candidate = data.at("/candidates/0").cloned().unwrap_or(json!({}));
         let parts = candidate
-            .pointer("/content/parts")
+            .at("/content/parts")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();

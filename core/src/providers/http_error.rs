@@ -1,6 +1,7 @@
 //! Maps a provider's HTTP error answer to a gateway error with the right kind and retry facts.
 
 use crate::error::{Error, ErrorKind};
+use crate::json_path::At;
 use crate::secrets::Scrubber;
 use serde_json::Value;
 
@@ -30,7 +31,7 @@ pub fn kind_for_status(status: u16) -> (ErrorKind, bool) {
 pub fn provider_message(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let message = parsed.as_ref().and_then(|v| {
-        v.pointer("/error/message")
+        v.at("/error/message")
             .or_else(|| v.get("error").filter(|e| e.is_string()))
             .or_else(|| v.get("message"))
             .or_else(|| v.get("detail"))

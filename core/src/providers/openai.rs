@@ -8,6 +8,7 @@ use super::presets::Wire;
 use super::sse::SseEvent;
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::json_path::At;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -92,7 +93,7 @@ impl Dialect for OpenAi {
     }
 
     fn classify(&self, status: u16, body: &Value) -> Option<(ErrorKind, bool)> {
-        let code = body.pointer("/error/code").and_then(Value::as_str);
+        let code = body.at("/error/code").and_then(Value::as_str);
         match (status, code) {
             (_, Some("content_filter")) => Some((ErrorKind::GuardrailBlocked, false)),
             (429, Some("insufficient_quota")) => Some((ErrorKind::RateLimited, false)),
@@ -130,7 +131,7 @@ impl StreamDecoder for OpenAiStream {
             chunk["choices"] = json!([]);
         }
         if chunk.get("usage").is_none_or(Value::is_null)
-            && let Some(usage) = chunk.pointer("/x_groq/usage").cloned()
+            && let Some(usage) = chunk.at("/x_groq/usage").cloned()
         {
             chunk["usage"] = usage;
         }

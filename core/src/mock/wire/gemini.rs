@@ -2,11 +2,12 @@
 //! repeated cumulatively, CRLF event separators, and no end marker.
 
 use super::{Asked, Step, answer, message, words};
+use crate::json_path::At;
 use serde_json::{Value, json};
 
 pub fn neutral(body: &Value) -> Value {
     let mut messages = Vec::new();
-    if let Some(parts) = body.pointer("/systemInstruction/parts").and_then(Value::as_array) {
+    if let Some(parts) = body.at("/systemInstruction/parts").and_then(Value::as_array) {
         messages.push(json!({"role": "system", "content": text(parts)}));
     }
     for c in body["contents"].as_array().into_iter().flatten() {
@@ -24,7 +25,7 @@ pub fn neutral(body: &Value) -> Value {
             messages.push(json!({"role": "tool", "content": said}));
         }
     }
-    json!({"messages": messages, "max_tokens": body.pointer("/generationConfig/maxOutputTokens").cloned().unwrap_or(Value::Null)})
+    json!({"messages": messages, "max_tokens": body.at("/generationConfig/maxOutputTokens").cloned().unwrap_or(Value::Null)})
 }
 
 fn text(parts: &[Value]) -> String {

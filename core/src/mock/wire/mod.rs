@@ -11,6 +11,7 @@ mod gemini;
 mod openai;
 
 use super::script::Step;
+use crate::json_path::At;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,7 +266,7 @@ pub(crate) struct Answer {
 
 fn answer(step: &Step, asked: &Asked) -> Answer {
     let usage = step.usage(&asked.model, &asked.neutral);
-    let n = |p: &str| usage.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    let n = |p: &str| usage.at(p).and_then(Value::as_u64).unwrap_or(0);
     let calls = step
         .tool_calls
         .as_ref()
@@ -275,16 +276,13 @@ fn answer(step: &Step, asked: &Asked) -> Answer {
                 .iter()
                 .map(|c| {
                     let args = c
-                        .pointer("/function/arguments")
+                        .at("/function/arguments")
                         .and_then(Value::as_str)
                         .and_then(|a| serde_json::from_str(a).ok())
                         .unwrap_or(json!({}));
                     (
                         c["id"].as_str().unwrap_or("call_mock").to_owned(),
-                        c.pointer("/function/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
+                        c.at("/function/name").and_then(Value::as_str).unwrap_or("").to_owned(),
                         args,
                     )
                 })
