@@ -2,7 +2,9 @@
 LiteLLM's Router and TensorZero's embedded gateway, all calling the same loopback mock.
 
     python bench.py throughput --url URL [--quick]      every client, each in its own process; JSON on stdout
-    python bench.py client NAME --url URL [--quick]      one client (used by `throughput`)
+    python bench.py client NAME --url URL [--quick] [--scenarios stream_c1,stream_c32]
+                                                         one client (used by `throughput`), optionally
+                                                         only some scenarios (names as in its JSON)
     python bench.py streams --url URL [--n 1000]         RSS with N concurrent sluicegate streams
     python bench.py growth --url URL [--n 100000]        RSS growth over N sluicegate calls
 
@@ -18,7 +20,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Set
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -229,12 +231,14 @@ api_key_location = "none"
 """
 
 
-def run_client(name: str, url: str, quick: bool) -> Dict[str, Any]:
+def run_client(name: str, url: str, quick: bool, only: Optional[Set[str]] = None) -> Dict[str, Any]:
     b = budgets(quick, name)
     results: Dict[str, Any] = {}
     if name.endswith("_sync"):
         plain, stream, close = make_sync(name, url)
         for kind, c in SYNC_SCENARIOS:
+            if only and f"{kind}_c{c}" not in only:
+                continue
             fn = plain if kind == "plain" else stream
             run_sync(fn, c, int(b["warm"]), 1.0)
             results[f"{kind}_c{c}"] = run_sync(fn, c, int(b["max_n"]), b["max_s"])
@@ -244,6 +248,8 @@ def run_client(name: str, url: str, quick: bool) -> Dict[str, Any]:
     async def main() -> None:
         plain, stream, close = await make_async(name, url)
         for kind, c in ASYNC_SCENARIOS:
+            if only and f"{kind}_c{c}" not in only:
+                continue
             fn = plain if kind == "plain" else stream
             await run_async(fn, c, int(b["warm"]), 1.0)
             results[f"{kind}_c{c}"] = await run_async(fn, c, int(b["max_n"]), b["max_s"])
@@ -349,11 +355,12 @@ def main() -> None:
     p.add_argument("--n", type=int, default=0)
     p.add_argument("--max-s", type=float, default=120.0)
     p.add_argument("--clients", default=",".join(CLIENTS))
+    p.add_argument("--scenarios", default="", help="client mode: only these, e.g. stream_c1,stream_c32")
     a = p.parse_args()
     if a.mode == "throughput":
         r = throughput(a.url, a.quick, [c for c in a.clients.split(",") if c])
     elif a.mode == "client":
-        r = run_client(a.name, a.url, a.quick)
+        r = run_client(a.name, a.url, a.quick, {s for s in a.scenarios.split(",") if s})
     elif a.mode == "streams":
         r = streams(a.url, a.n or 1000)
     else:
