@@ -281,8 +281,10 @@ fn main() {
     }
     if let Some(r) = results.get("redis_policy_check") {
         println!(
-            "\n| policy check on Redis (rate limit + budget) vs in memory | p50 added |\n|---|---|\n| one Lua round trip per call | +{:.1} µs |",
-            r["added_p50_us"].as_f64().unwrap_or(f64::NAN)
+            "\n| policy check on Redis (rate limit + budget) vs in memory | p50 |\n|---|---|\n| added per call (one Lua script: reservations, breakers, peer load) | +{:.1} µs |\n| a bare Redis PING round trip, same server | {:.1} µs |\n| added / PING | {:.2} round trips |",
+            r["added_p50_us"].as_f64().unwrap_or(f64::NAN),
+            r["ping_p50_us"].as_f64().unwrap_or(f64::NAN),
+            r["round_trips"].as_f64().unwrap_or(f64::NAN)
         );
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
@@ -392,6 +394,16 @@ fn redis_check(mock_url: &str, redis_url: &str, sizes: &Sizes) -> Value {
             redis.chat(request(false), CallOptions::default()).await.unwrap();
         }
         let (m, r) = (run(memory.clone()).await, run(redis.clone()).await);
-        json!({"memory_p50_us": m, "redis_p50_us": r, "added_p50_us": r - m})
+        // One bare round trip to the same server, for scale: the target is one per call.
+        let client = redis::Client::open(redis_url).expect("redis url");
+        let mut conn = client.get_multiplexed_async_connection().await.expect("redis connection");
+        let mut ping = Vec::new();
+        for _ in 0..sizes.sequential {
+            let t = Instant::now();
+            let _: String = redis::cmd("PING").query_async(&mut conn).await.expect("PING");
+            ping.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        let ping = summary(ping).0;
+        json!({"memory_p50_us": m, "redis_p50_us": r, "added_p50_us": r - m, "ping_p50_us": ping, "round_trips": (r - m) / ping})
     })
 }

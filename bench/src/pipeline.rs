@@ -72,5 +72,51 @@ pub fn run(calls: usize) -> Value {
         out.insert(name.to_owned(), json!(us));
     }
     let _ = std::fs::remove_file(&audit);
+    out.insert("stream_per_chunk_us".into(), streams(calls / 100));
+    Value::Object(out)
+}
+
+/// Per-chunk cost of a 500-chunk stream from the in-process mock, without and with the PII
+/// guardrail (which holds back and scans text as it streams).
+fn streams(streams: usize) -> Value {
+    let words = (0..499).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+    let config = |guard: bool| {
+        let mut c = json!({
+            "providers": {"m": {"type": "mock", "script": {"m": [{"reply": words}]}}},
+            "deployments": {"a": {"provider": "m", "model": "m"}},
+            "routes": {"chat": {"targets": ["a"]}},
+        });
+        if guard {
+            c["policies"]["guardrails"] = json!([{"type": "pii", "entities": ["email", "credit_card"], "action": "redact"}]);
+        }
+        c
+    };
+    let request = json!({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "go"}]});
+    let rt = sluicegate::runtime::runtime();
+    let mut out = serde_json::Map::new();
+    println!("\n| 500-chunk stream, no network | µs per chunk |\n|---|---|");
+    for (name, guard) in [("plain", false), ("with PII guardrail", true)] {
+        let gw = Gateway::from_value(config(guard)).expect("stream config");
+        let us = rt.block_on(async {
+            let mut per_chunk = Vec::new();
+            for round in 0..streams.max(3) + 1 {
+                let t = Instant::now();
+                let mut s = gw.chat_stream(request.clone(), CallOptions::default()).await.unwrap();
+                let mut n = 0usize;
+                while let Some(c) = s.next().await {
+                    c.unwrap();
+                    n += 1;
+                }
+                assert!(n >= 500, "a 500-chunk stream, got {n}");
+                if round > 0 {
+                    per_chunk.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+                }
+            }
+            per_chunk.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            per_chunk[per_chunk.len() / 2]
+        });
+        println!("| {name} | {us:.2} |");
+        out.insert(name.to_owned(), json!(us));
+    }
     Value::Object(out)
 }
