@@ -14,6 +14,10 @@ use std::time::Instant;
 
 mod pipeline;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Sizes {
     sequential: usize,
     concurrent: usize,
