@@ -113,6 +113,23 @@ def build(run_dir: str, rust_path: str, quick: bool) -> Dict[str, Any]:
         t.add("rust.c64_ratio", "throughput c=64", rps(r["c64_gateway_rps"]), rps(r["c64_direct_rps"]), r["c64_ratio"], "×", "higher", 0.9, "≥ 0.9×")
         t.add("rust.per_chunk_us", "500-chunk stream: per-chunk overhead", "", "", r["per_chunk_overhead_us"], " µs", "lower", 2, "≤ 2 µs")
         t.add("rust.added_ttft_us", "500-chunk stream: added time to first token", "", "", r["added_ttft_us"], " µs", "lower")
+        pipe = r.get("pipeline_us") or {}
+        full = pipe.get("+ audit log (full pipeline)")
+        bare = pipe.get("route only (2 targets), metering")
+        if full is not None:
+            t.add("rust.pipeline_full_us", "gateway CPU per call, no network (in-process mock provider): full pipeline / route only",
+                  f"{full:.1f} / {bare:.1f} µs", "", full, " µs", "lower")
+        chunks = pipe.get("stream_per_chunk_us") or {}
+        if chunks:
+            t.add("rust.pipeline_chunk_us", "per-chunk cost, no network: plain / with PII guardrail",
+                  f"{chunks.get('plain', 0):.2f} / {chunks.get('with PII guardrail', 0):.2f} µs", "",
+                  chunks.get("with PII guardrail"), " µs", "lower")
+        rc = r.get("redis_policy_check")
+        if rc:
+            t.add("rust.redis_added_p50_us", "policy check on Redis vs in memory: added p50 (one Lua round trip)",
+                  f"{rc['redis_p50_us']:.1f} µs", f"{rc['memory_p50_us']:.1f} µs", rc["added_p50_us"], " µs", "lower")
+            t.add("rust.redis_round_trips", "… in bare Redis PING round trips to the same server",
+                  f"PING {rc['ping_p50_us']:.1f} µs", "", rc["round_trips"], "", "lower")
     else:
         t.add("rust.error", f"error: {r['error']}", "", "", None, "", "higher")
 

@@ -71,7 +71,7 @@ reply="The quarterly report shows revenue up eight percent, costs flat, margins 
 script=$(printf '{"*": [{"reply": "%s"}]}' "$reply")
 "$target/release/sluicegate" mock-provider --port 0 --script "$script" >"$run_dir/mock.out" 2>"$run_dir/mock.err" &
 mock_pid=$!
-cleanup() { kill "$mock_pid" 2>/dev/null || true; rm -rf "$run_dir"; rm -f /tmp/sluicegate-bench-*.jsonl /tmp/sluicegate-bench-*.toml; }
+cleanup() { kill "$mock_pid" ${redis_pid:-} 2>/dev/null || true; rm -rf "$run_dir"; rm -f /tmp/sluicegate-bench-*.jsonl /tmp/sluicegate-bench-*.toml; }
 trap cleanup EXIT
 url=
 for _ in $(seq 100); do
@@ -87,7 +87,17 @@ step "rust: sluicegate-bench ${quick[*]} (built above; it writes bench/results/r
 rm -f "$results/rust.json"
 # The binary built above, not `cargo run -p`: one package alone unifies features differently
 # and would relink it.
+# A throwaway redis-server on loopback, when installed, for the Redis policy-check figure.
+redis_pid=""
+if command -v redis-server >/dev/null; then
+  redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$run_dir/redis.log" 2>&1 &
+  redis_pid=$!
+  sleep 0.5
+  export BENCH_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+fi
 "$target/release/sluicegate-bench" "${quick[@]}" >"$run_dir/rust.md"
+if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; unset BENCH_REDIS_URL; fi
 cat "$run_dir/rust.md" >&2
 
 step "c: sg_chat vs libcurl, c=1"

@@ -241,6 +241,9 @@ fn main() {
     let _ = std::fs::remove_file(&audit);
     let mut results = results;
     results["translation_us"] = translation(&sizes);
+    println!();
+    results["pipeline_us"] = pipeline::run(if quick { 5_000 } else { 50_000 });
+    println!();
     if let Ok(redis_url) = std::env::var("BENCH_REDIS_URL") {
         results["redis_policy_check"] = redis_check(&url, &redis_url, &sizes);
     }
