@@ -96,6 +96,15 @@ pub(crate) fn block_on<T>(flag: Option<&Flag>, future: impl Future<Output = Resu
     }
 }
 
+/// `block_on` for a call that is over when it returns (not a stream): on the calling thread's
+/// own runtime, so the request never leaves the thread (`sluicegate::runtime::block_on_here`).
+pub(crate) fn block_on_here<T>(flag: Option<&Flag>, future: impl Future<Output = Result<T>>) -> Result<T> {
+    match flag {
+        Some(flag) => sluicegate::runtime::block_on_here(flag.race(future)),
+        None => sluicegate::runtime::block_on_here(future),
+    }
+}
+
 /// A new, not yet cancelled token. Free it with `sg_cancel_token_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn sg_cancel_token_new() -> *mut sg_cancel_token {

@@ -294,8 +294,8 @@ unsafe fn plain_call(
         let call = unsafe { Call::read(gw, request, request_len, options_json) }?;
         let flag = unsafe { cancel.as_ref() }.map(|t| t.flag.clone());
         let response = match op {
-            Op::Chat => cancel::block_on(flag.as_deref(), call.gateway.chat(call.request, call.options)),
-            Op::Embeddings => cancel::block_on(flag.as_deref(), call.gateway.embeddings(call.request, call.options)),
+            Op::Chat => cancel::block_on_here(flag.as_deref(), call.gateway.chat(call.request, call.options)),
+            Op::Embeddings => cancel::block_on_here(flag.as_deref(), call.gateway.embeddings(call.request, call.options)),
         }?;
         unsafe { OwnedString::json(&response)?.give(&out, &out_len) };
         Ok(())

@@ -59,6 +59,34 @@ where
     }
 }
 
+/// `wait` for a call that is over when it returns (not a stream): it runs on this thread's own
+/// runtime (`sluicegate::runtime::block_on_here`), so the request never leaves the thread.
+pub fn wait_here<T, F>(py: Python<'_>, future: F) -> PyResult<T>
+where
+    F: Future<Output = sluicegate::Result<T>> + Send,
+    T: Send,
+{
+    let mut future = Box::pin(future);
+    loop {
+        let slice = py.detach(|| {
+            sluicegate::runtime::block_on_here(async {
+                Ok(tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await)
+            })
+        });
+        match slice {
+            Ok(Ok(result)) => return result.map_err(|e| error::to_py(py, &e)),
+            Ok(Err(_)) => {
+                if let Err(interrupted) = py.check_signals() {
+                    // Dropped on the thread's runtime, so that the provider hears about it.
+                    py.detach(|| sluicegate::runtime::drop_here(future));
+                    return Err(interrupted);
+                }
+            }
+            Err(e) => return Err(error::to_py(py, &e)),
+        }
+    }
+}
+
 /// Converts a finished core result into the Python value the awaiting coroutine receives.
 pub type Convert<T> = fn(Python<'_>, T) -> PyResult<Py<PyAny>>;
 

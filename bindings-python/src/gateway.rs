@@ -125,7 +125,7 @@ impl NativeGateway {
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (request, options) = arguments(py, request, options)?;
-        let response = bridge::wait(py, self.inner.chat(request, options))?;
+        let response = bridge::wait_here(py, self.inner.chat(request, options))?;
         convert::to_py(py, &response)
     }
 
@@ -181,7 +181,7 @@ impl NativeGateway {
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (request, options) = arguments(py, request, options)?;
-        let response = bridge::wait(py, self.inner.embeddings(request, options))?;
+        let response = bridge::wait_here(py, self.inner.embeddings(request, options))?;
         convert::to_py(py, &response)
     }
 

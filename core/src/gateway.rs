@@ -127,8 +127,9 @@ impl Gateway {
         runtime::spawn(async move { stream::open(this, request, options).await }).await
     }
 
+    /// `chat`, blocking the calling thread (which must not be inside an async runtime).
     pub fn chat_blocking(&self, request: Value, options: CallOptions) -> Result<Value> {
-        runtime::block_on(self.chat(request, options))
+        runtime::block_on_here(self.chat(request, options))
     }
 
     pub fn chat_stream_blocking(&self, request: Value, options: CallOptions) -> Result<ChatStream> {
@@ -223,7 +224,7 @@ impl Gateway {
     }
 
     pub fn embeddings_blocking(&self, request: Value, options: CallOptions) -> Result<Value> {
-        runtime::block_on(self.embeddings(request, options))
+        runtime::block_on_here(self.embeddings(request, options))
     }
 
     async fn run_embeddings(&self, request: Value, options: CallOptions) -> Result<Value> {

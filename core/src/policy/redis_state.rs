@@ -299,7 +299,16 @@ impl RedisState {
     }
 
     /// A cached value, or `None` (a miss, or the store is unreachable: never an error).
-    pub async fn cache_get(&self, key: &str) -> Option<String> {
+    pub async fn cache_get(self: &Arc<Self>, key: &str) -> Option<String> {
+        let me = self.clone();
+        let key = key.to_owned();
+        crate::runtime::on_shared(async move { Ok(me.cache_get_here(&key).await) })
+            .await
+            .ok()
+            .flatten()
+    }
+
+    async fn cache_get_here(&self, key: &str) -> Option<String> {
         let mut conn = self.connection().await.ok()?;
         let cmd = redis::cmd("GET").arg(self.key(&format!("cache:{key}"))).clone();
         tokio::time::timeout(self.timeout, cmd.query_async::<Option<String>>(&mut conn))
@@ -343,7 +352,14 @@ pub struct Shared(pub Arc<RedisState>);
 
 impl StateBackend for Shared {
     fn reserve<'a>(&'a self, items: &'a [Reservation], watch: &'a [String], now: f64) -> Reserved<'a> {
-        Box::pin(self.0.run_reserve(items, watch, now))
+        // On the shared runtime: the connection is made there and must outlive the thread
+        // runtime of a blocking call.
+        let (me, items, watch) = (self.0.clone(), items.to_vec(), watch.to_vec());
+        Box::pin(async move {
+            crate::runtime::on_shared(async move { Ok(me.run_reserve(&items, &watch, now).await) })
+                .await
+                .unwrap_or_else(|e| Err(Unreachable(e.message)))
+        })
     }
 
     fn settle(&self, items: &[(Reservation, f64)], now: f64) {
