@@ -185,9 +185,13 @@ def build(run_dir: str, rust_path: str, quick: bool) -> Dict[str, Any]:
     for lang, label in [("python", "Python sync"), ("c", "C sg_chat"), ("node", "Node, c=32")]:
         gv = get(g, lang, "growth_mb")
         n = get(g, lang, "requests")
+        native = get(g, lang, "native_growth_mb")
         t.add(f"mem.growth_mb.{lang}", f"RSS growth over {n or '?':,} requests ({label})" if n else f"RSS growth ({label})",
               f"{get(g, lang, 'rss_after_mb') or 0:.1f} MB after", f"{get(g, lang, 'rss_before_mb') or 0:.1f} MB before", gv, " MB",
-              "lower", 5.0, "< 5 MB")
+              "lower", *((None, "–") if native is not None else (5.0, "< 5 MB")))
+        if native is not None:
+            t.add(f"mem.native_growth_mb.{lang}", f"… of which outside the V8 heap (RSS growth − V8 heapTotal growth of "
+                  f"{get(g, lang, 'heap_total_growth_mb') or 0:.1f} MB)", "", "", native, " MB", "lower", 5.0, "< 5 MB")
     st = data["streams"]
     if "error" not in st:
         t.add("mem.streams_added_mb", f"{st['opened_together']:,} concurrent streams (Python async): RSS added",
