@@ -27,11 +27,18 @@ fn stages(audit: &std::path::Path) -> Vec<(&'static str, Value, bool)> {
     with("+ budget", true, &|c| {
         c["policies"]["budgets"] = json!([{"scope": {"tag": "team"}, "usd": 1_000_000.0}])
     });
-    with("+ PII guardrail (input and output)", true, &|c| {
-        c["policies"]["guardrails"] = json!([{"type": "pii", "entities": ["email", "credit_card"], "action": "redact"}])
-    });
+    with(
+        "+ PII guardrail (input and output)",
+        true,
+        &|c| {
+            c["policies"]["guardrails"] =
+                json!([{"type": "pii", "entities": ["email", "credit_card"], "action": "redact"}])
+        },
+    );
     let path = audit.to_string_lossy().into_owned();
-    with("+ audit log (full pipeline)", true, &move |c| c["audit"] = json!({"path": path}));
+    with("+ audit log (full pipeline)", true, &move |c| {
+        c["audit"] = json!({"path": path})
+    });
     rows
 }
 
@@ -87,7 +94,8 @@ fn streams(streams: usize) -> Value {
             "routes": {"chat": {"targets": ["a"]}},
         });
         if guard {
-            c["policies"]["guardrails"] = json!([{"type": "pii", "entities": ["email", "credit_card"], "action": "redact"}]);
+            c["policies"]["guardrails"] =
+                json!([{"type": "pii", "entities": ["email", "credit_card"], "action": "redact"}]);
         }
         c
     };

@@ -295,7 +295,9 @@ unsafe fn plain_call(
         let flag = unsafe { cancel.as_ref() }.map(|t| t.flag.clone());
         let response = match op {
             Op::Chat => cancel::block_on_here(flag.as_deref(), call.gateway.chat(call.request, call.options)),
-            Op::Embeddings => cancel::block_on_here(flag.as_deref(), call.gateway.embeddings(call.request, call.options)),
+            Op::Embeddings => {
+                cancel::block_on_here(flag.as_deref(), call.gateway.embeddings(call.request, call.options))
+            }
         }?;
         unsafe { OwnedString::json(&response)?.give(&out, &out_len) };
         Ok(())

@@ -19,9 +19,14 @@ pub fn bad_json(what: &str, e: serde_json::Error) -> JsError {
 }
 
 pub fn cancelled() -> JsError {
-    to_js(Error::new(ErrorKind::Cancelled, "the call was cancelled by the caller (AbortSignal or a stopped stream)"))
+    to_js(Error::new(
+        ErrorKind::Cancelled,
+        "the call was cancelled by the caller (AbortSignal or a stopped stream)",
+    ))
 }
 
 pub fn closed() -> JsError {
-    to_js(Error::invalid_request("this gateway is closed; create a new Gateway to make more calls"))
+    to_js(Error::invalid_request(
+        "this gateway is closed; create a new Gateway to make more calls",
+    ))
 }

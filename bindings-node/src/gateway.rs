@@ -21,11 +21,17 @@ pub struct NativeGateway {
 
 impl NativeGateway {
     fn new(gateway: Gateway) -> NativeGateway {
-        NativeGateway { inner: RwLock::new(Some(gateway)) }
+        NativeGateway {
+            inner: RwLock::new(Some(gateway)),
+        }
     }
 
     fn gateway(&self) -> Result<Gateway> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or_else(error::closed)
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(error::closed)
     }
 }
 
@@ -49,7 +55,10 @@ impl NativeGateway {
     #[napi(factory)]
     pub fn from_json(json: String) -> Result<NativeGateway> {
         let value: Value = serde_json::from_str(&json).map_err(|e| {
-            to_js(sluicegate::Error::new(sluicegate::ErrorKind::InvalidConfig, format!("the config object is not valid JSON: {e}")))
+            to_js(sluicegate::Error::new(
+                sluicegate::ErrorKind::InvalidConfig,
+                format!("the config object is not valid JSON: {e}"),
+            ))
         })?;
         Gateway::from_value(value).map(NativeGateway::new).map_err(to_js)
     }
@@ -67,7 +76,12 @@ impl NativeGateway {
 
     /// An embeddings call (no cancellation): resolves to the response's JSON text.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn embeddings<'env>(&self, env: &'env Env, request: String, options: String) -> Result<PromiseRaw<'env, String>> {
+    pub fn embeddings<'env>(
+        &self,
+        env: &'env Env,
+        request: String,
+        options: String,
+    ) -> Result<PromiseRaw<'env, String>> {
         let gateway = self.gateway()?;
         env.spawn_future(async move {
             let (request, options) = parse_call(&request, &options)?;
@@ -82,9 +96,15 @@ impl NativeGateway {
         let gateway = self.gateway()?;
         let options: Value = serde_json::from_str(&options).map_err(|e| error::bad_json("explain options", e))?;
         let options = CallOptions::from_json(&options).map_err(to_js)?;
-        let prompt_tokens = u64::try_from(prompt_tokens)
-            .map_err(|_| to_js(sluicegate::Error::invalid_request("`promptTokens` must be a whole number of tokens, 0 or more")))?;
-        gateway.explain(&model, &options, prompt_tokens).map(|r| r.to_string()).map_err(to_js)
+        let prompt_tokens = u64::try_from(prompt_tokens).map_err(|_| {
+            to_js(sluicegate::Error::invalid_request(
+                "`promptTokens` must be a whole number of tokens, 0 or more",
+            ))
+        })?;
+        gateway
+            .explain(&model, &options, prompt_tokens)
+            .map(|r| r.to_string())
+            .map_err(to_js)
     }
 
     /// Usage grouped by dimensions since a time; `query` is `{group_by, since}` as JSON.

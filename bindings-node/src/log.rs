@@ -15,7 +15,9 @@ type LogCallback = ThreadsafeFunction<FnArgs<(String, String)>, (), FnArgs<(Stri
 pub type HookCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
 
 fn level_from_name(name: &str) -> Option<Level> {
-    [Level::Debug, Level::Info, Level::Warn, Level::Error].into_iter().find(|l| l.name() == name)
+    [Level::Debug, Level::Info, Level::Warn, Level::Error]
+        .into_iter()
+        .find(|l| l.name() == name)
 }
 
 /// Sends core log lines at `min_level` and above to `callback(level, message)`; `null`
@@ -26,14 +28,25 @@ pub fn set_log_sink(callback: Option<Function<'_, FnArgs<(String, String)>, ()>>
         sluicegate::log::set_sink(None);
         return Ok(());
     };
-    let min = level_from_name(&min_level)
-        .ok_or_else(|| napi::Error::new(Status::InvalidArg, format!("unknown log level `{min_level}` (debug, info, warn, error)")))?;
-    let tsfn: LogCallback = callback.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
+    let min = level_from_name(&min_level).ok_or_else(|| {
+        napi::Error::new(
+            Status::InvalidArg,
+            format!("unknown log level `{min_level}` (debug, info, warn, error)"),
+        )
+    })?;
+    let tsfn: LogCallback = callback
+        .build_threadsafe_function()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build()?;
     sluicegate::log::set_sink(Some(Box::new(move |level, message| {
         if level < min {
             return;
         }
-        let status = tsfn.call((level.name().to_owned(), message.to_owned()).into(), ThreadsafeFunctionCallMode::NonBlocking);
+        let status = tsfn.call(
+            (level.name().to_owned(), message.to_owned()).into(),
+            ThreadsafeFunctionCallMode::NonBlocking,
+        );
         if status != Status::Ok && level >= Level::Warn {
             eprintln!("[sluicegate {}] {message}", level.name());
         }
@@ -42,7 +55,11 @@ pub fn set_log_sink(callback: Option<Function<'_, FnArgs<(String, String)>, ()>>
 }
 
 pub fn hook(callback: Function<'_, String, ()>) -> Result<HookCallback> {
-    callback.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()
+    callback
+        .build_threadsafe_function()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build()
 }
 
 /// Calls a hook with an event; a hook whose JS thread is gone is skipped.

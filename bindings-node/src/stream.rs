@@ -69,7 +69,11 @@ impl CallState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-            .ok_or_else(|| to_js(sluicegate::Error::internal("a native call was started twice; please report this as a bug")))
+            .ok_or_else(|| {
+                to_js(sluicegate::Error::internal(
+                    "a native call was started twice; please report this as a bug",
+                ))
+            })
     }
 
     fn keep_meta(&self, stream: &ChatStream) {
@@ -201,8 +205,11 @@ impl CallState {
                     if text.len() > 1 {
                         text.push(b',');
                     }
-                    serde_json::to_writer(&mut text, &chunk)
-                        .map_err(|e| to_js(sluicegate::Error::internal(format!("a stream chunk cannot be encoded: {e}"))))?;
+                    serde_json::to_writer(&mut text, &chunk).map_err(|e| {
+                        to_js(sluicegate::Error::internal(format!(
+                            "a stream chunk cannot be encoded: {e}"
+                        )))
+                    })?;
                 }
                 // The last item. With nothing before it, it rejects now, as `next()` would.
                 Err(e) if text.len() == 1 => {

@@ -69,9 +69,7 @@ where
     let mut future = Box::pin(future);
     loop {
         let slice = py.detach(|| {
-            sluicegate::runtime::block_on_here(async {
-                Ok(tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await)
-            })
+            sluicegate::runtime::block_on_here(async { Ok(tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await) })
         });
         match slice {
             Ok(Ok(result)) => return result.map_err(|e| error::to_py(py, &e)),

@@ -78,9 +78,8 @@ pub fn http_client() -> &'static reqwest::Client {
 /// kept for the life of the process (or of the thread).
 pub fn http_client_with(connect: Option<Duration>) -> reqwest::Client {
     if HERE_ACTIVE.get() {
-        return HERE_CLIENTS.with_borrow_mut(|clients| {
-            clients.entry(connect).or_insert_with(|| build_client(connect)).clone()
-        });
+        return HERE_CLIENTS
+            .with_borrow_mut(|clients| clients.entry(connect).or_insert_with(|| build_client(connect)).clone());
     }
     let Some(connect) = connect else {
         return http_client().clone();

@@ -48,7 +48,8 @@ fn threads_that_come_and_go_each_get_their_own_runtime() {
             })
             .collect();
         for w in workers {
-            w.join().unwrap_or_else(|_| panic!("a worker panicked in round {round}"));
+            w.join()
+                .unwrap_or_else(|_| panic!("a worker panicked in round {round}"));
         }
     }
     // The shared runtime's async path still works beside the thread runtimes.
@@ -59,7 +60,12 @@ fn threads_that_come_and_go_each_get_their_own_runtime() {
 #[test]
 fn a_blocking_call_inside_an_async_runtime_is_refused_not_deadlocked() {
     let gw = gateway(&mock_url());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let e = rt.block_on(async { gw.chat_blocking(request(), CallOptions::default()) }).unwrap_err();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let e = rt
+        .block_on(async { gw.chat_blocking(request(), CallOptions::default()) })
+        .unwrap_err();
     assert!(e.message.contains("async runtime"), "{}", e.message);
 }
