@@ -146,40 +146,10 @@ impl CallState {
         Ok(())
     }
 
-    async fn next(&self) -> Result<Option<String>> {
-        let mut slot = self.stream.lock().await;
-        let Some(open) = slot.as_mut() else {
-            return self.read_closed().map(|()| None);
-        };
-        if let Some(e) = open.failed.take() {
-            self.finish(&mut slot);
-            return Err(to_js(e));
-        }
-        let item = tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => {
-                slot.take();
-                self.reported.store(true, Ordering::SeqCst);
-                return Err(error::cancelled());
-            }
-            item = open.stream.next() => item,
-        };
-        match item {
-            Some(Ok(chunk)) => Ok(Some(chunk.to_string())),
-            Some(Err(e)) => {
-                self.finish(&mut slot);
-                Err(to_js(e))
-            }
-            None => {
-                self.finish(&mut slot);
-                Ok(None)
-            }
-        }
-    }
-
-    /// Every chunk already received (at least one, waiting for it), as the JSON text of an
-    /// array; `None` at the end. A failure after some chunks is kept for the next read.
-    async fn next_batch(&self) -> Result<Option<String>> {
+    /// Up to `max` chunks (waiting for the first, then every one already received); `None` at
+    /// the end. A failure with nothing before it rejects now; after some chunks it is kept for
+    /// the next read, so those chunks are delivered first.
+    async fn pull(&self, max: usize) -> Result<Option<Vec<serde_json::Value>>> {
         let mut slot = self.stream.lock().await;
         let Some(open) = slot.as_mut() else {
             return self.read_closed().map(|()| None);
@@ -195,36 +165,37 @@ impl CallState {
                 self.reported.store(true, Ordering::SeqCst);
                 return Err(error::cancelled());
             }
-            batch = open.stream.next_batch(BATCH_MAX) => batch,
+            batch = open.stream.next_batch(max) => batch,
         };
-        let mut text = Vec::with_capacity(256 * batch.len() + 2);
-        text.push(b'[');
+        let mut chunks = Vec::with_capacity(batch.len());
         for item in batch {
             match item {
-                Ok(chunk) => {
-                    if text.len() > 1 {
-                        text.push(b',');
-                    }
-                    serde_json::to_writer(&mut text, &chunk).map_err(|e| {
-                        to_js(sluicegate::Error::internal(format!(
-                            "a stream chunk cannot be encoded: {e}"
-                        )))
-                    })?;
-                }
-                // The last item. With nothing before it, it rejects now, as `next()` would.
-                Err(e) if text.len() == 1 => {
+                Ok(chunk) => chunks.push(chunk),
+                Err(e) if chunks.is_empty() => {
                     self.finish(&mut slot);
                     return Err(to_js(e));
                 }
                 Err(e) => open.failed = Some(e),
             }
         }
-        if text.len() == 1 {
-            self.finish(&mut slot); // an empty batch: the stream ended cleanly
+        if chunks.is_empty() {
+            self.finish(&mut slot); // the stream ended cleanly
             return Ok(None);
         }
-        text.push(b']');
-        Ok(Some(String::from_utf8(text).expect("serde_json writes UTF-8")))
+        Ok(Some(chunks))
+    }
+
+    /// The next chunk's JSON text.
+    async fn next(&self) -> Result<Option<String>> {
+        Ok(self.pull(1).await?.map(|chunks| chunks[0].to_string()))
+    }
+
+    /// Every chunk already received, as the JSON text of an array.
+    async fn next_batch(&self) -> Result<Option<String>> {
+        Ok(self
+            .pull(BATCH_MAX)
+            .await?
+            .map(|chunks| serde_json::Value::Array(chunks).to_string()))
     }
 }
 
