@@ -35,28 +35,14 @@ const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
 /// Set at interpreter exit: from then on no such thread enters the interpreter.
 static CLOSING: AtomicBool = AtomicBool::new(false);
-/// Runs `future` to completion without the GIL; Ctrl-C (or any signal handler that raises)
-/// stops waiting and drops the future.
+/// Runs `future` to completion on the core's shared runtime without the GIL; Ctrl-C (or any
+/// signal handler that raises) stops waiting and drops the future.
 pub fn wait<T, F>(py: Python<'_>, future: F) -> PyResult<T>
 where
     F: Future<Output = sluicegate::Result<T>> + Send,
     T: Send,
 {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(PyRuntimeError::new_err(
-            "a blocking sluicegate call was made from a sluicegate runtime thread; use AsyncGateway there",
-        ));
-    }
-    let runtime = runtime();
-    let mut future = std::pin::pin!(future);
-    loop {
-        // The timer must be created inside the runtime, hence the async block.
-        let slice = py.detach(|| runtime.block_on(async { tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await }));
-        match slice {
-            Ok(result) => return result.map_err(|e| error::to_py(py, &e)),
-            Err(_) => py.check_signals()?,
-        }
-    }
+    in_slices(py, future, false)
 }
 
 /// `wait` for a call that is over when it returns (not a stream): it runs on this thread's own
@@ -66,17 +52,39 @@ where
     F: Future<Output = sluicegate::Result<T>> + Send,
     T: Send,
 {
+    in_slices(py, future, true)
+}
+
+/// Polls `future` in slices of `SIGNAL_SLICE`, checking for signals between them.
+fn in_slices<T, F>(py: Python<'_>, future: F, here: bool) -> PyResult<T>
+where
+    F: Future<Output = sluicegate::Result<T>> + Send,
+    T: Send,
+{
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(PyRuntimeError::new_err(
+            "a blocking sluicegate call was made from a sluicegate runtime thread; use AsyncGateway there",
+        ));
+    }
     let mut future = Box::pin(future);
     loop {
         let slice = py.detach(|| {
-            sluicegate::runtime::block_on_here(async { Ok(tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await) })
+            // The timer must be created inside the runtime, hence the async block.
+            let tick = async { Ok(tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await) };
+            if here {
+                sluicegate::runtime::block_on_here(tick)
+            } else {
+                runtime().block_on(tick)
+            }
         });
         match slice {
             Ok(Ok(result)) => return result.map_err(|e| error::to_py(py, &e)),
             Ok(Err(_)) => {
                 if let Err(interrupted) = py.check_signals() {
-                    // Dropped on the thread's runtime, so that the provider hears about it.
-                    py.detach(|| sluicegate::runtime::drop_here(future));
+                    if here {
+                        // Dropped on the thread's runtime, so that the provider hears about it.
+                        py.detach(|| sluicegate::runtime::drop_here(future));
+                    }
                     return Err(interrupted);
                 }
             }

@@ -153,11 +153,7 @@ where
 
 /// Blocks the calling thread on `future`; refuses when called from inside an async runtime.
 pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(Error::internal(
-            "a blocking sluicegate call was made from inside an async runtime; use the async API there",
-        ));
-    }
+    refuse_inside_runtime()?;
     runtime().block_on(future)
 }
 
@@ -187,11 +183,7 @@ thread_local! {
 /// (see the module doc). For calls that finish before returning: not for streams, whose
 /// reader must keep running after the call returns. Refuses inside an async runtime.
 pub fn block_on_here<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
-    if tokio::runtime::Handle::try_current().is_ok() || HERE_ACTIVE.get() {
-        return Err(Error::internal(
-            "a blocking sluicegate call was made from inside an async runtime; use the async API there",
-        ));
-    }
+    refuse_inside_runtime()?;
     let pid = std::process::id();
     let here = HERE.with_borrow_mut(|here| {
         if here.as_ref().is_some_and(|h| h.pid != pid) {
@@ -253,6 +245,16 @@ pub fn drop_here<T>(unfinished: T) {
         }
         _ => drop(unfinished),
     }
+}
+
+/// Blocking inside an async runtime (or inside a blocking call) would deadlock it: refuse.
+fn refuse_inside_runtime() -> Result<()> {
+    if tokio::runtime::Handle::try_current().is_ok() || HERE_ACTIVE.get() {
+        return Err(Error::internal(
+            "a blocking sluicegate call was made from inside an async runtime; use the async API there",
+        ));
+    }
+    Ok(())
 }
 
 /// Seconds since the Unix epoch (for `created` fields).

@@ -99,14 +99,9 @@ impl AuditLog {
         }
     }
 
-    /// Appends one record (an object); adds `prev` and, with a key, `hmac`.
-    pub fn append(&self, record: Value) -> Result<()> {
-        self.append_line(record.to_string())
-    }
-
-    /// Appends one record already serialized as a JSON object. It is serialized before the
-    /// lock is taken; only the chain fields are added under it. They go last, as
-    /// `record["prev"] = …` would put them: the line is the same either way.
+    /// Appends one record, already serialized as a JSON object, adding `prev` and, with a key,
+    /// `hmac`. It is serialized before the lock is taken; only the chain fields are added under
+    /// it, last, as `record["prev"] = …` would put them.
     pub fn append_line(&self, body: String) -> Result<()> {
         let open = body.strip_suffix('}').unwrap_or(&body);
         let comma = if open.len() > 1 { "," } else { "" };

@@ -66,7 +66,8 @@ impl Publisher {
     /// It stops by itself once the gateway (which owns every `Health`) is dropped.
     pub fn ensure_running(&self, store: &Arc<RedisState>, health: &HashMap<String, Arc<Health>>) {
         let pid = std::process::id();
-        if self.started_in.swap(pid, Ordering::AcqRel) == pid {
+        // Every call passes here: a read, and a write only the first time in a process.
+        if self.started_in.load(Ordering::Acquire) == pid || self.started_in.swap(pid, Ordering::AcqRel) == pid {
             return;
         }
         let store = store.clone();
