@@ -11,8 +11,8 @@ use crate::json_path::At;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::Meter;
 use crate::options::CallOptions;
-use crate::policy::Policy;
 use crate::policy::audit::AuditLog;
+use crate::policy::{Charge, Policy, Ticket};
 use crate::pricing::PriceBook;
 use crate::providers::{Limits, Provider};
 use crate::request;
@@ -217,6 +217,19 @@ impl Gateway {
         record.cost_usd = record.cost.map(|c| c.total);
     }
 
+    /// What an attempt on `deployment` costs if it is given up while the provider works on it:
+    /// its prompt (unpriced models count tokens only).
+    pub(crate) fn prompt_charge(&self, deployment: &DeploymentConfig, prompt_tokens: u64) -> Charge {
+        let usage = Usage {
+            input_tokens: prompt_tokens,
+            ..Usage::default()
+        };
+        Charge {
+            tokens: prompt_tokens,
+            usd: self.inner.prices.cost(&deployment.model, &usage).unwrap_or(0.0),
+        }
+    }
+
     /// An embeddings call, routed like chat (same strategies, fallbacks and metering).
     pub async fn embeddings(&self, request: Value, options: CallOptions) -> Result<Value> {
         let this = self.clone();
@@ -263,7 +276,7 @@ impl Gateway {
             plan,
             mut record,
             request,
-            ticket,
+            mut ticket,
             principal,
             mut guard,
         } = p;
@@ -296,7 +309,7 @@ impl Gateway {
             armed: true,
         };
         let request = Arc::new(request);
-        let result = match self.dispatch(kind, &request, &plan, record, call).await {
+        let result = match self.dispatch(kind, &request, &plan, record, &mut ticket, call).await {
             Ok(mut response) => {
                 let meta = &response["gateway"];
                 let tokens = meta.at("/usage/input_tokens").and_then(Value::as_u64).unwrap_or(0)
@@ -345,6 +358,7 @@ impl Gateway {
         shared: &Arc<Value>,
         plan: &Plan,
         mut record: CallRecord,
+        ticket: &mut Ticket,
         call: F,
     ) -> Result<Value>
     where
@@ -358,6 +372,7 @@ impl Gateway {
         while let Some((deployment, admission)) = dispatcher.next(&mut record, deadline).await {
             let provider = self.provider(&deployment)?;
             let sent = Instant::now();
+            ticket.sending(self.prompt_charge(&deployment, plan.prompt_tokens));
             // Each dialect writes the deployment's model into what it sends.
             let attempt = call(provider, deployment.clone(), shared.clone(), limits);
             let answer = match deadline {
@@ -380,6 +395,7 @@ impl Gateway {
                     return Ok(response);
                 }
                 Err(e) => {
+                    ticket.attempt_failed(e.kind == ErrorKind::Timeout);
                     let opened = admission.failed(&e, took, &plan.breaker);
                     self.breaker_opened(&deployment.name, opened);
                     record.attempt(&deployment.name, sent, Err(&e));

@@ -246,7 +246,7 @@ async fn open_prepared(
     plan: &Plan,
     mut record: CallRecord,
     request: Value,
-    ticket: Ticket,
+    mut ticket: Ticket,
     principal: Principal,
     guard: GuardReport,
     cache: Option<(String, Duration)>,
@@ -260,6 +260,7 @@ async fn open_prepared(
     while let Some((deployment, admission)) = dispatcher.next(&mut record, deadline).await {
         let provider = gateway.provider(&deployment)?;
         let sent = Instant::now();
+        ticket.sending(gateway.prompt_charge(&deployment, plan.prompt_tokens));
         let opened = async {
             let mut chunks = provider.chat_stream(&deployment, &request, &limits).await?;
             let mut head = VecDeque::new();
@@ -340,6 +341,7 @@ async fn open_prepared(
                 });
             }
             Err(e) => {
+                ticket.attempt_failed(e.kind == ErrorKind::Timeout);
                 let opened = admission.failed(&e, sent.elapsed(), &plan.breaker);
                 gateway.breaker_opened(&deployment.name, opened);
                 record.attempt(&deployment.name, sent, Err(&e));
@@ -390,7 +392,8 @@ struct Pump {
 
 impl Drop for Pump {
     /// A stream the caller dropped early is still recorded (as cancelled), so that its
-    /// `gateway` metadata, metering and audit record exist like any other call's.
+    /// `gateway` metadata, metering and audit record exist like any other call's, and charged
+    /// to its budgets and rate limits (actual usage when it arrived, else the estimate).
     fn drop(&mut self) {
         if self.recorded {
             return;
@@ -403,6 +406,10 @@ impl Drop for Pump {
         });
         self.record.usage_estimated = self.tally.usage.is_none();
         self.gateway.settle(&mut self.record, &self.deployment, Some(usage));
+        // The provider billed what it sent: a dropped stream is charged, never refunded.
+        if let Some(ticket) = self.ticket.take() {
+            ticket.settle(usage.input_tokens + usage.output_tokens, self.record.cost_usd);
+        }
         let cancelled = Error::new(ErrorKind::Cancelled, "the caller stopped reading the stream")
             .with_request_id(&self.record.request_id);
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record.to_json());

@@ -312,6 +312,9 @@ impl Policy {
             done: false,
             store,
             peers,
+            billed: Charge::default(),
+            in_flight: Charge::default(),
+            reached: false,
         })
     }
 }
@@ -323,8 +326,26 @@ pub enum Measure {
     Usd,
 }
 
-/// The reservations one call holds. Settled with what the call used; released if dropped
-/// unsettled (a failure, a timeout or a cancellation), so nothing leaks.
+/// What a call has cost so far: tokens (for TPM) and USD (for budgets).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Charge {
+    pub tokens: u64,
+    pub usd: f64,
+}
+
+impl Charge {
+    fn plus(self, other: Charge) -> Charge {
+        Charge {
+            tokens: self.tokens + other.tokens,
+            usd: self.usd + other.usd,
+        }
+    }
+}
+
+/// The reservations one call holds. Settled with what the call used. A call that ends without
+/// a settlement (dropped by its caller, cancelled, timed out) is still charged what the
+/// providers billed it: the attempts they were working on count their prompt at least, so
+/// that cancelling a call never refunds it.
 pub struct Ticket {
     state: Arc<dyn StateBackend>,
     items: Vec<(Reservation, Measure, String)>,
@@ -332,6 +353,12 @@ pub struct Ticket {
     /// Where the counters live for this call: `memory`, `redis`, or the local fallback.
     store: &'static str,
     peers: PeerView,
+    /// Failed attempts a provider billed (it was working on them when they were given up).
+    billed: Charge,
+    /// The attempt on the wire: what it costs at least if it never answers.
+    in_flight: Charge,
+    /// Whether any attempt reached a provider; a call that never did gives its request back.
+    reached: bool,
 }
 
 impl Ticket {
@@ -340,7 +367,32 @@ impl Ticket {
         std::mem::take(&mut self.peers)
     }
 
+    /// An attempt is going to a provider; `floor` is what it costs if it is given up (its prompt).
+    pub fn sending(&mut self, floor: Charge) {
+        self.reached = true;
+        self.in_flight = floor;
+    }
+
+    /// The attempt in flight failed. One the provider was still working on (a timeout) was
+    /// billed; one it refused (an error status) was not.
+    pub fn attempt_failed(&mut self, billed: bool) {
+        if billed {
+            self.billed = self.billed.plus(self.in_flight);
+        }
+        self.in_flight = Charge::default();
+    }
+
+    /// Settles with what the answering attempt used, plus the failed attempts that were billed.
     pub fn settle(mut self, tokens: u64, cost_usd: Option<f64>) {
+        let used = Charge {
+            tokens,
+            usd: cost_usd.unwrap_or(0.0),
+        };
+        self.reached = true;
+        self.finish(self.billed.plus(used));
+    }
+
+    fn finish(&mut self, charge: Charge) {
         self.done = true;
         let now = clock::now_secs();
         let settled: Vec<(Reservation, f64)> = self
@@ -348,9 +400,9 @@ impl Ticket {
             .iter()
             .map(|(item, measure, _)| {
                 let actual = match measure {
-                    Measure::Requests => 1.0,
-                    Measure::Tokens => tokens as f64,
-                    Measure::Usd => cost_usd.unwrap_or(0.0),
+                    Measure::Requests => f64::from(u8::from(self.reached)),
+                    Measure::Tokens => charge.tokens as f64,
+                    Measure::Usd => charge.usd,
                 };
                 (item.clone(), actual)
             })
@@ -376,13 +428,12 @@ impl Ticket {
 }
 
 impl Drop for Ticket {
+    /// An unsettled ticket (the call was dropped, cancelled or failed) is charged what the
+    /// providers billed: nothing if none was reached.
     fn drop(&mut self) {
         if !self.done {
-            let now = clock::now_secs();
-            let released: Vec<(Reservation, f64)> = self.items.iter().map(|(item, _, _)| (item.clone(), 0.0)).collect();
-            if !released.is_empty() {
-                self.state.settle(&released, now);
-            }
+            let charge = self.billed.plus(self.in_flight);
+            self.finish(charge);
         }
     }
 }

@@ -1,0 +1,142 @@
+//! Budget holes a hostile caller could use (issue 14): every call that reached a provider is
+//! charged to its budget, rate limits included, however it ended; the reservation covers the
+//! real worst case.
+
+use serde_json::{Value, json};
+use sluicegate::{CallOptions, ErrorKind, Gateway};
+use std::time::Duration;
+
+/// USD per token of the test model.
+const IN: f64 = 2000.0 / 1e6;
+const OUT: f64 = 4000.0 / 1e6;
+
+fn gateway(script: Value, policies: Value) -> Gateway {
+    Gateway::from_value(json!({
+        "providers": {"p": {"type": "mock", "script": {"priced": script}}},
+        "deployments": {"d": {"provider": "p", "model": "priced"}},
+        "routes": {"chat": {"targets": ["d"], "breaker": false, "timeout": {"total": "300ms"}}},
+        "pricing": {"models": {"priced": {"input_per_mtok": 2000.0, "output_per_mtok": 4000.0}}},
+        "policies": policies
+    }))
+    .unwrap()
+}
+
+fn chat(stream: bool, max_tokens: u64) -> Value {
+    json!({"model": "chat", "stream": stream, "max_tokens": max_tokens,
+           "messages": [{"role": "user", "content": "hello there"}]})
+}
+
+/// What the budget says is spent, read from the refusal of a call that cannot fit.
+fn spent(gw: &Gateway) -> f64 {
+    let e = gw
+        .chat_blocking(chat(false, 1_000_000), CallOptions::default())
+        .expect_err("a call reserving far more than the budget is refused");
+    assert_eq!(e.kind, ErrorKind::BudgetExceeded, "{e:?}");
+    let used = e.message.split("cannot cover this call: $").nth(1).unwrap();
+    used.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// Opens a stream, reads it to its finish reason (or one chunk), then drops it.
+fn stream_cost(gw: &Gateway, read_to_finish: bool) {
+    sluicegate::runtime::runtime().block_on(async {
+        let mut s = gw.chat_stream(chat(true, 50), CallOptions::default()).await.unwrap();
+        while let Some(chunk) = s.next().await {
+            let chunk = chunk.unwrap();
+            let finished = chunk.pointer("/choices/0/finish_reason").is_some_and(|f| !f.is_null());
+            if finished || !read_to_finish {
+                break;
+            }
+        }
+        drop(s);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    });
+}
+
+#[test]
+fn a_stream_dropped_after_finish_reason_is_charged_what_it_cost() {
+    let gw = gateway(
+        json!([{"reply": "one two three four five six", "chunk_delay": "20ms"}]),
+        json!({"budgets": [{"scope": "global", "usd": 10.0}]}),
+    );
+    stream_cost(&gw, true);
+    // 6 prompt tokens (3 + ⌈11/4⌉) and 7 output tokens (⌈27/4⌉), as the mock bills them.
+    let cost = 6.0 * IN + 7.0 * OUT;
+    let charged = spent(&gw);
+    assert!(
+        (charged - cost).abs() < 1e-6,
+        "the budget was charged ${charged}, the call cost ${cost}"
+    );
+}
+
+#[test]
+fn a_stream_dropped_after_its_first_chunk_is_charged_the_prompt_and_what_was_delivered() {
+    let gw = gateway(
+        json!([{"reply": "one two three four five six", "chunk_delay": "20ms"}]),
+        json!({"budgets": [{"scope": "global", "usd": 10.0}]}),
+    );
+    stream_cost(&gw, false);
+    let charged = spent(&gw);
+    // 6 prompt tokens (3 + ⌈11/4⌉) at least.
+    assert!(charged >= 6.0 * IN - 1e-9, "charged ${charged}");
+}
+
+#[test]
+fn a_dropped_stream_counts_against_rpm_and_tpm() {
+    let gw = gateway(
+        json!([{"reply": "one two three four five six", "chunk_delay": "20ms"}]),
+        json!({"rate_limits": [{"scope": "global", "rpm": 1}]}),
+    );
+    stream_cost(&gw, true);
+    let e = gw.chat_blocking(chat(false, 5), CallOptions::default()).unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::RateLimited,
+        "the dropped stream gave its request back: {e:?}"
+    );
+
+    // TPM: 100 a minute; the stream used ~6 prompt + 6 output, the next call needs 6 + 85 + margin.
+    let gw = gateway(
+        json!([{"reply": "one two three four five six", "chunk_delay": "20ms"}]),
+        json!({"rate_limits": [{"scope": "global", "tpm": 100}]}),
+    );
+    stream_cost(&gw, true);
+    let e = gw.chat_blocking(chat(false, 90), CallOptions::default()).unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::RateLimited,
+        "the dropped stream gave its tokens back: {e:?}"
+    );
+}
+
+#[test]
+fn a_timed_out_call_is_charged_at_least_its_prompt() {
+    let gw = gateway(
+        json!([{"delay": "2s"}]),
+        json!({"budgets": [{"scope": "global", "usd": 10.0}]}),
+    );
+    let e = gw.chat_blocking(chat(false, 5), CallOptions::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}");
+    let charged = spent(&gw);
+    assert!(
+        charged >= 6.0 * IN - 1e-9,
+        "a call the provider was working on cost ${charged}"
+    );
+}
+
+#[test]
+fn a_cancelled_call_is_charged_at_least_its_prompt() {
+    let gw = gateway(
+        json!([{"delay": "250ms"}]),
+        json!({"budgets": [{"scope": "global", "usd": 10.0}]}),
+    );
+    sluicegate::runtime::runtime().block_on(async {
+        let call = gw.chat(chat(false, 5), CallOptions::default());
+        assert!(tokio::time::timeout(Duration::from_millis(60), call).await.is_err());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    });
+    let charged = spent(&gw);
+    assert!(
+        charged >= 6.0 * IN - 1e-9,
+        "a cancelled call the provider received cost ${charged}"
+    );
+}
