@@ -36,22 +36,27 @@ const UNKNOWN_MAX_OUTPUT: u64 = 4096;
 /// with this margin so that a call never spends more than it reserved.
 const PROMPT_MARGIN: f64 = 1.5;
 
-/// The most a call could cost on any deployment the plan may use (unpriced ones count 0).
+/// The most a call could cost on any deployment the plan may use (unpriced ones count 0):
+/// the prompt with a margin, images by the model's own bound, and `n` times the output.
 fn worst_cost(plan: &Plan, prices: &PriceBook, request: &Value) -> Option<f64> {
     let asked = crate::providers::dialect::max_tokens(request);
-    let prompt = (plan.prompt_tokens as f64 * PROMPT_MARGIN).ceil() as u64;
+    let images = crate::tokens::count_images(request);
+    let choices = crate::tokens::choices(request);
     plan.groups
         .iter()
         .flat_map(|g| g.deployments.iter())
         .filter_map(|d| {
             let price = prices.get(&d.model)?;
+            let extra_images =
+                images * crate::tokens::image_tokens(&d.model).saturating_sub(crate::tokens::IMAGE_TOKENS);
+            let prompt = ((plan.prompt_tokens + extra_images) as f64 * PROMPT_MARGIN).ceil() as u64;
             let cap = price.max_output_tokens.unwrap_or(UNKNOWN_MAX_OUTPUT);
             let output = asked.map(|a| a.min(cap)).unwrap_or(cap);
             prices.cost(
                 &d.model,
                 &Usage {
                     input_tokens: prompt,
-                    output_tokens: output,
+                    output_tokens: output.saturating_mul(choices),
                     ..Usage::default()
                 },
             )
@@ -87,7 +92,10 @@ impl Gateway {
         };
         let mut plan = Plan::for_request(self.config(), self.prices(), model, &request, &effective).map_err(fail)?;
         let estimate = |plan: &Plan| Estimate {
-            tokens: plan.prompt_tokens + crate::providers::dialect::max_tokens(&request).unwrap_or(0),
+            tokens: plan.prompt_tokens
+                + crate::providers::dialect::max_tokens(&request)
+                    .unwrap_or(0)
+                    .saturating_mul(crate::tokens::choices(&request)),
             worst_cost_usd: worst_cost(plan, self.prices(), &request),
         };
         let watch = |plan: &Plan| -> Vec<String> {

@@ -386,7 +386,15 @@ impl Gateway {
             match answer {
                 Ok(mut response) => {
                     record.first_token = Some(record.started.elapsed());
-                    let usage = response.get("usage").and_then(Usage::from_openai);
+                    // An answer without `usage` is still billed: settle at the estimate.
+                    let usage = response.get("usage").and_then(Usage::from_openai).or_else(|| {
+                        record.usage_estimated = true;
+                        Some(Usage {
+                            input_tokens: plan.prompt_tokens,
+                            output_tokens: crate::tokens::estimate_completion(&response),
+                            ..Usage::default()
+                        })
+                    });
                     admission.succeeded(took, usage.map(|u| u.input_tokens + u.output_tokens));
                     record.attempt(&deployment.name, sent, Ok(()));
                     self.settle(&mut record, &deployment, usage);

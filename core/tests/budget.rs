@@ -140,3 +140,95 @@ fn a_cancelled_call_is_charged_at_least_its_prompt() {
         "a cancelled call the provider received cost ${charged}"
     );
 }
+
+/// What the call reserved from its budget (the `gateway.policy` report).
+fn reserved(gw: &Gateway, request: Value, embeddings: bool) -> f64 {
+    let response = if embeddings {
+        gw.embeddings_blocking(request, CallOptions::default())
+    } else {
+        gw.chat_blocking(request, CallOptions::default())
+    }
+    .unwrap();
+    response
+        .pointer("/gateway/policy/budgets/0/reserved")
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("{response}"))
+}
+
+fn roomy() -> Gateway {
+    gateway(
+        json!([{"reply": "ok"}]),
+        json!({"budgets": [{"scope": "global", "usd": 1000.0}]}),
+    )
+}
+
+#[test]
+fn n_choices_reserve_n_times_the_output() {
+    let gw = roomy();
+    let one = reserved(&gw, chat(false, 100), false);
+    let mut four = chat(false, 100);
+    four["n"] = json!(4);
+    let four = reserved(&gw, four, false);
+    assert!(
+        (four - one - 3.0 * 100.0 * OUT).abs() < 1e-9,
+        "n=1 reserved ${one}, n=4 ${four}"
+    );
+}
+
+#[test]
+fn tools_names_tool_call_arguments_and_images_are_reserved() {
+    let gw = roomy();
+    let base = reserved(&gw, chat(false, 1), false);
+    let long = "x".repeat(4000);
+    let mut tools = chat(false, 1);
+    tools["tools"] = json!([{"type": "function", "function": {"name": "lookup", "description": long, "parameters": {"type": "object"}}}]);
+    let mut named = chat(false, 1);
+    named["messages"][0]["name"] = json!(long);
+    let mut args = chat(false, 1);
+    args["messages"] = json!([
+        {"role": "user", "content": "hello there"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": long}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "done"}
+    ]);
+    let mut image = chat(false, 1);
+    image["messages"][0]["content"] = json!([{"type": "text", "text": "hello there"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]);
+    for (what, request) in [
+        ("tools", tools),
+        ("a name", named),
+        ("tool-call arguments", args),
+        ("an image", image),
+    ] {
+        let r = reserved(&gw, request, false);
+        // 1000 tokens of text (or one image) at the input price, with the 1.5 margin.
+        assert!(r - base >= 1000.0 * IN, "{what} reserved ${r} against ${base} without");
+    }
+}
+
+#[test]
+fn embeddings_reserve_their_input() {
+    let gw = Gateway::from_value(json!({
+        "providers": {"p": {"type": "mock"}},
+        "deployments": {"e": {"provider": "p", "model": "text-embedding-3-small"}},
+        "routes": {"embed": {"targets": ["e"]}},
+        "policies": {"budgets": [{"scope": "global", "usd": 10.0}]}
+    }))
+    .unwrap();
+    let r = reserved(&gw, json!({"model": "embed", "input": ["x".repeat(4000)]}), true);
+    assert!(r >= 1000.0 * 0.02 / 1e6, "embeddings reserved ${r}");
+}
+
+#[test]
+fn a_response_without_usage_is_charged_its_estimate() {
+    let gw = gateway(
+        json!([{"reply": "one two three four five six", "usage": false}]),
+        json!({"budgets": [{"scope": "global", "usd": 10.0}]}),
+    );
+    let response = gw.chat_blocking(chat(false, 50), CallOptions::default()).unwrap();
+    assert_eq!(response["gateway"]["usage"]["estimated"], json!(true), "{response}");
+    let charged = spent(&gw);
+    assert!(
+        (charged - (6.0 * IN + 7.0 * OUT)).abs() < 1e-9,
+        "a call without usage cost ${charged}"
+    );
+}

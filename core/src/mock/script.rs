@@ -32,6 +32,8 @@ pub struct Step {
     pub chunk_delay: Option<Duration>,
     /// Usage override: `{prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens}`.
     pub usage: Option<Value>,
+    /// `usage: false`: answer without any `usage` (some providers and proxies do).
+    pub no_usage: bool,
     pub finish_reason: Option<String>,
     /// Streams only: send this many chunks, then cut the connection.
     pub cut_after: Option<usize>,
@@ -97,7 +99,8 @@ impl Step {
             }),
             delay: duration("delay")?,
             chunk_delay: duration("chunk_delay")?,
-            usage: map.get("usage").cloned().filter(|v| !v.is_null()),
+            usage: map.get("usage").cloned().filter(|v| !v.is_null() && !v.is_boolean()),
+            no_usage: map.get("usage") == Some(&Value::Bool(false)),
             finish_reason: map.get("finish_reason").and_then(Value::as_str).map(str::to_owned),
             cut_after: map.get("cut_after").and_then(Value::as_u64).map(|n| n as usize),
             stall_after: map.get("stall_after").and_then(Value::as_u64).map(|n| n as usize),
@@ -232,7 +235,9 @@ impl Step {
             .unwrap_or(0);
         let get = |k: &str| self.usage.as_ref().and_then(|u| u.get(k)).and_then(Value::as_u64);
         let prompt = get("prompt_tokens").unwrap_or_else(|| tokens::estimate_prompt(request));
-        let completion = get("completion_tokens").unwrap_or_else(|| tokens::estimate_text(&text) + tool_tokens);
+        // Each of the `n` choices is billed its own output.
+        let completion = get("completion_tokens")
+            .unwrap_or_else(|| (tokens::estimate_text(&text) + tool_tokens) * tokens::choices(request));
         let mut usage = json!({
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -275,26 +280,42 @@ impl Step {
         if let Some(calls) = &self.tool_calls {
             message["tool_calls"] = calls.clone();
         }
-        json!({
+        let finish = self.finish_reason(model, request);
+        let choices: Vec<Value> = (0..tokens::choices(request))
+            .map(|index| json!({"index": index, "message": message, "logprobs": null, "finish_reason": finish}))
+            .collect();
+        let mut response = json!({
             "id": id,
             "object": "chat.completion",
             "created": crate::runtime::unix_now(),
             "model": model,
-            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": self.finish_reason(model, request)}],
-            "usage": self.usage(model, request),
-        })
+            "choices": choices,
+        });
+        if !self.no_usage {
+            response["usage"] = self.usage(model, request);
+        }
+        response
     }
 
     /// The stream a provider would send, as chunk objects (a usage chunk last when asked for).
     pub fn chunks(&self, id: &str, model: &str, request: &Value) -> Vec<Value> {
         let created = crate::runtime::unix_now();
-        let chunk = |delta: Value, finish: Value| {
+        let choice = |index: u64, delta: Value, finish: Value| {
             json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                   "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+                   "choices": [{"index": index, "delta": delta, "logprobs": null, "finish_reason": finish}]})
         };
+        let chunk = |delta: Value, finish: Value| choice(0, delta, finish);
         let mut out = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
-        if let Some(text) = self.reply_text(model, request) {
-            for piece in split_words(&text) {
+        // With `n` > 1 the other choices come first, each whole, then choice 0 as usual.
+        let text = self.reply_text(model, request);
+        for index in 1..tokens::choices(request) {
+            for piece in text.as_deref().map(split_words).unwrap_or_default() {
+                out.push(choice(index, json!({"content": piece}), Value::Null));
+            }
+            out.push(choice(index, json!({}), json!(self.finish_reason(model, request))));
+        }
+        if let Some(text) = &text {
+            for piece in split_words(text) {
                 out.push(chunk(json!({"content": piece}), Value::Null));
             }
         }
@@ -317,7 +338,7 @@ impl Step {
         }
         out.push(chunk(json!({}), json!(self.finish_reason(model, request))));
         let wants_usage = request.at("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
-        if wants_usage {
+        if wants_usage && !self.no_usage {
             out.push(
                 json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
                             "choices": [], "usage": self.usage(model, request)}),
