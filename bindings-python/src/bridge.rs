@@ -10,7 +10,7 @@
 //!   upstream.
 //!
 //! Why not pyo3-async-runtimes: its threads can still hold the GIL while the interpreter
-//! finalizes, which crashed short scripts at exit (build notes, pitfall 3). Here every GIL entry
+//! finalizes, which crashed short scripts at exit (docs/building.md §4). Here every GIL entry
 //! from a runtime thread is counted in `INFLIGHT`, and an `atexit` hook sets `CLOSING` and waits
 //! (GIL released) until none is left.
 //!

@@ -1,6 +1,6 @@
 //! The gateway: one config, its providers and prices, and the call path every language uses.
 //!
-//! A call is checked, planned onto a route's candidates (see [`crate::router`]), tried
+//! A call is checked, planned onto a route's candidates (see [`crate::routing`]), tried
 //! candidate by candidate until one answers or a non-retryable error stops it, then metered.
 
 use crate::cache::{CacheStore, MemoryCache};

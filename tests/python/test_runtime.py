@@ -263,7 +263,7 @@ print("ok")
 
 def test_exit_with_calls_in_flight_never_crashes() -> None:
     """The async bridge and the hooks must not touch the interpreter while it shuts down
-    (build notes, pitfall 3: the usual bridge crashed 1 run in 3). 200 runs, 8 at a time."""
+    (docs/building.md §4: the usual bridge crashed 1 run in 3). 200 runs, 8 at a time."""
 
     def run(i: int) -> Any:
         latency = ["0ms", "1ms", "3ms"][i % 3]
