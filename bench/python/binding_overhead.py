@@ -1,7 +1,7 @@
 """What the Python binding adds to a call: sluicegate from Python (sync and asyncio) against a
 direct HTTP call from the same Python process to the same `sluicegate mock-provider` process.
 
-    python bindings-python/bench_overhead.py [--calls 2000] [--bin target/release/sluicegate]
+    python bench/python/binding_overhead.py [--calls 2000] [--bin target/release/sluicegate]
 
 Build what you measure in release mode first (a debug build measures the debugger's code):
 
@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import sluicegate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REQUEST: Dict[str, Any] = {
     "model": "gpt-4o-mini",
     "messages": [{"role": "user", "content": "Summarise the quarterly report in one line."}],
