@@ -61,7 +61,30 @@ pub fn check(request: &Value) -> Result<Checked> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(Error::invalid_request("`stream` must be true or false")),
     };
+    check_stream_options(map.get("stream_options"))?;
     Ok(Checked { model, stream })
+}
+
+/// `stream_options` is absent, null, or an object whose `include_usage` is a boolean: adapters
+/// read and extend it, so a string or a list here must stop the call, not the adapter.
+fn check_stream_options(options: Option<&Value>) -> Result<()> {
+    let options = match options {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Object(o)) => o,
+        Some(other) => {
+            return Err(Error::invalid_request(format!(
+                "`stream_options` must be an object such as {{\"include_usage\": true}}, not {}",
+                crate::config::read::type_name(other)
+            )));
+        }
+    };
+    match options.get("include_usage") {
+        None | Some(Value::Null | Value::Bool(_)) => Ok(()),
+        Some(other) => Err(Error::invalid_request(format!(
+            "`stream_options.include_usage` must be true or false, not {}",
+            crate::config::read::type_name(other)
+        ))),
+    }
 }
 
 /// Checks an OpenAI embeddings request; returns the route name.

@@ -6,7 +6,7 @@
 mod duration;
 mod env;
 mod policy;
-mod read;
+pub(crate) mod read;
 mod route;
 pub mod suggest;
 

@@ -116,7 +116,7 @@ impl MockProvider {
         )
         .await?;
         let mut upstream = request.clone();
-        upstream["stream_options"]["include_usage"] = Value::Bool(true);
+        super::openai::ask_for_usage(&mut upstream);
         let mut items: Vec<Result<Value>> = step
             .chunks(&id, &deployment.model, &upstream)
             .into_iter()

@@ -73,7 +73,7 @@ impl Dialect for OpenAi {
         body["model"] = Value::String(deployment.model.clone());
         if stream {
             // Ask for the usage chunk so that streamed calls are metered exactly.
-            body["stream_options"]["include_usage"] = Value::Bool(true);
+            ask_for_usage(&mut body);
         }
         if self.nine_char_tool_ids {
             rewrite_tool_ids(&mut body);
@@ -154,6 +154,15 @@ impl StreamDecoder for OpenAiStream {
             Err(Error::new(ErrorKind::Connection, "the stream ended without `[DONE]`"))
         }
     }
+}
+
+/// Sets `stream_options.include_usage`, keeping the caller's other stream options (the request
+/// check already refused a `stream_options` that is not an object).
+pub(crate) fn ask_for_usage(body: &mut Value) {
+    if !body.get("stream_options").is_some_and(Value::is_object) {
+        body["stream_options"] = json!({});
+    }
+    body["stream_options"]["include_usage"] = Value::Bool(true);
 }
 
 /// Mistral accepts only 9-alphanumeric tool-call ids: map every other id to one, consistently
