@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 pub enum Flavor {
     OpenAi,
     Azure,
+    /// Mistral's OpenAI-like API, served under `/mistral/` (e.g. `api_base: URL/mistral/v1`).
+    Mistral,
     Anthropic,
     Gemini,
     Cohere,
@@ -47,6 +49,8 @@ pub fn flavor(path: &str) -> Option<Flavor> {
         Some(Flavor::Cohere)
     } else if path.starts_with("/openai/") && (path.ends_with("/chat/completions") || path.ends_with("/embeddings")) {
         Some(Flavor::Azure)
+    } else if path.starts_with("/mistral/") && (path.ends_with("/chat/completions") || path.ends_with("/embeddings")) {
+        Some(Flavor::Mistral)
     } else if path.ends_with("/chat/completions") || path.ends_with("/embeddings") {
         Some(Flavor::OpenAi)
     } else {
@@ -122,7 +126,7 @@ pub fn asked(
 ) -> Asked {
     let bearer = || header(headers, "authorization").map(|h| h.trim_start_matches("Bearer ").to_owned());
     let (model, stream, neutral, key) = match flavor {
-        Flavor::OpenAi => (
+        Flavor::OpenAi | Flavor::Mistral => (
             body["model"].as_str().unwrap_or("").to_owned(),
             body["stream"] == true,
             body.clone(),
@@ -184,10 +188,16 @@ pub fn asked(
     }
 }
 
+/// The status and body a provider answers a request it does not accept with (fields its
+/// schema lacks), before any scripted step plays.
+pub fn refused(flavor: Flavor, query: &str, body: &Value) -> Option<(u16, Value)> {
+    openai::refused(flavor, query, body)
+}
+
 /// The status and body for a request whose key is wrong, as each provider answers it.
 pub fn bad_key(flavor: Flavor, given: &str) -> (u16, Value) {
     match flavor {
-        Flavor::OpenAi | Flavor::Azure => (
+        Flavor::OpenAi | Flavor::Azure | Flavor::Mistral => (
             401,
             json!({"error": {"message": format!("Incorrect API key provided: {given}. You can find your API key in your account settings."), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
         ),
@@ -210,7 +220,7 @@ pub fn bad_key(flavor: Flavor, given: &str) -> (u16, Value) {
 /// The error body for a scripted failure.
 pub fn error_body(flavor: Flavor, step: &Step) -> Value {
     match flavor {
-        Flavor::OpenAi | Flavor::Azure => step.error_body(),
+        Flavor::OpenAi | Flavor::Azure | Flavor::Mistral => step.error_body(),
         Flavor::Anthropic => anthropic::error(step),
         Flavor::Gemini => gemini::error(step),
         Flavor::Cohere => json!({"id": "mock-error", "message": message(step)}),
@@ -220,7 +230,7 @@ pub fn error_body(flavor: Flavor, step: &Step) -> Value {
 /// A whole answer.
 pub fn body(flavor: Flavor, step: &Step, id: &str, asked: &Asked) -> Value {
     match flavor {
-        Flavor::OpenAi => step.completion(id, &asked.model, &asked.neutral),
+        Flavor::OpenAi | Flavor::Mistral => step.completion(id, &asked.model, &asked.neutral),
         Flavor::Azure => openai::azure_completion(step, id, asked),
         Flavor::Anthropic => anthropic::body(step, id, asked),
         Flavor::Gemini => gemini::body(step, id, asked),
@@ -232,6 +242,7 @@ pub fn body(flavor: Flavor, step: &Step, id: &str, asked: &Asked) -> Value {
 pub fn events(flavor: Flavor, step: &Step, id: &str, asked: &Asked) -> Vec<String> {
     match flavor {
         Flavor::OpenAi => openai::events(step, id, asked),
+        Flavor::Mistral => openai::mistral_events(step, id, asked),
         Flavor::Azure => openai::azure_events(step, id, asked),
         Flavor::Anthropic => anthropic::events(step, id, asked),
         Flavor::Gemini => gemini::events(step, id, asked),

@@ -1,7 +1,9 @@
-//! OpenAI and Azure OpenAI as the mock sends them. Azure adds content-filter results, opens
-//! its stream with an empty-choices chunk, and separates events with three newlines.
+//! OpenAI, Azure OpenAI and Mistral as the mock sends them. Azure adds content-filter results,
+//! opens its stream with an empty-choices chunk, and separates events with three newlines.
+//! Mistral puts usage in its last chunk unasked. Azure before `2024-10-21` and Mistral refuse
+//! the fields their request schemas lack, as the real services do.
 
-use super::{Asked, Step};
+use super::{Asked, Flavor, Step};
 use serde_json::{Value, json};
 
 pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
@@ -40,4 +42,61 @@ pub fn azure_events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
     }
     out.push("data: [DONE]\n\n\n".to_owned());
     out
+}
+
+/// Mistral's stream: usage rides on the finish chunk, whether or not it was asked for (it has
+/// no `stream_options`).
+pub fn mistral_events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
+    let mut neutral = asked.neutral.clone();
+    neutral["stream_options"] = json!({"include_usage": true});
+    let mut chunks = step.chunks(id, &asked.model, &neutral);
+    if let Some(usage) = chunks.pop().map(|c| c["usage"].clone())
+        && let Some(last) = chunks.last_mut()
+    {
+        last["usage"] = usage;
+    }
+    let mut out: Vec<String> = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+    out.push("data: [DONE]\n\n".to_owned());
+    out
+}
+
+/// The request fields of Mistral's chat completions schema (mistralai/client-python,
+/// `docs/models/chatcompletionrequest.md`, read 2026-12-05); it forbids any other.
+const MISTRAL_FIELDS: &[&str] = &[
+    "model", "temperature", "top_p", "max_tokens", "stream", "stop", "random_seed", "metadata", "messages",
+    "response_format", "tools", "tool_choice", "presence_penalty", "frequency_penalty", "n", "prediction",
+    "parallel_tool_calls", "reasoning_effort", "prompt_mode", "guardrails", "prompt_cache_key", "safe_prompt",
+];
+
+/// The fields Azure's dated API versions before `2024-10-21` lack (they answer 400).
+const AZURE_BEFORE_2024_10_21_LACKS: &[&str] = &["stream_options", "max_completion_tokens"];
+
+pub fn refused(flavor: Flavor, query: &str, body: &Value) -> Option<(u16, Value)> {
+    let fields = body.as_object()?;
+    match flavor {
+        Flavor::Mistral => {
+            let detail: Vec<Value> = fields
+                .iter()
+                .filter(|(k, _)| !MISTRAL_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| json!({"type": "extra_forbidden", "loc": ["body", k], "msg": "Extra inputs are not permitted", "input": v}))
+                .collect();
+            (!detail.is_empty()).then(|| {
+                (
+                    422,
+                    json!({"object": "error", "message": {"detail": detail}, "type": "invalid_request_error", "param": null, "code": null}),
+                )
+            })
+        }
+        Flavor::Azure => {
+            let version = query.split('&').find_map(|kv| kv.strip_prefix("api-version="))?;
+            let field = AZURE_BEFORE_2024_10_21_LACKS
+                .iter()
+                .find(|f| version < "2024-10-21" && fields.contains_key(**f))?;
+            Some((
+                400,
+                json!({"error": {"message": format!("Unrecognized request argument supplied: {field}"), "type": "invalid_request_error", "param": null, "code": null}}),
+            ))
+        }
+        _ => None,
+    }
 }
