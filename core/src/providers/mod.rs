@@ -2,6 +2,7 @@
 //! the answer (plain, streamed or an error) back into OpenAI format and gateway errors.
 
 pub mod anthropic;
+pub mod capabilities;
 pub mod cohere;
 pub mod dialect;
 pub mod gemini;

@@ -2,6 +2,7 @@
 //! Groq, Together, Fireworks, DeepSeek, xAI, OpenRouter, vLLM, Ollama, the mock server).
 //! Requests pass through (unknown fields included); answers are normalised for the known quirks.
 
+use super::capabilities::{self, Capabilities, MaxTokensField};
 use super::dialect::{Dialect, StreamDecoder};
 use super::http_error::provider_message;
 use super::presets::Wire;
@@ -16,6 +17,10 @@ use std::collections::HashMap;
 pub struct OpenAi {
     pub azure: bool,
     pub nine_char_tool_ids: bool,
+    /// What this provider accepts; requests are encoded from it.
+    pub caps: Capabilities,
+    /// The provider type, for messages.
+    pub kind: &'static str,
 }
 
 impl OpenAi {
@@ -23,8 +28,84 @@ impl OpenAi {
         OpenAi {
             azure: config.preset.wire == Wire::AzureOpenAi,
             nine_char_tool_ids: config.preset.nine_char_tool_ids,
+            caps: capabilities::of(config),
+            kind: config.preset.name,
         }
     }
+
+    /// Fits the request to what the provider accepts: renames what it calls otherwise, and
+    /// refuses what it cannot do rather than silently doing less.
+    fn fit(&self, body: &mut Value, stream: bool) -> Result<()> {
+        let caps = &self.caps;
+        let Some(map) = body.as_object_mut() else {
+            return Ok(());
+        };
+        if stream && caps.stream_options {
+            // Ask for the usage chunk so that streamed calls are metered exactly.
+            ask_for_usage(body);
+        } else {
+            // Not accepted (or meaningless without a stream): usage still counts when the
+            // provider sends it unasked, else it is estimated.
+            map.remove("stream_options");
+        }
+        let Some(map) = body.as_object_mut() else {
+            return Ok(());
+        };
+        if caps.max_tokens == MaxTokensField::MaxTokens
+            && let Some(limit) = map.remove("max_completion_tokens").filter(|v| !v.is_null())
+        {
+            map.insert("max_tokens".into(), limit);
+        }
+        if caps.seed_field != "seed"
+            && let Some(seed) = map.remove("seed")
+        {
+            map.insert(caps.seed_field.into(), seed);
+        }
+        if !caps.n && map.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
+            return Err(self.unsupported("`n` above 1", "send one request per answer"));
+        }
+        if !caps.parallel_tool_calls && map.remove("parallel_tool_calls") == Some(Value::Bool(false)) {
+            return Err(self.unsupported("`parallel_tool_calls: false`", "remove it"));
+        }
+        if let Some(kind) = body.at("/response_format/type").and_then(Value::as_str)
+            && !caps.response_formats.contains(&kind)
+        {
+            return Err(self.unsupported(
+                &format!("`response_format` `{kind}`"),
+                &format!("use one of {}", caps.response_formats.join(", ")),
+            ));
+        }
+        if !caps.strict_schemas && has_strict(body) {
+            return Err(self.unsupported("`strict` schemas", "remove `strict: true`"));
+        }
+        if !caps.images && has_images(body) {
+            return Err(self.unsupported("image content parts", "route images to a provider that takes them"));
+        }
+        Ok(())
+    }
+
+    fn unsupported(&self, what: &str, fix: &str) -> Error {
+        Error::invalid_request(format!("{what} is not supported by provider type `{}`: {fix}", self.kind))
+    }
+}
+
+fn has_strict(body: &Value) -> bool {
+    body.at("/response_format/json_schema/strict") == Some(&Value::Bool(true))
+        || body["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t.at("/function/strict") == Some(&Value::Bool(true)))
+}
+
+fn has_images(body: &Value) -> bool {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .any(|part| part["type"] == "image_url")
 }
 
 fn header(value: &str) -> Option<HeaderValue> {
@@ -71,10 +152,7 @@ impl Dialect for OpenAi {
     fn encode(&self, request: &Value, deployment: &DeploymentConfig, stream: bool) -> Result<Value> {
         let mut body = request.clone();
         body["model"] = Value::String(deployment.model.clone());
-        if stream {
-            // Ask for the usage chunk so that streamed calls are metered exactly.
-            ask_for_usage(&mut body);
-        }
+        self.fit(&mut body, stream)?;
         if self.nine_char_tool_ids {
             rewrite_tool_ids(&mut body);
         }
@@ -136,9 +214,18 @@ impl StreamDecoder for OpenAiStream {
             chunk["usage"] = usage;
         }
         let empty = chunk["choices"].as_array().is_some_and(Vec::is_empty);
-        if empty && chunk.get("usage").is_none_or(Value::is_null) {
+        let has_usage = chunk.get("usage").is_some_and(|u| !u.is_null());
+        if empty && !has_usage {
             // Azure's first chunk carries only prompt filter results.
             return Ok(vec![]);
+        }
+        if !empty && has_usage {
+            // Mistral puts usage on its last content chunk: split it into OpenAI's shape (a
+            // usage-only chunk), which callers get only when they asked for usage.
+            let mut usage_chunk = chunk.clone();
+            usage_chunk["choices"] = json!([]);
+            chunk["usage"] = Value::Null;
+            return Ok(vec![chunk, usage_chunk]);
         }
         Ok(vec![chunk])
     }

@@ -49,6 +49,8 @@ fn cases() -> Vec<(Flavor, Box<dyn Dialect>)> {
             Box::new(super::openai::OpenAi {
                 azure: false,
                 nine_char_tool_ids: false,
+                caps: super::capabilities::OPENAI,
+                kind: "openai",
             }),
         ),
         (
@@ -56,6 +58,8 @@ fn cases() -> Vec<(Flavor, Box<dyn Dialect>)> {
             Box::new(super::openai::OpenAi {
                 azure: true,
                 nine_char_tool_ids: false,
+                caps: super::capabilities::OPENAI,
+                kind: "azure_openai",
             }),
         ),
         (
