@@ -45,7 +45,7 @@ pub fn azure_events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
 }
 
 /// Mistral's stream: usage rides on the finish chunk, whether or not it was asked for (it has
-/// no `stream_options`).
+/// no `stream_options`), and choices have no `logprobs` (docs/models/completionchunk.md).
 pub fn mistral_events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
     let mut neutral = asked.neutral.clone();
     neutral["stream_options"] = json!({"include_usage": true});
@@ -54,6 +54,9 @@ pub fn mistral_events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
         && let Some(last) = chunks.last_mut()
     {
         last["usage"] = usage;
+    }
+    for choice in chunks.iter_mut().filter_map(|c| c["choices"].as_array_mut()).flatten() {
+        choice.as_object_mut().map(|c| c.remove("logprobs"));
     }
     let mut out: Vec<String> = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
     out.push("data: [DONE]\n\n".to_owned());
