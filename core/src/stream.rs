@@ -12,7 +12,8 @@ use crate::gateway::Gateway;
 use crate::json_path::At;
 use crate::meter::CallRecord;
 use crate::options::CallOptions;
-use crate::policy::guard::{GuardReport, StreamRedactor};
+use crate::policy::guard::GuardReport;
+use crate::policy::guard_stream::StreamGuard;
 use crate::policy::{Principal, Ticket};
 use crate::providers::ChunkStream;
 use crate::providers::Limits;
@@ -304,7 +305,7 @@ async fn open_prepared(
             Ok((chunks, head)) => {
                 record.first_token = Some(record.started.elapsed());
                 let pending = VecDeque::new();
-                let redactor = gateway.policy().guards.has_output().then(StreamRedactor::default);
+                let redactor = gateway.policy().guards.has_output().then(StreamGuard::default);
                 let (tx, rx) = mpsc::channel(64);
                 let meta = Arc::new(Mutex::new(None));
                 let request_id = record.request_id.clone();
@@ -380,7 +381,7 @@ struct Pump {
     principal: Principal,
     guard: GuardReport,
     /// Output guardrails, when any apply.
-    redactor: Option<StreamRedactor>,
+    redactor: Option<StreamGuard>,
     input: Value,
     /// The text the caller received, for the audit record.
     output: String,
@@ -435,33 +436,22 @@ enum Stop {
 }
 
 impl Pump {
-    /// Applies output guardrails to a chunk's text; a finish chunk flushes what was held back.
+    /// Applies output guardrails to every choice of a chunk; a choice's finish chunk flushes
+    /// what was held back for it.
     fn guard_chunk(&mut self, chunk: &mut Value) -> Result<()> {
-        let Some(redactor) = self.redactor.as_mut() else {
-            return Ok(());
-        };
-        let guards = &self.gateway.policy().guards;
-        let finished = chunk.at("/choices/0/finish_reason").is_some_and(|f| !f.is_null());
-        if let Some(text) = chunk
-            .at("/choices/0/delta/content")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        {
-            let passed = redactor.push(guards, &text, &mut self.guard)?;
-            chunk["choices"][0]["delta"]["content"] = Value::String(passed);
+        match self.redactor.as_mut() {
+            Some(redactor) => redactor.chunk(&self.gateway.policy().guards, chunk, &mut self.guard),
+            None => Ok(()),
         }
-        if finished {
-            let rest = redactor.finish(guards, &mut self.guard)?;
-            if !rest.is_empty() {
-                let before = chunk
-                    .at("/choices/0/delta/content")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned();
-                chunk["choices"][0]["delta"]["content"] = Value::String(before + &rest);
-            }
+    }
+
+    /// What output guardrails still hold back when the provider ended the stream without a
+    /// finish chunk for some choice.
+    fn guard_rest(&mut self) -> Result<Option<Value>> {
+        match self.redactor.as_mut() {
+            Some(redactor) => redactor.finish(&self.gateway.policy().guards, &mut self.guard),
+            None => Ok(None),
         }
-        Ok(())
     }
 
     async fn run(mut self, head: VecDeque<Value>, mut chunks: ChunkStream, tx: mpsc::Sender<Result<Value>>) {
@@ -516,7 +506,19 @@ impl Pump {
             match next {
                 Some(Ok(chunk)) => head.push_back(chunk),
                 Some(Err(e)) => break Some(Stop::Upstream(e)),
-                None => break None,
+                None => match self.guard_rest() {
+                    Err(e) => break Some(Stop::Policy(e)),
+                    Ok(Some(rest)) => {
+                        if let Some((_, _, chunks)) = self.cache.as_mut() {
+                            chunks.push(rest.clone());
+                        }
+                        if tx.send(Ok(rest)).await.is_err() {
+                            return;
+                        }
+                        break None;
+                    }
+                    Ok(None) => break None,
+                },
             }
         };
         self.recorded = true;

@@ -480,6 +480,24 @@ routes:
     }
 
     #[test]
+    fn a_typo_in_apply_to_is_a_config_error() {
+        let text = format!(
+            "{GOOD}policies:\n  guardrails:\n    - {{ type: pii, action: redact, apply_to: [input, ouptut] }}\n    - {{ type: pii, action: redcat }}\n"
+        );
+        let err = Config::from_text(&text).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidConfig);
+        let all = err.problems.join("\n");
+        assert!(
+            all.contains("policies.guardrails[0].apply_to[1]: unknown side `ouptut`; did you mean `output`?"),
+            "{all}"
+        );
+        assert!(
+            all.contains("policies.guardrails[1].action: unknown action `redcat`; did you mean `redact`?"),
+            "{all}"
+        );
+    }
+
+    #[test]
     fn broken_yaml_is_a_config_error() {
         let err = Config::from_text("providers: [unclosed").unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidConfig);

@@ -504,9 +504,10 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
             Some("redact") => GuardAction::Redact,
             Some("log") => GuardAction::Log,
             Some(other) => {
+                let near = suggest::hint(other, ["redact", "block", "log"]);
                 p.push(
                     &join(&path, "action"),
-                    format!("unknown action `{other}` (redact, block or log)"),
+                    format!("unknown action `{other}`{near} (redact, block or log)"),
                 );
                 GuardAction::Block
             }
@@ -515,6 +516,16 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
             p.push(&join(&path, "action"), "max_input_tokens can only `block` or `log`");
         }
         let apply = read::string_list(m, &path, "apply_to", p);
+        for (k, a) in apply.iter().enumerate() {
+            if a != "input" && a != "output" {
+                // A typo here would silently switch the rule off for one side.
+                let near = suggest::hint(a, ["input", "output"]);
+                p.push(
+                    &format!("{path}.apply_to[{k}]"),
+                    format!("unknown side `{a}`{near} (input or output)"),
+                );
+            }
+        }
         let (input, output) = if apply.is_empty() {
             (true, true)
         } else {

@@ -1,6 +1,7 @@
 //! Guardrails on what goes in and what comes out: PII detectors, custom patterns, keyword
-//! lists and a prompt-size cap, each with an action (redact, block, log). Streams are redacted
-//! with a bounded hold-back so that a match split across chunks is never leaked.
+//! lists and a prompt-size cap, each with an action (redact, block, log), applied to every
+//! field of a request or response that carries user data. Streams are guarded in
+//! `guard_stream.rs`.
 
 use super::pii;
 use crate::config::{GuardAction, GuardKind, GuardrailConfig};
@@ -37,9 +38,9 @@ impl GuardReport {
 }
 
 /// A span to act on: byte range, what it is, and the rule's action.
-struct Hit {
-    start: usize,
-    end: usize,
+pub(crate) struct Hit {
+    pub start: usize,
+    pub end: usize,
     label: String,
     rule: usize,
 }
@@ -92,40 +93,62 @@ impl Guards {
             .any(|r| r.output && !matches!(r.matcher, Matcher::MaxInputTokens(_)))
     }
 
-    fn hits(&self, text: &str, output: bool) -> Vec<Hit> {
+    /// Every hit of every rule that applies to this side, as byte ranges of the original text
+    /// (rules match the normalised text, see [`pii::normalize`]). Hits of different rules may
+    /// overlap: [`Guards::apply`] lets the strongest action win.
+    pub(crate) fn hits(&self, text: &str, output: bool) -> Vec<Hit> {
+        let normalized = pii::normalize(text);
+        let folded = normalized.text();
         let mut hits: Vec<Hit> = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
             if (output && !rule.output) || (!output && !rule.input) {
                 continue;
             }
-            let found: Vec<(usize, usize, String)> = match &rule.matcher {
-                Matcher::Pii(entities) => pii::find(text, entities)
-                    .into_iter()
-                    .map(|f| (f.start, f.end, f.entity.to_owned()))
-                    .collect(),
-                Matcher::Patterns(res) => res
-                    .iter()
-                    .flat_map(|re| re.find_iter(text).map(|m| (m.start(), m.end(), rule.name.clone())))
-                    .collect(),
-                Matcher::MaxInputTokens(_) => vec![],
-            };
-            for (start, end, label) in found {
-                if !hits.iter().any(|h| start < h.end && h.start < end) {
+            let mut push = |start: usize, end: usize, label: &str, in_folded: bool| {
+                let (start, end) = if in_folded {
+                    normalized.original_span(start, end)
+                } else {
+                    (start, end)
+                };
+                if start < end {
                     hits.push(Hit {
                         start,
                         end,
-                        label,
+                        label: label.to_owned(),
                         rule: i,
                     });
                 }
+            };
+            match &rule.matcher {
+                Matcher::Pii(entities) => {
+                    for f in pii::find_folded(folded, entities) {
+                        push(f.start, f.end, f.entity, true);
+                    }
+                }
+                Matcher::Patterns(res) => {
+                    for re in res {
+                        for m in re.find_iter(folded) {
+                            push(m.start(), m.end(), &rule.name, true);
+                        }
+                        // A custom pattern may be written for the original characters.
+                        if folded.len() != text.len() || folded != text {
+                            for m in re.find_iter(text) {
+                                push(m.start(), m.end(), &rule.name, false);
+                            }
+                        }
+                    }
+                }
+                Matcher::MaxInputTokens(_) => {}
             }
         }
-        hits.sort_by_key(|h| h.start);
+        hits.sort_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
         hits
     }
 
-    /// Applies the rules to a text: redacted text, or the block error.
-    fn apply(&self, text: &str, output: bool, report: &mut GuardReport) -> Result<String> {
+    /// Applies the rules to a text: redacted text, or the block error. Overlapping hits do not
+    /// hide each other: any `block` hit blocks, every `redact` span is removed (overlaps are
+    /// merged into one placeholder) and every `log` hit is counted.
+    pub(crate) fn apply(&self, text: &str, output: bool, report: &mut GuardReport) -> Result<String> {
         let hits = self.hits(text, output);
         if hits.is_empty() {
             return Ok(text.to_owned());
@@ -138,6 +161,8 @@ impl Guards {
         let mut at = 0;
         for h in &hits {
             match self.rules[h.rule].action {
+                GuardAction::Redact if h.end <= at => {}
+                GuardAction::Redact if h.start < at => at = h.end,
                 GuardAction::Redact => {
                     out.push_str(&text[at..h.start]);
                     out.push_str(&pii::placeholder(&h.label));
@@ -151,7 +176,74 @@ impl Guards {
         Ok(out)
     }
 
-    /// Checks and redacts a request's messages in place.
+    /// Applies the rules to one string in place.
+    fn apply_in_place(&self, text: &mut String, output: bool, report: &mut GuardReport) -> Result<()> {
+        let checked = self.apply(text, output, report)?;
+        if checked != *text {
+            *text = checked;
+        }
+        Ok(())
+    }
+
+    /// Tool-call arguments are JSON text: its string values (and keys) are checked one by one
+    /// and the JSON written back, so that redaction keeps it valid JSON; text that is not JSON
+    /// is checked as it is.
+    fn apply_arguments(&self, arguments: &mut String, output: bool, report: &mut GuardReport) -> Result<()> {
+        match serde_json::from_str::<Value>(arguments) {
+            Ok(mut parsed) if parsed.is_object() || parsed.is_array() => {
+                let before = parsed.clone();
+                self.walk(&mut parsed, output, false, report)?;
+                if parsed != before {
+                    *arguments = parsed.to_string();
+                }
+                Ok(())
+            }
+            _ => self.apply_in_place(arguments, output, report),
+        }
+    }
+
+    /// Checks every string in a value, object keys included, and `arguments` strings as JSON.
+    /// Only what cannot carry readable user data is skipped: the top-level `model` (the
+    /// route) and base64 payloads (`input_audio`, `file_data`, `data:` image URLs).
+    fn walk(&self, value: &mut Value, output: bool, top: bool, report: &mut GuardReport) -> Result<()> {
+        match value {
+            Value::String(s) if s.starts_with("data:") && s.contains(";base64,") => Ok(()),
+            Value::String(s) => self.apply_in_place(s, output, report),
+            Value::Array(items) => items.iter_mut().try_for_each(|v| self.walk(v, output, false, report)),
+            Value::Object(map) => {
+                let mut renamed = Vec::new();
+                for (key, v) in map.iter_mut() {
+                    if (top && key == "model") || key == "input_audio" || key == "file_data" {
+                        continue;
+                    }
+                    let checked = self.apply(key, output, report)?;
+                    if checked != *key {
+                        renamed.push((key.clone(), checked));
+                    }
+                    match v {
+                        Value::String(s) if key == "arguments" => self.apply_arguments(s, output, report)?,
+                        _ => self.walk(v, output, false, report)?,
+                    }
+                }
+                if !renamed.is_empty() {
+                    let old = std::mem::take(map);
+                    for (k, v) in old {
+                        let k = match renamed.iter().find(|(from, _)| *from == k) {
+                            Some((_, to)) => to.clone(),
+                            None => k,
+                        };
+                        map.insert(k, v);
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks and redacts a request in place: every field that carries user data (messages
+    /// with their content parts, names and tool-call arguments, tool descriptions and schemas,
+    /// embeddings `input`, `user`, `metadata`, `stop`, …), not only `messages[].content`.
     pub fn check_input(&self, request: &mut Value, report: &mut GuardReport) -> Result<()> {
         for rule in &self.rules {
             if let (Matcher::MaxInputTokens(limit), true) = (&rule.matcher, rule.input) {
@@ -166,28 +258,19 @@ impl Guards {
                 }
             }
         }
-        for message in request
-            .get_mut("messages")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
+        if !self
+            .rules
+            .iter()
+            .any(|r| r.input && !matches!(r.matcher, Matcher::MaxInputTokens(_)))
         {
-            match message.get_mut("content") {
-                Some(Value::String(s)) => *s = self.apply(s, false, report)?,
-                Some(Value::Array(parts)) => {
-                    for part in parts {
-                        if let Some(Value::String(s)) = part.get_mut("text") {
-                            *s = self.apply(s, false, report)?;
-                        }
-                    }
-                }
-                _ => {}
-            }
+            return Ok(());
         }
-        Ok(())
+        self.walk(request, false, true, report)
     }
 
-    /// Checks and redacts a whole response's message contents in place.
+    /// Checks and redacts a whole response in place: every choice's message (content, array
+    /// content, `refusal`, `reasoning_content`, tool-call arguments). A choice in which
+    /// anything was redacted loses its `logprobs`, whose tokens would spell the value out.
     pub fn check_output(&self, response: &mut Value, report: &mut GuardReport) -> Result<()> {
         for choice in response
             .get_mut("choices")
@@ -195,46 +278,19 @@ impl Guards {
             .into_iter()
             .flatten()
         {
-            if let Some(Value::String(s)) = choice.pointer_mut("/message/content") {
-                *s = self.apply(s, true, report)?;
+            let before = report.redacted.values().sum::<u64>();
+            for field in ["message", "text"] {
+                if let Some(v) = choice.get_mut(field) {
+                    self.walk(v, true, false, report)?;
+                }
+            }
+            if report.redacted.values().sum::<u64>() > before
+                && let Some(logprobs) = choice.get_mut("logprobs")
+            {
+                *logprobs = Value::Null;
             }
         }
         Ok(())
-    }
-}
-
-/// Redacts a stream's text as it passes, holding back only the tail a match could still grow
-/// into, so that a match split over two chunks is caught whole.
-#[derive(Default)]
-pub struct StreamRedactor {
-    held: String,
-}
-
-impl StreamRedactor {
-    /// Takes the next piece of text; returns what is safe to pass on now.
-    pub fn push(&mut self, guards: &Guards, text: &str, report: &mut GuardReport) -> Result<String> {
-        self.held.push_str(text);
-        if self.held.len() <= pii::MAX_MATCH {
-            return Ok(String::new());
-        }
-        let mut cut = self.held.len() - pii::MAX_MATCH;
-        while !self.held.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        // Never cut through a match: move the cut to its start.
-        for h in guards.hits(&self.held, true) {
-            if h.start < cut && cut < h.end {
-                cut = h.start;
-            }
-        }
-        let ready: String = self.held.drain(..cut).collect();
-        guards.apply(&ready, true, report)
-    }
-
-    /// The rest, once the stream has finished.
-    pub fn finish(&mut self, guards: &Guards, report: &mut GuardReport) -> Result<String> {
-        let rest = std::mem::take(&mut self.held);
-        guards.apply(&rest, true, report)
     }
 }
 
@@ -255,28 +311,6 @@ mod tests {
     }
 
     #[test]
-    fn stream_redaction_never_leaks_a_split_match() {
-        let g = guards(GuardAction::Redact);
-        let text = "Contact jane.doe@example.com or pay with 4111 1111 1111 1111 today, thanks. ".repeat(3);
-        for size in 1..12 {
-            let mut r = StreamRedactor::default();
-            let mut report = GuardReport::default();
-            let mut out = String::new();
-            let chars: Vec<char> = text.chars().collect();
-            for piece in chars.chunks(size) {
-                out.push_str(&r.push(&g, &piece.iter().collect::<String>(), &mut report).unwrap());
-            }
-            out.push_str(&r.finish(&g, &mut report).unwrap());
-            assert!(
-                !out.contains("jane.doe") && !out.contains("4111"),
-                "leaked with chunks of {size}: {out}"
-            );
-            assert_eq!(out.matches("[EMAIL]").count(), 3);
-            assert_eq!(report.redacted["credit_card"], 3);
-        }
-    }
-
-    #[test]
     fn block_names_the_rule_not_the_text() {
         let g = guards(GuardAction::Block);
         let mut request = json!({"messages": [{"role": "user", "content": "mail me at jane@example.com"}]});
@@ -284,5 +318,114 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::GuardrailBlocked);
         assert!(err.message.contains("`pii`") && err.message.contains("email"));
         assert!(!err.message.contains("jane@example.com"));
+    }
+
+    fn rule(name: &str, kind: GuardKind, action: GuardAction) -> GuardrailConfig {
+        GuardrailConfig {
+            name: name.into(),
+            kind,
+            action,
+            input: true,
+            output: true,
+        }
+    }
+
+    fn everywhere(request: &Value) -> String {
+        request.to_string()
+    }
+
+    #[test]
+    fn input_is_scanned_in_every_field_that_carries_user_data() {
+        let g = guards(GuardAction::Redact);
+        let mail = "jane.doe@example.com";
+        let mut request = json!({
+            "messages": [
+                {"role": "system", "content": [{"type": "text", "text": format!("cc {mail}")}]},
+                {"role": "user", "name": mail, "content": "hi"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                    "function": {"name": "send", "arguments": format!("{{\"to\": \"{mail}\"}}")}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": format!("sent to {mail}")},
+            ],
+            "tools": [{"type": "function", "function": {"name": "send", "description": format!("mails {mail}"),
+                "parameters": {"type": "object", "properties": {"to": {"type": "string", "description": format!("e.g. {mail}")}}}}}],
+        });
+        g.check_input(&mut request, &mut GuardReport::default()).unwrap();
+        assert!(!everywhere(&request).contains("jane.doe"), "leaked: {request}");
+        let args: Value = serde_json::from_str(
+            request
+                .pointer("/messages/2/tool_calls/0/function/arguments")
+                .unwrap()
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(args, json!({"to": "[EMAIL]"}), "arguments stay valid JSON");
+        for input in [json!(format!("embed {mail}")), json!(["fine", format!("embed {mail}")])] {
+            let mut request = json!({"model": "e", "input": input});
+            g.check_input(&mut request, &mut GuardReport::default()).unwrap();
+            assert!(
+                !everywhere(&request).contains("jane.doe"),
+                "embeddings leaked: {request}"
+            );
+        }
+    }
+
+    #[test]
+    fn output_is_scanned_in_every_choice_and_field() {
+        let g = guards(GuardAction::Redact);
+        let mail = "jane.doe@example.com";
+        let mut response = json!({"choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "ok", "reasoning_content": format!("think {mail}"), "refusal": format!("no {mail}")}},
+            {"index": 1, "message": {"role": "assistant", "content": [{"type": "text", "text": mail}],
+                "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": format!("{{\"a\":\"{mail}\"}}")}}]}},
+        ]});
+        g.check_output(&mut response, &mut GuardReport::default()).unwrap();
+        assert!(!response.to_string().contains("jane.doe"), "leaked: {response}");
+    }
+
+    #[test]
+    fn the_strongest_action_wins_over_an_earlier_overlapping_rule() {
+        let g = Guards::new(&[
+            rule(
+                "watch",
+                GuardKind::Keywords {
+                    words: vec!["jane.doe@example.com".into()],
+                },
+                GuardAction::Log,
+            ),
+            rule(
+                "pii",
+                GuardKind::Pii {
+                    entities: vec!["email".into()],
+                },
+                GuardAction::Block,
+            ),
+        ]);
+        let mut request = json!({"messages": [{"role": "user", "content": "to jane.doe@example.com"}]});
+        let err = g.check_input(&mut request, &mut GuardReport::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::GuardrailBlocked);
+        assert!(err.message.contains("`pii`"));
+        // A log rule's span inside a longer redacted span does not leave the rest in clear.
+        let g = Guards::new(&[
+            rule(
+                "watch",
+                GuardKind::Keywords {
+                    words: vec!["doe".into()],
+                },
+                GuardAction::Log,
+            ),
+            rule(
+                "pii",
+                GuardKind::Pii {
+                    entities: vec!["email".into()],
+                },
+                GuardAction::Redact,
+            ),
+        ]);
+        let mut request = json!({"messages": [{"role": "user", "content": "to jane.doe@example.com"}]});
+        let mut report = GuardReport::default();
+        g.check_input(&mut request, &mut report).unwrap();
+        assert_eq!(request.pointer("/messages/0/content").unwrap(), "to [EMAIL]");
+        assert_eq!(report.logged["watch"], 1);
     }
 }

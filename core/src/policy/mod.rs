@@ -6,6 +6,7 @@ pub mod audit;
 pub mod audit_record;
 pub mod clock;
 pub mod guard;
+pub mod guard_stream;
 pub mod pii;
 pub mod redis_state;
 pub mod state;
