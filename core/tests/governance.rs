@@ -137,7 +137,7 @@ fn secrets_and_redacted_values_stay_out_of_errors_and_audit() {
         "deployments": {"gone": {"provider": "dead", "model": "gpt-4o"}, "d": {"provider": "p", "model": "gpt-4o"}},
         "routes": {"chat": {"targets": ["d"]}, "dead": {"targets": ["gone"]}},
         "keys": {"k": {"sha256": "b3c6c4b2f3bb4bd6e1d0e6b2f7f2b1e6f0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5"}},
-        "policies": {"guardrails": [{"type": "pii", "entities": ["email"], "action": "redact"}]},
+        "policies": {"require_key": false, "guardrails": [{"type": "pii", "entities": ["email"], "action": "redact"}]},
         "audit": {"path": path.to_string_lossy(), "content": "redacted"}
     }))
     .unwrap();

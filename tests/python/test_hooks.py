@@ -24,6 +24,8 @@ KEY = "sk-sg-hooks-0001"
 def keyed_config(**extra: Any) -> Dict[str, Any]:
     config = embed_config()
     config["keys"] = {"search-prod": {"sha256": hashlib.sha256(KEY.encode()).hexdigest(), "tags": {"team": "search"}}}
+    # Calls without the key are allowed too (keys make require_key default to true).
+    config["policies"] = {"require_key": False}
     config.update(extra)
     return config
 

@@ -55,6 +55,9 @@ pub struct DeploymentConfig {
     pub weight: u64,
     /// The model's context window; defaults to the price catalog's.
     pub max_input_tokens: Option<u64>,
+    /// Whether a request may name this deployment directly (default false): a direct call
+    /// would skip every route's `rules`, so it must be the config's explicit choice.
+    pub callable: bool,
 }
 
 /// Prices per million tokens, from `pricing.models` in config.
@@ -111,7 +114,8 @@ const PROVIDER_KEYS: [&str; 9] = [
     "latency",
     "description",
 ];
-const DEPLOYMENT_KEYS: [&str; 8] = [
+const DEPLOYMENT_KEYS: [&str; 9] = [
+    "callable",
     "provider",
     "model",
     "region",
@@ -344,6 +348,14 @@ fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> 
         tpm: read::whole(map, &path, "tpm", p),
         weight,
         max_input_tokens: read::whole(map, &path, "max_input_tokens", p),
+        callable: match map.get("callable") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                p.push(&join(&path, "callable"), "must be true or false");
+                false
+            }
+        },
     })
 }
 

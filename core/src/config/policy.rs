@@ -16,6 +16,8 @@ pub struct KeyConfig {
     pub routes: Vec<String>,
     /// `YYYY-MM-DD` (UTC midnight) after which the key is refused.
     pub expires: Option<String>,
+    /// Tags the caller may not set to another value than the key's (`permission_denied`).
+    pub pin_tags: Vec<String>,
 }
 
 /// Which calls a limit or budget counts, and how they are grouped.
@@ -145,6 +147,11 @@ pub struct ResidencyConfig {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Policies {
+    /// Refuse calls without a virtual key (`authentication`). Defaults to true once any key is
+    /// configured: a caller must not escape `scope: key` limits by leaving its key out.
+    pub require_key: bool,
+    /// Tags every call must carry (from the key or the caller), else `invalid_request`.
+    pub require_tags: Vec<String>,
     pub rate_limits: Vec<RateLimitConfig>,
     pub budgets: Vec<BudgetConfig>,
     pub guardrails: Vec<GuardrailConfig>,
@@ -179,8 +186,15 @@ pub const PII_ENTITIES: [&str; 8] = [
     "ipv6",
     "api_key",
 ];
-const KEY_KEYS: [&str; 5] = ["sha256", "tags", "routes", "expires", "description"];
-const POLICY_KEYS: [&str; 4] = ["rate_limits", "budgets", "guardrails", "residency"];
+const KEY_KEYS: [&str; 6] = ["sha256", "tags", "routes", "expires", "description", "pin_tags"];
+const POLICY_KEYS: [&str; 6] = [
+    "rate_limits",
+    "budgets",
+    "guardrails",
+    "residency",
+    "require_key",
+    "require_tags",
+];
 const LIMIT_KEYS: [&str; 4] = ["scope", "rpm", "tpm", "on_unavailable"];
 const BUDGET_KEYS: [&str; 5] = ["scope", "usd", "window", "on_exceed", "on_unavailable"];
 const STATE_KEYS: [&str; 5] = ["backend", "url", "prefix", "timeout", "on_unavailable"];
@@ -271,6 +285,18 @@ pub(super) fn read_keys(v: Option<&Value>, config: &Config, p: &mut Problems) ->
         }
         let routes = read::string_list(map, &path, "routes", p);
         for (i, r) in routes.iter().enumerate() {
+            if r == "all" && !targets.contains(&"all") {
+                continue;
+            }
+            if let Some(d) = config.deployments.get(r)
+                && !d.callable
+                && !config.routes.contains_key(r)
+            {
+                p.push(
+                    &format!("{path}.routes[{i}]"),
+                    format!("`{r}` is a deployment that is not callable by name; set `deployments.{r}.callable: true` or list a route"),
+                );
+            }
             if !targets.contains(&r.as_str()) {
                 let near = suggest::hint(r, targets.iter().copied());
                 p.push(
@@ -288,14 +314,25 @@ pub(super) fn read_keys(v: Option<&Value>, config: &Config, p: &mut Problems) ->
                 format!("`{e}` is not a date; write it as YYYY-MM-DD"),
             );
         }
+        let tags: BTreeMap<String, String> = read::string_map(map, &path, "tags", p).into_iter().collect();
+        let pin_tags = read::string_list(map, &path, "pin_tags", p);
+        for t in &pin_tags {
+            if !tags.contains_key(t) {
+                p.push(
+                    &join(&path, "pin_tags"),
+                    format!("`{t}` is pinned but the key sets no value for it; add `{t}` under the key's `tags`"),
+                );
+            }
+        }
         keys.insert(
             name.clone(),
             KeyConfig {
                 name: name.clone(),
                 sha256: sha,
-                tags: read::string_map(map, &path, "tags", p).into_iter().collect(),
+                tags,
                 routes,
                 expires,
+                pin_tags,
             },
         );
     }
@@ -374,13 +411,28 @@ fn list<'a>(
 }
 
 pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems) -> Policies {
-    let mut policies = Policies::default();
+    let mut policies = Policies {
+        require_key: !config.keys.is_empty(),
+        ..Policies::default()
+    };
     let Some(v) = v.filter(|v| !v.is_null()) else {
         return policies;
     };
     let Some(map) = object(v, "policies", &POLICY_KEYS, p) else {
         return policies;
     };
+    match map.get("require_key") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => policies.require_key = *b,
+        Some(_) => p.push("policies.require_key", "must be true or false"),
+    }
+    if policies.require_key && config.keys.is_empty() {
+        p.push(
+            "policies.require_key",
+            "is true but no `keys` are configured, so every call would be refused; add keys or remove it",
+        );
+    }
+    policies.require_tags = read::string_list(map, "policies", "require_tags", p);
     for (path, v) in list(map, "rate_limits", "policies", p) {
         let Some(m) = object(v, &path, &LIMIT_KEYS, p) else {
             continue;

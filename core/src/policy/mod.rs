@@ -29,6 +29,8 @@ pub struct Principal {
 
 pub struct Policy {
     keys: HashMap<String, KeyConfig>,
+    /// Route names (a key's empty route list means these, not deployments).
+    routes: std::collections::HashSet<String>,
     policies: Policies,
     pub guards: guard::Guards,
     state: Arc<dyn StateBackend>,
@@ -72,7 +74,8 @@ fn scope_value(selector: &Selector, principal: &Principal, route: &str) -> Optio
     }
     match &selector.scope {
         Scope::Global => Some("*".into()),
-        Scope::Key => principal.key.clone(),
+        // Calls without a key share one counter: leaving the key out must not escape the limit.
+        Scope::Key => Some(principal.key.clone().unwrap_or_else(|| "(no key)".to_owned())),
         Scope::Route => Some(route.to_owned()),
         Scope::Tag(t) => principal.tags.get(t).cloned(),
     }
@@ -105,6 +108,7 @@ impl Policy {
         };
         Ok(Policy {
             keys: config.keys.values().map(|k| (k.sha256.clone(), k.clone())).collect(),
+            routes: config.routes.keys().cloned().collect(),
             policies: config.policies.clone(),
             guards: guard::Guards::new(&config.policies.guardrails),
             state,
@@ -119,19 +123,44 @@ impl Policy {
         &self.policies.residency
     }
 
-    /// Resolves the caller. A virtual key's tags are trusted over the call's own.
+    /// Resolves the caller. A virtual key's tags are trusted over the call's own; a pinned tag
+    /// the caller sets to another value is refused rather than silently replaced, so a spoofing
+    /// attempt is seen. `require_key` and `require_tags` are checked here, before anything else.
     pub fn authenticate(
         &self,
         secret: Option<&str>,
         model: &str,
         call_tags: &BTreeMap<String, String>,
     ) -> Result<Principal> {
-        let Some(secret) = secret else {
-            return Ok(Principal {
+        let principal = match secret {
+            None if self.policies.require_key => {
+                return Err(Error::new(
+                    ErrorKind::Authentication,
+                    "this gateway requires a virtual key (`policies.require_key`); pass your key as the call's `key` option",
+                )
+                .with_retryable(false));
+            }
+            None => Principal {
                 key: None,
                 tags: call_tags.clone(),
-            });
+            },
+            Some(secret) => self.authenticate_key(secret, model, call_tags)?,
         };
+        if let Some(missing) = self
+            .policies
+            .require_tags
+            .iter()
+            .find(|t| principal.tags.get(*t).is_none_or(|v| v.is_empty()))
+        {
+            return Err(Error::invalid_request(format!(
+                "the call has no `{missing}` tag, which `policies.require_tags` requires; pass it in the call's `tags` (or set it on the virtual key)"
+            ))
+            .with_retryable(false));
+        }
+        Ok(principal)
+    }
+
+    fn authenticate_key(&self, secret: &str, model: &str, call_tags: &BTreeMap<String, String>) -> Result<Principal> {
         let Some(key) = self.keys.get(&sha256_hex(secret)) else {
             return Err(Error::new(
                 ErrorKind::Authentication,
@@ -152,16 +181,34 @@ impl Policy {
             )
             .with_retryable(false));
         }
-        if !key.routes.is_empty() && !key.routes.iter().any(|r| r == model) {
+        if !self.key_may_call(key, model) {
+            let allowed = if key.routes.is_empty() {
+                "every route, but no deployment by name".to_owned()
+            } else {
+                key.routes.join(", ")
+            };
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
                 format!(
-                    "virtual key `{}` may not use `{model}` (allowed: {}); ask for access or use an allowed route",
+                    "virtual key `{}` may not use `{model}` (allowed: {allowed}); ask for access or use an allowed route",
                     key.name,
-                    key.routes.join(", ")
                 ),
             )
             .with_retryable(false));
+        }
+        for pinned in &key.pin_tags {
+            if let (Some(asked), Some(own)) = (call_tags.get(pinned), key.tags.get(pinned))
+                && asked != own
+            {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "virtual key `{}` pins the tag `{pinned}`; the call may not set it to another value (leave it out, or use a key issued for that value)",
+                        key.name
+                    ),
+                )
+                .with_retryable(false));
+            }
         }
         let mut tags = call_tags.clone();
         tags.extend(key.tags.clone());
@@ -169,6 +216,15 @@ impl Policy {
             key: Some(key.name.clone()),
             tags,
         })
+    }
+
+    /// A key's route list: empty (or `all`) means every route, never a deployment by its own
+    /// name; a deployment must be listed by name (and be `callable`).
+    fn key_may_call(&self, key: &KeyConfig, model: &str) -> bool {
+        if key.routes.iter().any(|r| r == model) {
+            return true;
+        }
+        (key.routes.is_empty() || key.routes.iter().any(|r| r == "all")) && self.routes.contains(model)
     }
 
     /// Reserves every rate limit and budget the call falls under, all or nothing. With a shared

@@ -325,6 +325,7 @@ mod tests {
             tpm: None,
             weight: 1,
             max_input_tokens: None,
+            callable: false,
         }
     }
 

@@ -142,7 +142,9 @@ impl Plan {
                     let Some(d) = config.deployments.get(name) else {
                         continue;
                     };
-                    match static_skip(config, Some(route), d, &options.tags, prompt_tokens, window(d)) {
+                    // Each route of the chain applies its own `rules`: a fallback route is not
+                    // governed by the primary's (nor may it escape its own).
+                    match static_skip(config, Some(r), d, &options.tags, prompt_tokens, window(d)) {
                         Some(reason) => skipped.push((d.name.clone(), reason)),
                         None => deployments.push(d.clone()),
                     }
@@ -160,6 +162,15 @@ impl Plan {
                 }
             }
         } else if let Some(d) = config.deployments.get(model) {
+            if !d.callable {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "`{model}` is a deployment, and deployments answer to their own name only with `deployments.{model}.callable: true`; call a route that targets it"
+                    ),
+                )
+                .with_retryable(false));
+            }
             let mut deployments = Vec::new();
             match static_skip(config, None, d, &options.tags, prompt_tokens, window(d)) {
                 Some(reason) => skipped.push((d.name.clone(), reason)),

@@ -128,6 +128,7 @@ mod tests {
             tpm: None,
             weight,
             max_input_tokens: None,
+            callable: false,
         }
     }
 
