@@ -57,6 +57,17 @@ function declarations() {
   return { values, types, staticCodes, errorCodes };
 }
 
+test('the response types in index.d.ts are generated from the core schema, and current', () => {
+  // core/schema/types.schema.json is checked against what the core returns (core/tests/schema.rs).
+  const run = spawnSync('python3', [join(ROOT, 'scripts', 'gen_types.py'), '--check'], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
+  const schema = JSON.parse(readFileSync(join(ROOT, 'core', 'schema', 'types.schema.json'), 'utf8'));
+  const { types } = declarations();
+  for (const [name, def] of Object.entries(schema.$defs)) {
+    assert.ok(types.has(def['x-ts-name'] ?? name), `index.d.ts does not export ${def['x-ts-name'] ?? name}`);
+  }
+});
+
 test('index.d.ts declares exactly the runtime exports', () => {
   const { values, types } = declarations();
   const runtime = Object.keys(cjs).sort();

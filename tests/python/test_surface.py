@@ -46,6 +46,21 @@ def test_native_stub_matches_the_module() -> None:
     assert stub == runtime, "bindings-python/python/sluicegate/_native.pyi is stale"
 
 
+def test_response_types_are_generated_from_the_core_schema() -> None:
+    """types.py's classes come from core/schema/types.schema.json (the core checks that schema
+    against what it returns); a hand edit or a schema change without regenerating fails here."""
+    import subprocess
+    import sys
+
+    root = PACKAGE.parents[2]
+    run = subprocess.run([sys.executable, str(root / "scripts" / "gen_types.py"), "--check"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    schema = __import__("json").loads((root / "core" / "schema" / "types.schema.json").read_text())
+    objects = [n for n, d in schema["$defs"].items() if d.get("type") == "object"]
+    for name in objects:
+        assert set(getattr(types, name).__annotations__) == set(schema["$defs"][name]["properties"]), name
+
+
 def test_types_catch_misuse_under_mypy_strict(tmp_path: Path) -> None:
     """The stubs and annotations are worth something: typical code passes mypy --strict and
     typos or wrong types are flagged."""
@@ -88,7 +103,13 @@ def test_public_names_and_typed_fields() -> None:
         assert hasattr(sluicegate, name), name
     for name in errors.__all__:
         assert hasattr(errors, name), name
+    import typing
+
+    codes = {c.code for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.GatewayError) and c is not errors.GatewayError}
+    assert set(typing.get_args(types.ErrorCode)) == codes
     for name in types.__all__:
+        if name == "ErrorCode":
+            continue
         cls = getattr(types, name)
         assert issubclass(cls, types.BaseObject)
         for field, spec in cls._specs.items():
