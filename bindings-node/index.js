@@ -220,8 +220,8 @@ class Gateway {
     }
     const { promptTokens, prompt_tokens, ...rest } = options ?? {};
     if (promptTokens !== undefined && prompt_tokens !== undefined) throw badRequest('pass either `promptTokens` or `prompt_tokens`, not both');
-    const tokens = promptTokens ?? prompt_tokens ?? 100;
-    if (!Number.isSafeInteger(tokens) || tokens < 0) throw badRequest('`promptTokens` must be a whole number of tokens, 0 or more');
+    const tokens = promptTokens ?? prompt_tokens ?? null; // null: the core's default
+    if (tokens !== null && (!Number.isSafeInteger(tokens) || tokens < 0)) throw badRequest('`promptTokens` must be a whole number of tokens, 0 or more');
     const json = encode(rest, 'explain options');
     return JSON.parse(callNative(() => this.#native.explain(model, json, tokens)));
   }

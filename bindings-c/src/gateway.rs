@@ -329,7 +329,7 @@ pub unsafe extern "C" fn sg_explain(
         let out = Out::required(out, "out")?;
         let out_len = Out::optional(out_len);
         let options = unsafe { read_options(options_json) }?;
-        let report = gateway.explain(model, &options, prompt_tokens)?;
+        let report = gateway.explain(model, &options, Some(prompt_tokens))?;
         unsafe { OwnedString::json(&report)?.give(&out, &out_len) };
         Ok(())
     })

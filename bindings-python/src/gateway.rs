@@ -203,13 +203,13 @@ impl NativeGateway {
     }
 
     /// Which deployment would serve `model` with these options, and why (makes no call).
-    #[pyo3(signature = (model, options = None, prompt_tokens = 100))]
+    #[pyo3(signature = (model, options = None, prompt_tokens = None))]
     fn explain<'py>(
         &self,
         py: Python<'py>,
         model: &str,
         options: Option<&Bound<'py, PyAny>>,
-        prompt_tokens: u64,
+        prompt_tokens: Option<u64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = match options {
             Some(o) => convert::to_value(o, "options")?,

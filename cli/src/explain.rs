@@ -8,7 +8,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let usage = "usage: sluicegate explain CONFIG --model M [--tag k=v]... [--prompt-tokens N] [--json]";
     let mut it = args.iter();
     let config = it.next().ok_or(usage)?;
-    let (mut model, mut tags, mut prompt_tokens, mut as_json) = (None, Map::new(), 100u64, false);
+    let (mut model, mut tags, mut prompt_tokens, mut as_json) = (None, Map::new(), None, false);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--model" => model = Some(it.next().ok_or(usage)?.clone()),
@@ -20,11 +20,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 tags.insert(k.to_owned(), json!(v));
             }
             "--prompt-tokens" => {
-                prompt_tokens = it
-                    .next()
-                    .ok_or(usage)?
-                    .parse()
-                    .map_err(|_| "`--prompt-tokens` takes a whole number")?
+                prompt_tokens = Some(
+                    it.next()
+                        .ok_or(usage)?
+                        .parse()
+                        .map_err(|_| "`--prompt-tokens` takes a whole number")?,
+                )
             }
             "--json" => as_json = true,
             other => return Err(format!("unknown option `{other}`\n{usage}")),

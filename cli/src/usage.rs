@@ -21,15 +21,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--by" => by = it.next().ok_or(usage)?.split(',').map(str::to_owned).collect(),
             "--since" => {
                 let s = it.next().ok_or(usage)?;
-                since = match clock::parse_date(s) {
-                    Some(d) => d as f64,
-                    None => {
-                        clock::now_secs()
-                            - sluicegate::config::parse_duration(s)
-                                .map_err(|e| format!("--since: {e}"))?
-                                .as_secs_f64()
-                    }
-                };
+                since = clock::parse_since(s).ok_or_else(|| format!("--since `{s}`: use {}", clock::SINCE_FORMS))?;
             }
             "--json" => as_json = true,
             other => return Err(format!("unknown option `{other}`\n{usage}")),

@@ -6,7 +6,8 @@
 use crate::json_path::At;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, VecDeque};
+use lru::LruCache;
+use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -45,62 +46,41 @@ pub fn key(route: &str, scope: &str, request: &Value) -> String {
 
 struct Entry {
     response: Value,
-    expires: Instant,
+    /// `None`: the TTL was too long for the clock; the entry lives until evicted.
+    expires: Option<Instant>,
 }
 
 /// A bounded in-memory LRU with per-entry expiry.
 pub struct MemoryCache {
-    capacity: usize,
-    inner: Mutex<(HashMap<String, Entry>, VecDeque<String>)>,
+    /// Least recently used first; a hit moves its entry to the back in O(1).
+    inner: Mutex<LruCache<String, Entry>>,
 }
 
 impl MemoryCache {
     pub fn new(capacity: usize) -> MemoryCache {
+        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         MemoryCache {
-            capacity: capacity.max(1),
-            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+            inner: Mutex::new(LruCache::new(capacity)),
         }
     }
 
     pub fn get(&self, key: &str) -> Option<Value> {
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (map, order) = &mut *guard;
-        let fresh = map.get(key).is_some_and(|e| e.expires > Instant::now());
-        if !fresh {
-            if map.remove(key).is_some() {
-                order.retain(|k| k != key);
+        let mut cache = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.get(key) {
+            Some(entry) if entry.expires.is_none_or(|at| at > Instant::now()) => Some(entry.response.clone()),
+            Some(_) => {
+                cache.pop(key);
+                None
             }
-            return None;
+            None => None,
         }
-        order.retain(|k| k != key);
-        order.push_back(key.to_owned());
-        map.get(key).map(|e| e.response.clone())
     }
 
     pub fn put(&self, key: String, response: Value, ttl: Duration) {
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (map, order) = &mut *guard;
-        if map
-            .insert(
-                key.clone(),
-                Entry {
-                    response,
-                    expires: Instant::now() + ttl,
-                },
-            )
-            .is_some()
-        {
-            order.retain(|k| k != &key);
-        }
-        order.push_back(key);
-        while map.len() > self.capacity {
-            match order.pop_front() {
-                Some(old) => {
-                    map.remove(&old);
-                }
-                None => break,
-            }
-        }
+        // A TTL too long to add to the clock means "until evicted", not a panic.
+        let expires = Instant::now().checked_add(ttl);
+        let mut cache = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        cache.put(key, Entry { response, expires });
     }
 }
 
@@ -232,6 +212,13 @@ mod tests {
         assert!(c.get("b").is_none() && c.get("a").is_some());
         c.put("d".into(), json!(4), Duration::ZERO);
         assert!(c.get("d").is_none());
+    }
+
+    #[test]
+    fn a_ttl_too_long_for_the_clock_keeps_the_entry_instead_of_panicking() {
+        let c = MemoryCache::new(1);
+        c.put("a".into(), json!(1), Duration::MAX);
+        assert_eq!(c.get("a"), Some(json!(1)));
     }
 
     #[test]

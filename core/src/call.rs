@@ -328,26 +328,14 @@ impl Gateway {
                 ));
             }
         };
-        let now = clock::now_secs();
         let since = match query.get("since") {
             None | Some(Value::Null) => 0.0,
             Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
-            Some(Value::String(s)) => match (
-                clock::parse_date(s.get(..10).unwrap_or(s)),
-                crate::config::parse_duration(s),
-            ) {
-                (Some(day), _) => day as f64,
-                (None, Ok(ago)) => now - ago.as_secs_f64(),
-                _ => {
-                    return Err(Error::invalid_request(format!(
-                        "`since` = `{s}`: use a date (2026-11-01), unix seconds, or a duration ago like `1h`"
-                    )));
-                }
-            },
+            Some(Value::String(s)) => clock::parse_since(s).ok_or_else(|| {
+                Error::invalid_request(format!("`since` = `{s}`: use {}", clock::SINCE_FORMS))
+            })?,
             Some(_) => {
-                return Err(Error::invalid_request(
-                    "`since` must be a date, unix seconds or a duration",
-                ));
+                return Err(Error::invalid_request(format!("`since` must be {}", clock::SINCE_FORMS)));
             }
         };
         self.meter().report(&group_by, since)

@@ -428,7 +428,9 @@ impl Gateway {
     }
 
     /// Which deployment would serve `model` for a call with these options, and why.
-    pub fn explain(&self, model: &str, options: &CallOptions, prompt_tokens: u64) -> Result<Value> {
+    /// `prompt_tokens` is the prompt size to plan for; `None` plans for
+    /// [`routing::explain::DEFAULT_PROMPT_TOKENS`](crate::routing::explain::DEFAULT_PROMPT_TOKENS).
+    pub fn explain(&self, model: &str, options: &CallOptions, prompt_tokens: Option<u64>) -> Result<Value> {
         crate::routing::explain::explain(
             &self.inner.config,
             &self.inner.prices,

@@ -89,7 +89,7 @@ def run_report(gw: Any, call: Dict[str, Any]) -> Dict[str, Any]:
     try:
         if kind == "explain":
             extra = {"key": call["key"]} if "key" in call else {}
-            report = gw.explain(call.get("model"), tags=call.get("tags"), prompt_tokens=call.get("prompt_tokens", 100), **extra)
+            report = gw.explain(call.get("model"), tags=call.get("tags"), prompt_tokens=call.get("prompt_tokens"), **extra)
             return {"explain": report.to_dict()}
         if kind == "usage":
             query = call.get("query") or {}

@@ -112,7 +112,7 @@ fn run_call(gw: &Gateway, call: &Value) -> Value {
         "explain" => {
             let tags = json!({"tags": call.get("tags").cloned().unwrap_or(Value::Null)});
             let options = CallOptions::from_json(&tags).expect("tags");
-            let prompt_tokens = call.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(100);
+            let prompt_tokens = call.get("prompt_tokens").and_then(Value::as_u64);
             return match gw.explain(call["model"].as_str().unwrap_or(""), &options, prompt_tokens) {
                 Ok(report) => json!({"explain": report}),
                 Err(e) => error_outcome(&e),

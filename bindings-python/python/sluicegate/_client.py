@@ -202,10 +202,11 @@ class _GatewayBase:
         *,
         tags: Optional[Mapping[str, str]] = None,
         key: Optional[str] = None,
-        prompt_tokens: int = 100,
+        prompt_tokens: Optional[int] = None,
     ) -> ExplainReport:
         """Which deployment would serve a call to ``model`` with these tags, and why each
-        candidate is kept or skipped. Makes no call."""
+        candidate is kept or skipped, for a prompt of ``prompt_tokens`` (100 when not given).
+        Makes no call."""
         report = self._native_gateway().explain(model, call_options(tags=tags, key=key), prompt_tokens)
         return ExplainReport(report)
 

@@ -36,6 +36,23 @@ pub fn parse_date(text: &str) -> Option<i64> {
     Some(days_from_civil(y, m, d) * 86400)
 }
 
+/// A `since` for usage reports, in unix seconds: unix seconds as text, a date (`2026-11-01`, or
+/// the date part of an RFC 3339 time) or a duration ago (`1h`, `30m`). The one reading of `since` for the `usage`
+/// call in every language and for `sluicegate usage --since`.
+pub fn parse_since(text: &str) -> Option<f64> {
+    if let Ok(seconds) = text.trim().parse::<f64>() {
+        return seconds.is_finite().then_some(seconds);
+    }
+    if let Some(day) = parse_date(text.get(..10).unwrap_or(text)) {
+        return Some(day as f64);
+    }
+    let ago = crate::config::parse_duration(text).ok()?;
+    Some(now_secs() - ago.as_secs_f64())
+}
+
+/// What `since` accepts, for error messages.
+pub const SINCE_FORMS: &str = "a date (2026-11-01), unix seconds, or a duration ago like `1h`";
+
 pub fn now_secs() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -10,15 +10,31 @@ use crate::pricing::PriceBook;
 use serde_json::{Value, json};
 use std::time::Instant;
 
-/// Explains routing for `model` with these tags, for a prompt of `prompt_tokens` (estimated).
+/// The prompt size `explain` plans for when the caller gives none.
+pub const DEFAULT_PROMPT_TOKENS: u64 = 100;
+
+/// The largest prompt `explain` plans for: above every context window there is, and small
+/// enough that the stand-in prompt below stays a few megabytes.
+pub const MAX_PROMPT_TOKENS: u64 = 10_000_000;
+
+/// Explains routing for `model` with these tags, for a prompt of `prompt_tokens` (estimated;
+/// [`DEFAULT_PROMPT_TOKENS`] when `None`).
 pub fn explain(
     config: &Config,
     prices: &PriceBook,
     router: &Router,
     model: &str,
     options: &CallOptions,
-    prompt_tokens: u64,
+    prompt_tokens: Option<u64>,
 ) -> Result<Value> {
+    let prompt_tokens = prompt_tokens.unwrap_or(DEFAULT_PROMPT_TOKENS);
+    if prompt_tokens > MAX_PROMPT_TOKENS {
+        return Err(crate::Error::invalid_request(format!(
+            "explain: `prompt_tokens` = {prompt_tokens} is more than any context window; give at most {MAX_PROMPT_TOKENS}"
+        )));
+    }
+    // The plan estimates a prompt's size from its text (~4 characters a token, 3 tokens of
+    // message overhead), so a text of that size stands in for the prompt.
     let text = "x".repeat((prompt_tokens.saturating_sub(3) * 4) as usize);
     let request = json!({"model": model, "messages": [{"role": "user", "content": text}]});
     let plan = Plan::for_request(config, prices, model, &request, options)?;
