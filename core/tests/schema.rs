@@ -143,7 +143,7 @@ fn every_returned_object_matches_the_schema() {
         .expect("embeddings");
     assert_fits(&embeddings, "CreateEmbeddingResponse");
 
-    let explain = gw.explain("chat", &options, 100).expect("explain");
+    let explain = gw.explain("chat", &options, None).expect("explain");
     assert_fits(&explain, "ExplainReport");
     let usage = gw.usage(&json!({"group_by": ["route"]})).expect("usage");
     assert_fits(&usage, "UsageReport");
