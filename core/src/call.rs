@@ -49,7 +49,7 @@ fn worst_cost(plan: &Plan, prices: &PriceBook, request: &Value) -> Option<f64> {
             let price = prices.get(&d.model)?;
             let extra_images =
                 images * crate::tokens::image_tokens(&d.model).saturating_sub(crate::tokens::IMAGE_TOKENS);
-            let prompt = ((plan.prompt_tokens + extra_images) as f64 * PROMPT_MARGIN).ceil() as u64;
+            let prompt = (plan.prompt_tokens.saturating_add(extra_images) as f64 * PROMPT_MARGIN).ceil() as u64;
             let cap = price.max_output_tokens.unwrap_or(UNKNOWN_MAX_OUTPUT);
             let output = asked.map(|a| a.min(cap)).unwrap_or(cap);
             prices.cost(
@@ -92,10 +92,12 @@ impl Gateway {
         };
         let mut plan = Plan::for_request(self.config(), self.prices(), model, &request, &effective).map_err(fail)?;
         let estimate = |plan: &Plan| Estimate {
-            tokens: plan.prompt_tokens
-                + crate::providers::dialect::max_tokens(&request)
+            // Saturating: `max_tokens` is the caller's number, u64::MAX included.
+            tokens: plan.prompt_tokens.saturating_add(
+                crate::providers::dialect::max_tokens(&request)
                     .unwrap_or(0)
                     .saturating_mul(crate::tokens::choices(&request)),
+            ),
             worst_cost_usd: worst_cost(plan, self.prices(), &request),
         };
         let watch = |plan: &Plan| -> Vec<String> {
@@ -270,7 +272,13 @@ impl Gateway {
             operation: if kind == "embeddings" { "embeddings" } else { "chat" },
             key: principal.and_then(|p| p.key.clone()),
             tags: principal.map(|p| p.tags.clone()).unwrap_or_default(),
-            route: route.to_owned(),
+            // A name the config does not know is the caller's free text: one series per typo
+            // (or per attacker's random string) would grow the metrics without bound.
+            route: if self.config().routes.contains_key(route) || self.config().deployments.contains_key(route) {
+                route.to_owned()
+            } else {
+                "unknown".to_owned()
+            },
             deployment: text("deployment"),
             provider_system: provider
                 .as_ref()

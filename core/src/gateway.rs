@@ -95,16 +95,16 @@ impl Gateway {
     }
 
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Gateway> {
-        Gateway::new(Config::from_file(path)?)
+        runtime::no_panic(|| Gateway::new(Config::from_file(path)?))
     }
 
     /// From YAML or JSON text.
     pub fn from_text(text: &str) -> Result<Gateway> {
-        Gateway::new(Config::from_text(text)?)
+        runtime::no_panic(|| Gateway::new(Config::from_text(text)?))
     }
 
     pub fn from_value(value: Value) -> Result<Gateway> {
-        Gateway::new(Config::from_value(value)?)
+        runtime::no_panic(|| Gateway::new(Config::from_value(value)?))
     }
 
     pub fn config(&self) -> &Config {
@@ -129,11 +129,11 @@ impl Gateway {
 
     /// `chat`, blocking the calling thread (which must not be inside an async runtime).
     pub fn chat_blocking(&self, request: Value, options: CallOptions) -> Result<Value> {
-        runtime::block_on_here(self.chat(request, options))
+        runtime::no_panic(|| runtime::block_on_here(self.chat(request, options)))
     }
 
     pub fn chat_stream_blocking(&self, request: Value, options: CallOptions) -> Result<ChatStream> {
-        runtime::block_on(self.chat_stream(request, options))
+        runtime::no_panic(|| runtime::block_on(self.chat_stream(request, options)))
     }
 
     pub(crate) fn policy(&self) -> &Policy {
@@ -237,7 +237,7 @@ impl Gateway {
     }
 
     pub fn embeddings_blocking(&self, request: Value, options: CallOptions) -> Result<Value> {
-        runtime::block_on_here(self.embeddings(request, options))
+        runtime::no_panic(|| runtime::block_on_here(self.embeddings(request, options)))
     }
 
     async fn run_embeddings(&self, request: Value, options: CallOptions) -> Result<Value> {
@@ -403,6 +403,7 @@ impl Gateway {
                     return Ok(response);
                 }
                 Err(e) => {
+                    let e = plan.cap_retry_after(e);
                     ticket.attempt_failed(e.kind == ErrorKind::Timeout);
                     let opened = admission.failed(&e, took, &plan.breaker);
                     self.breaker_opened(&deployment.name, opened);

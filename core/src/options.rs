@@ -1,6 +1,6 @@
 //! Per-call gateway options, passed beside the OpenAI request: `tags`, `request_id`, `timeout`.
 
-use crate::config::{parse_duration, suggest};
+use crate::config::{parse_duration, seconds, suggest};
 use crate::error::{Error, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -29,6 +29,10 @@ pub const OPTION_KEYS: [&str; 6] = ["tags", "request_id", "timeout", "key", "tra
 impl CallOptions {
     /// Reads options from JSON (`null` or `{}` means none). Unknown keys are errors.
     pub fn from_json(value: &Value) -> Result<CallOptions> {
+        crate::runtime::no_panic(|| CallOptions::read(value))
+    }
+
+    fn read(value: &Value) -> Result<CallOptions> {
         let mut options = CallOptions::default();
         let map = match value {
             Value::Null => return Ok(options),
@@ -63,7 +67,9 @@ impl CallOptions {
                                 })?))
                             }
                             Some(Value::Number(n)) => {
-                                Some(Some(Duration::from_secs_f64(n.as_f64().unwrap_or(0.0).max(0.0))))
+                                Some(Some(seconds(n.as_f64().unwrap_or(f64::NAN)).map_err(|e| {
+                                    Error::invalid_request(format!("option `cache.ttl`: {e}"))
+                                })?))
                             }
                             _ => {
                                 return Err(Error::invalid_request(
@@ -101,10 +107,11 @@ impl CallOptions {
                 "timeout" => {
                     options.timeout = match v {
                         Value::Null => None,
-                        Value::Number(n) => n
-                            .as_f64()
-                            .filter(|s| s.is_finite() && *s > 0.0)
-                            .map(Duration::from_secs_f64),
+                        Value::Number(n) => match n.as_f64().filter(|s| *s > 0.0).map(seconds) {
+                            Some(Ok(d)) => Some(d),
+                            Some(Err(e)) => return Err(Error::invalid_request(format!("option `timeout`: {e}"))),
+                            None => None,
+                        },
                         Value::String(s) => Some(
                             parse_duration(s).map_err(|e| Error::invalid_request(format!("option `timeout`: {e}")))?,
                         ),

@@ -151,6 +151,22 @@ where
     }
 }
 
+/// The core's own panic boundary for entry points that run on the caller's thread: a panic
+/// (always a bug) becomes an `internal` error, so Python never sees a `PanicException` and a
+/// Node process never aborts. Async calls get the same from the runtime's task boundary.
+pub fn no_panic<T>(body: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        Err(Error::internal(format!(
+            "sluicegate panicked: {what}; please report this as a bug"
+        )))
+    })
+}
+
 /// Blocks the calling thread on `future`; refuses when called from inside an async runtime.
 pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     refuse_inside_runtime()?;

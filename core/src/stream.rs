@@ -279,7 +279,7 @@ async fn open_prepared(
                 }
             }
         };
-        let first_token_deadline = match (deadline, limits.first_token.map(|t| sent + t)) {
+        let first_token_deadline = match (deadline, limits.first_token.and_then(|t| sent.checked_add(t))) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -342,6 +342,7 @@ async fn open_prepared(
                 });
             }
             Err(e) => {
+                let e = plan.cap_retry_after(e);
                 ticket.attempt_failed(e.kind == ErrorKind::Timeout);
                 let opened = admission.failed(&e, sent.elapsed(), &plan.breaker);
                 gateway.breaker_opened(&deployment.name, opened);
@@ -477,7 +478,7 @@ impl Pump {
                 }
                 continue;
             }
-            let stall_at = self.idle.map(|i| Instant::now() + i);
+            let stall_at = self.idle.and_then(|i| Instant::now().checked_add(i));
             let limit = match (self.deadline, stall_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),

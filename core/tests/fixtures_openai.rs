@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 fn dir(provider: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/providers").join(provider)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/providers")
+        .join(provider)
 }
 
 fn read(provider: &str, file: &str) -> String {
@@ -39,8 +41,10 @@ fn merged(base: &Value, patch: Option<&Value>) -> Value {
 
 /// A config with provider `p` and deployment `d` of `model`.
 fn config(provider: &Value, model: &str) -> Config {
-    Config::from_value(json!({"providers": {"p": provider}, "deployments": {"d": {"provider": "p", "model": model}},
-                              "routes": {"route": {"targets": ["d"]}}}))
+    Config::from_value(
+        json!({"providers": {"p": provider}, "deployments": {"d": {"provider": "p", "model": model}},
+                              "routes": {"route": {"targets": ["d"]}}}),
+    )
     .expect("fixture config loads")
 }
 
@@ -84,7 +88,8 @@ fn fold(chunks: &[Value]) -> Value {
                 if let Some(id) = call["id"].as_str() {
                     slot["id"] = json!(id);
                 }
-                let name = slot["name"].as_str().unwrap_or("").to_owned() + call["function"]["name"].as_str().unwrap_or("");
+                let name =
+                    slot["name"].as_str().unwrap_or("").to_owned() + call["function"]["name"].as_str().unwrap_or("");
                 slot["name"] = json!(name);
                 let args = slot["arguments"].as_str().unwrap_or("").to_owned()
                     + call["function"]["arguments"].as_str().unwrap_or("");
@@ -127,7 +132,10 @@ fn fold_body(body: &Value) -> Value {
 fn case_parts(provider: &str, file: &Value, case: &Value, model: &str) -> (Value, Value, String) {
     if let Some(example) = case["example"].as_str() {
         let body = &read_json(provider, example)["parameters"]["body"];
-        let request = merged(&merged(body, Some(&json!({"model": "route"}))), case.get("request_extra"));
+        let request = merged(
+            &merged(body, Some(&json!({"model": "route"}))),
+            case.get("request_extra"),
+        );
         let wire = merged(&merged(body, Some(&json!({"model": model}))), case.get("wire_extra"));
         return (request, wire, case["url"].as_str().unwrap().to_owned());
     }
@@ -154,7 +162,11 @@ fn run_cases(provider: &str) -> usize {
         let encoded = dialect.encode(&sent, d, stream).expect("encodes");
         assert_eq!(encoded, wire, "{name}: the body we send");
         assert_eq!(dialect.chat_url(p, d, stream), url, "{name}: the URL");
-        let response = match (case["response"].as_str(), case["response_from"].as_str(), case["example"].as_str()) {
+        let response = match (
+            case["response"].as_str(),
+            case["response_from"].as_str(),
+            case["example"].as_str(),
+        ) {
             (Some(f), _, _) => Some(read_json(provider, f)),
             (_, Some(f), _) => Some(read_json(provider, f)["response"].clone()),
             (_, _, Some(f)) if !stream => Some(read_json(provider, f)["responses"]["200"]["body"].clone()),
@@ -163,14 +175,21 @@ fn run_cases(provider: &str) -> usize {
         if let Some(body) = response {
             let decoded = dialect.decode(body, d).expect("decodes");
             if let Some(n) = case["expect"]["choices"].as_u64() {
-                assert_eq!(decoded["choices"].as_array().unwrap().len() as u64, n, "{name}: choices");
+                assert_eq!(
+                    decoded["choices"].as_array().unwrap().len() as u64,
+                    n,
+                    "{name}: choices"
+                );
             } else {
                 check_expect(&name, &fold_body(&decoded), &case["expect"]);
             }
             checked += 1;
         }
         if let Some(transcript) = case["transcript"].as_str() {
-            let chunks = decode_stream(dialect.stream_decoder(d).as_mut(), read(provider, transcript).as_bytes());
+            let chunks = decode_stream(
+                dialect.stream_decoder(d).as_mut(),
+                read(provider, transcript).as_bytes(),
+            );
             check_expect(&name, &fold(&chunks), &case["expect"]);
             checked += 1;
         }
@@ -205,7 +224,11 @@ fn paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 out.insert(path.clone());
                 paths(v, &path, out);
             }
@@ -288,10 +311,16 @@ fn mock_matches_transcripts(provider: &str, may_add: &[&str]) {
             .filter(|p| !may_add.contains(&p.as_str()))
             .cloned()
             .collect();
-        assert!(extra.is_empty(), "{provider} {transcript}: the mock sends fields the provider does not: {extra:?}");
+        assert!(
+            extra.is_empty(),
+            "{provider} {transcript}: the mock sends fields the provider does not: {extra:?}"
+        );
         let mock_fold = fold(&decode_stream(dialect.stream_decoder(d).as_mut(), body.as_bytes()));
         let real_fold = fold(&decode_stream(dialect.stream_decoder(d).as_mut(), fixture.as_bytes()));
-        assert_eq!(mock_fold["finish_reason"], real_fold["finish_reason"], "{provider} {transcript}: finish reason");
+        assert_eq!(
+            mock_fold["finish_reason"], real_fold["finish_reason"],
+            "{provider} {transcript}: finish reason"
+        );
         if transcript == "stream_text.sse" {
             assert_eq!(
                 usage_rides_on_content(&body),
@@ -301,9 +330,16 @@ fn mock_matches_transcripts(provider: &str, may_add: &[&str]) {
         }
         if transcript == "stream_text.sse" {
             // (Mistral's SDK test of a tool stream leaves usage out; its text stream has it.)
-            assert_eq!(mock_fold["usage"].is_null(), real_fold["usage"].is_null(), "{provider} {transcript}: usage");
+            assert_eq!(
+                mock_fold["usage"].is_null(),
+                real_fold["usage"].is_null(),
+                "{provider} {transcript}: usage"
+            );
         }
-        assert_eq!(mock_fold["tool_calls"].as_array().unwrap().len(), real_fold["tool_calls"].as_array().unwrap().len());
+        assert_eq!(
+            mock_fold["tool_calls"].as_array().unwrap().len(),
+            real_fold["tool_calls"].as_array().unwrap().len()
+        );
     }
 }
 
@@ -353,8 +389,14 @@ fn mock_refuses_what_old_azure_refuses() {
         if version == "2024-06-01" {
             let with = merged(&wire, Some(&json!({"stream_options": {"include_usage": true}})));
             let (status, text) = post(&server, path, &with);
-            assert_eq!(status, 400, "api-version {version} refuses stream_options; the mock must too");
-            assert!(text.contains("Unrecognized request argument supplied: stream_options"), "{text}");
+            assert_eq!(
+                status, 400,
+                "api-version {version} refuses stream_options; the mock must too"
+            );
+            assert!(
+                text.contains("Unrecognized request argument supplied: stream_options"),
+                "{text}"
+            );
         }
     }
 }

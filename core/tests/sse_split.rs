@@ -10,7 +10,10 @@ use sluicegate::providers::openai::OpenAi;
 use sluicegate::providers::sse::SseParser;
 
 fn transcript(provider: &str, file: &str) -> String {
-    let path = format!("{}/../tests/fixtures/providers/{provider}/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/fixtures/providers/{provider}/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -369,6 +369,11 @@ describe('bad JS types give clear errors, never a crash', () => {
     ['requestId and request_id', { requestId: 'a', request_id: 'b' }, /either `requestId` or `request_id`/],
     ['a non-signal', { signal: 'stop' }, /option `signal` must be an AbortSignal/],
     ['an unknown option', { maxRetries: 2 }, /unknown call option `maxRetries`/],
+    // Huge but finite numbers once overflowed Duration arithmetic in the core (a panic, which
+    // would abort the process): each is a plain BadRequestError now.
+    ['a timeout of 1e300 seconds', { timeout: 1e300 }, /option `timeout`.*longest/],
+    ['a timeout of 1e21s', { timeout: '1000000000000000000000s' }, /option `timeout`.*longest/],
+    ['a cache ttl of 1e300 seconds', { cache: { ttl: 1e300 } }, /option `cache.ttl`/],
   ];
   for (const [what, options, message] of badOptions) {
     test(`options: ${what}`, async () => {

@@ -164,3 +164,20 @@ def test_bad_argument_types_never_crash() -> None:
     # Still works afterwards, with tuples and generators of messages.
     assert create(model="chat", messages=tuple(HI)).choices
     assert create(model="chat", messages=(m for m in HI)).choices
+
+
+def test_huge_numbers_are_errors_never_a_panic() -> None:
+    """Huge but finite numbers used to overflow Duration arithmetic in the core and surface as
+    pyo3's PanicException; each must be a plain InvalidRequestError / InvalidConfigError."""
+    gw = sluicegate.Gateway(mock_config())
+    create: Any = gw.chat.completions.create
+    for bad in [1e300, "1000000000000000000000s"]:
+        with pytest.raises(sluicegate.InvalidRequestError, match="option `timeout`.*longest"):
+            create(model="chat", messages=HI, timeout=bad)
+        with pytest.raises(sluicegate.InvalidRequestError, match="option `cache.ttl`"):
+            create(model="chat", messages=HI, cache={"ttl": bad})
+    config = mock_config()
+    config["routes"]["chat"]["timeout"] = "1000000000000000000000s"
+    with pytest.raises(sluicegate.InvalidConfigError, match="routes.chat.timeout"):
+        sluicegate.Gateway(config)
+    assert create(model="chat", messages=HI).choices  # and the gateway still works

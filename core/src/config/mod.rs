@@ -10,7 +10,7 @@ pub(crate) mod read;
 mod route;
 pub mod suggest;
 
-pub use duration::parse_duration;
+pub use duration::{MAX_DURATION, parse_duration, seconds};
 pub use policy::{
     AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed,
     PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector, StateBackendConfig, StateConfig, Window,

@@ -138,7 +138,13 @@ pub fn duration(map: &Map<String, Value>, path: &str, key: &str, p: &mut Problem
                 None
             }
         },
-        Some(Value::Number(n)) => Some(Duration::from_secs_f64(n.as_f64().unwrap_or(0.0).max(0.0))),
+        Some(Value::Number(n)) => match super::duration::seconds(n.as_f64().unwrap_or(f64::NAN)) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                p.push(&join(path, key), message);
+                None
+            }
+        },
         Some(other) => {
             p.push(
                 &join(path, key),

@@ -51,6 +51,9 @@ pub struct RetryConfig {
     pub attempts: u32,
     pub backoff: Duration,
     pub max_backoff: Duration,
+    /// The longest `retry-after` a provider's answer is believed for (default 60s): a
+    /// deployment is paused, and the caller told to wait, at most this long.
+    pub max_retry_after: Duration,
 }
 
 impl Default for RetryConfig {
@@ -59,6 +62,7 @@ impl Default for RetryConfig {
             attempts: 0,
             backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(60),
         }
     }
 }
@@ -129,7 +133,7 @@ const ROUTE_KEYS: [&str; 10] = [
     "cache",
     "description",
 ];
-const RETRY_KEYS: [&str; 3] = ["attempts", "backoff", "max_backoff"];
+const RETRY_KEYS: [&str; 4] = ["attempts", "backoff", "max_backoff", "max_retry_after"];
 const TIMEOUT_KEYS: [&str; 3] = ["connect", "first_token", "total"];
 const BREAKER_KEYS: [&str; 5] = ["enabled", "failures", "failure_ratio", "min_requests", "cooldown"];
 const RULE_KEYS: [&str; 3] = ["when", "regions", "targets"];
@@ -196,6 +200,7 @@ pub(super) fn read_route(
                 .min(u64::from(ATTEMPT_CAP)) as u32;
             retry.backoff = read::duration(rmap, &rpath, "backoff", p).unwrap_or(retry.backoff);
             retry.max_backoff = read::duration(rmap, &rpath, "max_backoff", p).unwrap_or(retry.max_backoff);
+            retry.max_retry_after = read::duration(rmap, &rpath, "max_retry_after", p).unwrap_or(retry.max_retry_after);
         }
     }
     let mut timeout = TimeoutConfig::default();

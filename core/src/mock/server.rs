@@ -224,7 +224,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         ));
     }
     if let Some((status, body)) = wire::refused(asked.flavor, &query, &request).filter(|_| !is_embeddings) {
-        return Ok(full(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), body));
+        return Ok(full(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            body,
+        ));
     }
     let script = state.script.read().unwrap_or_else(|e| e.into_inner()).clone();
     let step = script.next_step(&asked.model);

@@ -85,7 +85,10 @@ impl OpenAi {
     }
 
     fn unsupported(&self, what: &str, fix: &str) -> Error {
-        Error::invalid_request(format!("{what} is not supported by provider type `{}`: {fix}", self.kind))
+        Error::invalid_request(format!(
+            "{what} is not supported by provider type `{}`: {fix}",
+            self.kind
+        ))
     }
 }
 

@@ -226,7 +226,12 @@ mod tests {
         assert_eq!(events[0].data.len(), payload.len());
         // Every byte is looked at once (plus one per line end); a rescan per read would be
         // about (reads × buffer) ≈ 2000 × 2 MiB.
-        assert!(p.work() <= stream.len() as u64 + 4, "scanned {} bytes for {}", p.work(), stream.len());
+        assert!(
+            p.work() <= stream.len() as u64 + 4,
+            "scanned {} bytes for {}",
+            p.work(),
+            stream.len()
+        );
     }
 
     #[test]

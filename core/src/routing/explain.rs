@@ -54,7 +54,7 @@ pub fn explain(
         for i in strategy::order(group.strategy, &group.route, &group.deployments, &inputs, &scratch) {
             let d = &group.deployments[i];
             let health = router.health.get(&d.name);
-            let live = health.map(|h| h.check(plan.prompt_tokens + plan.output_tokens, now));
+            let live = health.map(|h| h.check(plan.prompt_tokens.saturating_add(plan.output_tokens), now));
             let (kept, reason) = match live {
                 Some(Err(why)) => (false, why.reason()),
                 _ => (

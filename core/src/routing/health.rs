@@ -253,9 +253,9 @@ impl Admission {
         if error.kind == ErrorKind::RateLimited {
             let pause = error
                 .retry_after
-                .map(Duration::from_secs_f64)
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
                 .unwrap_or(DEFAULT_429_PAUSE);
-            s.paused_until = Some(now + pause);
+            s.paused_until = now.checked_add(pause).or(Some(now + DEFAULT_429_PAUSE));
             return None;
         }
         if !counts_against_health(error) {

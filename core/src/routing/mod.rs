@@ -216,8 +216,19 @@ impl Plan {
         })
     }
 
+    /// When the whole call must end; `None` also when the timeout is too far away for the clock.
     pub fn deadline(&self, started: Instant) -> Option<Instant> {
-        self.timeout.total.map(|t| started + t)
+        self.timeout.total.and_then(|t| started.checked_add(t))
+    }
+
+    /// A provider's `retry-after`, believed up to the route's `retry.max_retry_after`: a
+    /// provider (or anything pretending to be one) cannot park a deployment for ever.
+    pub fn cap_retry_after(&self, mut e: Error) -> Error {
+        let cap = self.retry.max_retry_after.as_secs_f64();
+        e.retry_after = e
+            .retry_after
+            .map(|s| if s.is_finite() { s.clamp(0.0, cap) } else { cap });
+        e
     }
 
     pub fn timeout_error(&self, record: &CallRecord) -> Error {
@@ -378,7 +389,7 @@ impl<'a> Dispatcher<'a> {
                         return None;
                     }
                     let wait = self.backoff()?;
-                    if deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                    if deadline.is_some_and(|d| Instant::now().checked_add(wait).is_none_or(|at| at >= d)) {
                         return None;
                     }
                     tokio::time::sleep(wait).await;
@@ -429,7 +440,11 @@ impl<'a> Dispatcher<'a> {
             .saturating_mul(1u32 << (self.rounds - 1).min(16))
             .min(retry.max_backoff);
         let jittered = exp.mul_f64(rand::random::<f64>());
-        match self.last_retry_after.take().map(Duration::from_secs_f64) {
+        match self
+            .last_retry_after
+            .take()
+            .map(|s| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX))
+        {
             Some(after) if after > retry.max_backoff => None,
             Some(after) => Some(jittered.max(after)),
             None => Some(jittered),

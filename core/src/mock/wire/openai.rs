@@ -66,9 +66,28 @@ pub fn mistral_events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
 /// The request fields of Mistral's chat completions schema (mistralai/client-python,
 /// `docs/models/chatcompletionrequest.md`, read 2026-12-05); it forbids any other.
 const MISTRAL_FIELDS: &[&str] = &[
-    "model", "temperature", "top_p", "max_tokens", "stream", "stop", "random_seed", "metadata", "messages",
-    "response_format", "tools", "tool_choice", "presence_penalty", "frequency_penalty", "n", "prediction",
-    "parallel_tool_calls", "reasoning_effort", "prompt_mode", "guardrails", "prompt_cache_key", "safe_prompt",
+    "model",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stream",
+    "stop",
+    "random_seed",
+    "metadata",
+    "messages",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "presence_penalty",
+    "frequency_penalty",
+    "n",
+    "prediction",
+    "parallel_tool_calls",
+    "reasoning_effort",
+    "prompt_mode",
+    "guardrails",
+    "prompt_cache_key",
+    "safe_prompt",
 ];
 
 /// The fields Azure's dated API versions before `2024-10-21` lack (they answer 400).
