@@ -170,6 +170,10 @@ impl Tally {
     }
 }
 
+/// Chunks held back while waiting for the first content (so a failure can still move to the
+/// next deployment); a provider that sends more without any content is broken.
+const MAX_CHUNKS_BEFORE_CONTENT: usize = 1024;
+
 /// Whether to pass a chunk on: usage-only chunks go to callers that asked for them.
 fn forward(chunk: &Value, wants_usage: bool) -> bool {
     let usage_only = chunk
@@ -272,6 +276,15 @@ async fn open_prepared(
                         head.push_back(chunk);
                         if contentful {
                             return Ok((chunks, head));
+                        }
+                        if head.len() >= MAX_CHUNKS_BEFORE_CONTENT {
+                            return Err(Error::new(
+                                ErrorKind::ProviderError,
+                                format!(
+                                    "deployment `{}` sent {MAX_CHUNKS_BEFORE_CONTENT} stream chunks without content (no text, tool call or finish reason); the stream was abandoned",
+                                    deployment.name
+                                ),
+                            ));
                         }
                     }
                     Some(Err(e)) => return Err(e),

@@ -101,8 +101,12 @@ fn stream_error(gw: &Gateway) -> Option<sluicegate::Error> {
 }
 
 fn assert_provider_error(error: Option<sluicegate::Error>, names: &[&str]) {
+    assert_error(error, ErrorKind::ProviderError, names);
+}
+
+fn assert_error(error: Option<sluicegate::Error>, kind: ErrorKind, names: &[&str]) {
     let error = error.expect("the call must fail");
-    assert_eq!(error.kind, ErrorKind::ProviderError, "{}", error.message);
+    assert_eq!(error.kind, kind, "{}", error.message);
     for name in names {
         assert!(error.message.contains(name), "the message must name `{name}`: {}", error.message);
     }
@@ -124,18 +128,18 @@ fn a_body_over_max_body_is_a_provider_error() {
 
 #[test]
 fn an_event_over_max_event_is_a_provider_error() {
-    let url = serve(
-        "text/event-stream",
-        sse(&[
-            chunk(json!({"role": "assistant", "content": "hi"}), Value::Null),
-            chunk(json!({"content": "y".repeat(3000)}), Value::Null),
-            chunk(json!({}), json!("stop")),
-        ]),
-    );
+    let big = chunk(json!({"content": "y".repeat(3000)}), Value::Null);
+    let small = chunk(json!({"role": "assistant", "content": "hi"}), Value::Null);
+    let stop = chunk(json!({}), json!("stop"));
+    let url = serve("text/event-stream", sse(&[big.clone(), stop.clone()]));
     let gw = gateway(&url, json!({"max_event": "1KiB"}));
-    assert_provider_error(stream_error(&gw), &["max_event", "1024"]);
+    assert_provider_error(stream_error(&gw), &["max_event", "1024", "providers.p.limits.max_event"]);
     let gw = gateway(&url, Value::Null);
     assert!(stream_error(&gw).is_none());
+    // After content was delivered, the same cap interrupts the stream (and says which cap).
+    let url = serve("text/event-stream", sse(&[small, big, stop]));
+    let gw = gateway(&url, json!({"max_event": "1KiB"}));
+    assert_error(stream_error(&gw), ErrorKind::StreamInterrupted, &["max_event"]);
 }
 
 #[test]
@@ -146,8 +150,10 @@ fn a_tool_call_index_out_of_range_is_a_provider_error() {
             Value::Null,
         )
     };
-    let url = serve("text/event-stream", sse(&[call(0), call(100_000), chunk(json!({}), json!("tool_calls"))]));
+    let url = serve("text/event-stream", sse(&[call(100_000), chunk(json!({}), json!("tool_calls"))]));
     assert_provider_error(stream_error(&gateway(&url, Value::Null)), &["index", "100000"]);
+    let url = serve("text/event-stream", sse(&[call(0), call(129), chunk(json!({}), json!("tool_calls"))]));
+    assert_error(stream_error(&gateway(&url, Value::Null)), ErrorKind::StreamInterrupted, &["index 129"]);
     let url = serve("text/event-stream", sse(&[call(0), call(1), chunk(json!({}), json!("tool_calls"))]));
     assert!(stream_error(&gateway(&url, Value::Null)).is_none());
 }

@@ -8,9 +8,11 @@ mod env;
 mod policy;
 pub(crate) mod read;
 mod route;
+mod size;
 pub mod suggest;
 
 pub use duration::{MAX_DURATION, parse_duration, seconds};
+pub use size::parse_size;
 pub use policy::{
     AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed,
     PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector, StateBackendConfig, StateConfig, Window,
@@ -42,6 +44,27 @@ pub struct ProviderConfig {
     pub script: Option<Value>,
     /// `type: mock` only: think time before each reply.
     pub latency: Option<Duration>,
+    /// Caps on what the provider may send (`limits:`).
+    pub limits: ProviderLimits,
+}
+
+/// Per provider `limits: { max_body: 32MiB, max_event: 8MiB }`: a provider (or a proxy in front
+/// of it) that sends more fails the call with `provider_error` naming the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderLimits {
+    /// A whole (non-streamed) response body, in bytes.
+    pub max_body: u64,
+    /// One stream event (or line), in bytes.
+    pub max_event: u64,
+}
+
+impl Default for ProviderLimits {
+    fn default() -> ProviderLimits {
+        ProviderLimits {
+            max_body: 32 * 1024 * 1024,
+            max_event: crate::providers::sse::DEFAULT_MAX_EVENT,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -103,8 +126,9 @@ const TOP_KEYS: [&str; 10] = [
     "cache",
     "state",
 ];
-const PROVIDER_KEYS: [&str; 9] = [
+const PROVIDER_KEYS: [&str; 10] = [
     "type",
+    "limits",
     "api_base",
     "api_key",
     "api_version",
@@ -321,7 +345,26 @@ fn read_provider(name: &str, v: &Value, p: &mut Problems) -> Option<ProviderConf
         timeout: read::duration(map, &path, "timeout", p),
         script,
         latency: read::duration(map, &path, "latency", p),
+        limits: read_limits(map, &path, p),
     })
+}
+
+fn read_limits(map: &serde_json::Map<String, Value>, path: &str, p: &mut Problems) -> ProviderLimits {
+    let mut limits = ProviderLimits::default();
+    let path = join(path, "limits");
+    let Some(v) = map.get("limits").filter(|v| !v.is_null()) else {
+        return limits;
+    };
+    let Some(m) = object(v, &path, &["max_body", "max_event"], p) else {
+        return limits;
+    };
+    if let Some(n) = read::size(m, &path, "max_body", p) {
+        limits.max_body = n;
+    }
+    if let Some(n) = read::size(m, &path, "max_event", p) {
+        limits.max_event = n;
+    }
+    limits
 }
 
 fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> Option<DeploymentConfig> {
@@ -458,6 +501,19 @@ deployments:
 routes:
   chat: { targets: [a] }
 "#;
+
+    #[test]
+    fn provider_limits_read_sizes_and_default() {
+        let text = "providers: {a: {type: mock, limits: {max_body: 1MiB}}, b: {type: mock}}\ndeployments: {d: {provider: a, model: m}}\nroutes: {r: {targets: [d]}}";
+        let config = Config::from_text(text).unwrap();
+        assert_eq!(config.providers["a"].limits.max_body, 1024 * 1024);
+        assert_eq!(config.providers["a"].limits.max_event, 8 * 1024 * 1024);
+        assert_eq!(config.providers["b"].limits, ProviderLimits::default());
+        let bad = text.replace("max_body: 1MiB", "max_body: lots, max_evnt: 1");
+        let message = Config::from_text(&bad).unwrap_err().message;
+        assert!(message.contains("providers.a.limits.max_body"), "{message}");
+        assert!(message.contains("max_evnt"), "{message}");
+    }
 
     #[test]
     fn reads_a_good_config() {

@@ -106,11 +106,32 @@ impl HttpProvider {
         Err(error)
     }
 
+    /// The whole body, refused once it passes `limits.max_body` (read in pieces, so an endless
+    /// or huge body never sits in memory whole).
     async fn json_body(&self, deployment: &DeploymentConfig, response: reqwest::Response) -> Result<Value> {
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))?;
+        let cap = self.config.limits.max_body;
+        let too_big = || {
+            Error::new(
+                ErrorKind::ProviderError,
+                format!(
+                    "{} sent a response body over limits.max_body ({cap} bytes); if such answers are expected, raise `providers.{}.limits.max_body` (e.g. `64MiB`)",
+                    self.label(deployment),
+                    self.config.name
+                ),
+            )
+        };
+        if response.content_length().is_some_and(|n| n > cap) {
+            return Err(too_big());
+        }
+        let mut bytes = Vec::new();
+        let mut body = response.bytes_stream();
+        while let Some(piece) = body.next().await {
+            let piece = piece.map_err(|e| http_error::from_transport(&e, &self.origin(deployment), &self.scrubber))?;
+            if (bytes.len() + piece.len()) as u64 > cap {
+                return Err(too_big());
+            }
+            bytes.extend_from_slice(&piece);
+        }
         serde_json::from_slice(&bytes).map_err(|e| {
             Error::new(
                 ErrorKind::ProviderError,
@@ -155,7 +176,8 @@ impl HttpProvider {
         let scrubber = self.scrubber.clone();
         let state = Pump {
             bytes: response.bytes_stream().boxed(),
-            parser: SseParser::default(),
+            parser: SseParser::with_max_event(self.config.limits.max_event),
+            provider: self.config.name.clone(),
             decoder: self.dialect.stream_decoder(deployment),
             ready: VecDeque::new(),
             finished: false,
@@ -176,12 +198,25 @@ impl HttpProvider {
 struct Pump {
     bytes: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     parser: SseParser,
+    /// The provider's config name, for the message that says how to raise a cap.
+    provider: String,
     decoder: Box<dyn StreamDecoder>,
     ready: VecDeque<Result<Value>>,
     finished: bool,
 }
 
 impl Pump {
+    fn event_too_big(&self) -> Error {
+        Error::new(
+            ErrorKind::ProviderError,
+            format!(
+                "sent a stream event over limits.max_event ({} bytes); if such events are expected, raise `providers.{}.limits.max_event` (e.g. `16MiB`)",
+                self.parser.max_event(),
+                self.provider
+            ),
+        )
+    }
+
     fn push(&mut self, decoded: Result<Vec<Value>>, label: &str, scrubber: &Scrubber) {
         match decoded {
             Ok(chunks) => self.ready.extend(chunks.into_iter().map(Ok)),
@@ -210,7 +245,11 @@ impl Pump {
                         let decoded = self.decoder.event(&event);
                         self.push(decoded, label, scrubber);
                     }
-                    if self.decoder.done() {
+                    if self.parser.overflowed() && !self.finished {
+                        let error = self.event_too_big();
+                        self.push(Err(error), label, scrubber);
+                    }
+                    if self.decoder.done() && !self.finished {
                         let end = self.decoder.end();
                         self.push(end, label, scrubber);
                         self.finished = true;

@@ -183,6 +183,26 @@ impl Dialect for OpenAi {
     }
 }
 
+/// The highest tool-call `index` (and choice `index`) a stream may use: callers merge deltas
+/// by index into arrays, so a runaway index from a buggy provider must not size them.
+pub const MAX_STREAM_INDEX: u64 = 128;
+
+fn check_indexes(chunk: &Value) -> Result<()> {
+    for choice in chunk["choices"].as_array().into_iter().flatten() {
+        let calls = choice.at("/delta/tool_calls").and_then(Value::as_array);
+        let indexes = std::iter::once(&choice["index"]).chain(calls.into_iter().flatten().map(|c| &c["index"]));
+        for index in indexes.filter(|i| !i.is_null()) {
+            if index.as_u64().is_none_or(|i| i > MAX_STREAM_INDEX) {
+                return Err(Error::new(
+                    ErrorKind::ProviderError,
+                    format!("sent a stream chunk with index {index}; indexes above {MAX_STREAM_INDEX} are refused"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 struct OpenAiStream {
     done: bool,
 }
@@ -206,6 +226,7 @@ impl StreamDecoder for OpenAiStream {
                 format!("sent an error in the stream: {}", provider_message(data)),
             ));
         }
+        check_indexes(&chunk)?;
         // vLLM sends `choices: null` (or none) on the usage chunk; Groq's older streams put
         // usage under `x_groq`.
         if !chunk.get("choices").is_some_and(Value::is_array) {

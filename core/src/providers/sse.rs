@@ -63,6 +63,11 @@ impl SseParser {
         self.overflowed
     }
 
+    /// The cap on one event, in bytes.
+    pub fn max_event(&self) -> u64 {
+        self.max_event
+    }
+
     /// Bytes examined so far while looking for line ends.
     pub fn work(&self) -> u64 {
         self.work
