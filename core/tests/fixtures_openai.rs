@@ -400,3 +400,32 @@ fn mock_refuses_what_old_azure_refuses() {
         }
     }
 }
+
+#[test]
+fn mock_azure_stream_is_openai_stream_plus_filter_results() {
+    // Azure's stream is OpenAI's chunk format plus content-filter annotations (its spec's
+    // createChatCompletionStreamResponse); the specs carry no transcript, so the mock's Azure
+    // stream is held to OpenAI's recorded one, with only the filter fields added.
+    let mut known = raw_paths(&read("openai", "stream_text.sse"));
+    known.extend(raw_paths(&read("openai", "stream_tool.sse")));
+    let config = config(&read_json("azure_openai", "cases.json")["provider"], "gpt-4o");
+    let dialect = OpenAi::for_provider(&config.providers["p"]);
+    let d = &config.deployments["d"];
+    let server = mock(json!({"gpt-4o": [{"reply": "Hello world"}]}));
+    let wire = dialect
+        .encode(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": true}), d, true)
+        .unwrap();
+    let path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21";
+    let (status, body) = post(&server, path, &wire);
+    assert_eq!(status, 200, "{body}");
+    let extra: Vec<String> = raw_paths(&body)
+        .difference(&known)
+        .filter(|p| !p.starts_with("prompt_filter_results") && !p.starts_with("choices[].content_filter_results"))
+        .cloned()
+        .collect();
+    assert!(extra.is_empty(), "the mock's Azure stream sends fields neither OpenAI nor Azure's filters have: {extra:?}");
+    let folded = fold(&decode_stream(dialect.stream_decoder(d).as_mut(), body.as_bytes()));
+    assert_eq!(folded["content"], "Hello world");
+    assert_eq!(folded["finish_reason"], "stop");
+    assert!(!folded["usage"].is_null(), "2024-10-21 streams carry usage when asked");
+}
