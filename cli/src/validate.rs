@@ -1,4 +1,5 @@
-//! `sluicegate validate FILE`: prints OK, or every problem in the config with its path.
+//! `sluicegate validate FILE`: prints OK (after any warnings), or every problem in the config
+//! with its path.
 
 use sluicegate::Gateway;
 
@@ -8,6 +9,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     match Gateway::from_file(path) {
         Ok(gw) => {
+            for warning in gw.warnings() {
+                println!("{path}: warning: {warning}");
+            }
             let c = gw.config();
             println!(
                 "OK: {} provider(s), {} deployment(s), {} route(s)",

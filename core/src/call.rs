@@ -12,7 +12,7 @@ use crate::options::CallOptions;
 use crate::policy::audit_record::{AuditRecord, PrincipalRecord, Served};
 use crate::policy::guard::GuardReport;
 use crate::policy::{Estimate, Principal, Refused, Ticket, clock, pii};
-use crate::pricing::PriceBook;
+use crate::pricing::{Price, PriceBook};
 use crate::request;
 use crate::routing::Plan;
 use crate::usage::Usage;
@@ -36,29 +36,38 @@ const UNKNOWN_MAX_OUTPUT: u64 = 4096;
 /// with this margin so that a call never spends more than it reserved.
 const PROMPT_MARGIN: f64 = 1.5;
 
-/// The most a call could cost on any deployment the plan may use (unpriced ones count 0):
-/// the prompt with a margin, images by the model's own bound, and `n` times the output.
-fn worst_cost(plan: &Plan, prices: &PriceBook, request: &Value) -> Option<f64> {
+/// The most a call could use on a deployment of the plan with this price (`None`: no price,
+/// so no output limit either): the prompt with a margin, images by the model's own bound, and
+/// `n` times the output.
+fn worst_usage(plan: &Plan, price: Option<(&str, &Price)>, request: &Value) -> Usage {
     let asked = crate::providers::dialect::max_tokens(request);
     let images = crate::tokens::count_images(request);
-    let choices = crate::tokens::choices(request);
+    let extra_images = price
+        .map(|(model, _)| images.saturating_mul(crate::tokens::image_tokens(model).saturating_sub(crate::tokens::IMAGE_TOKENS)))
+        .unwrap_or(0);
+    let prompt = (plan.prompt_tokens.saturating_add(extra_images) as f64 * PROMPT_MARGIN).ceil() as u64;
+    let cap = price
+        .and_then(|(_, p)| p.max_output_tokens)
+        .unwrap_or(UNKNOWN_MAX_OUTPUT);
+    let output = asked.map(|a| a.min(cap)).unwrap_or(cap);
+    Usage {
+        input_tokens: prompt,
+        output_tokens: output.saturating_mul(crate::tokens::choices(request)),
+        ..Usage::default()
+    }
+}
+
+/// The most a call could cost on any priced deployment the plan may use.
+fn worst_cost(plan: &Plan, prices: &PriceBook, request: &Value) -> Option<f64> {
     plan.groups
         .iter()
         .flat_map(|g| g.deployments.iter())
         .filter_map(|d| {
             let price = prices.get(&d.model)?;
-            let extra_images =
-                images * crate::tokens::image_tokens(&d.model).saturating_sub(crate::tokens::IMAGE_TOKENS);
-            let prompt = (plan.prompt_tokens.saturating_add(extra_images) as f64 * PROMPT_MARGIN).ceil() as u64;
-            let cap = price.max_output_tokens.unwrap_or(UNKNOWN_MAX_OUTPUT);
-            let output = asked.map(|a| a.min(cap)).unwrap_or(cap);
-            prices.cost(
-                &d.model,
-                &Usage {
-                    input_tokens: prompt,
-                    output_tokens: output.saturating_mul(choices),
-                    ..Usage::default()
-                },
+            Some(
+                price
+                    .breakdown(&worst_usage(plan, Some((&d.model, price)), request))
+                    .total,
             )
         })
         .reduce(f64::max)
@@ -99,6 +108,14 @@ impl Gateway {
                     .saturating_mul(crate::tokens::choices(&request)),
             ),
             worst_cost_usd: worst_cost(plan, self.prices(), &request),
+            unpriced: plan
+                .groups
+                .iter()
+                .flat_map(|g| g.deployments.iter())
+                .filter(|d| self.prices().get(&d.model).is_none())
+                .map(|d| (d.name.clone(), d.model.clone()))
+                .collect(),
+            unpriced_usage: worst_usage(plan, None, &request),
         };
         let watch = |plan: &Plan| -> Vec<String> {
             if policy.redis.is_none() {

@@ -69,7 +69,7 @@ impl Gateway {
         let prices = PriceBook::from_config(&config.pricing, file.as_deref())?;
         let router = Router::new(&config);
         let exporter = config.otlp.as_ref().map(|o| Arc::new(Exporter::new(o)));
-        let policy = Policy::new(&config)?;
+        let policy = Policy::new(&config, &prices)?;
         let cache = match (&policy.redis, config.cache.redis) {
             (Some(store), true) => CacheStore::Redis(store.clone()),
             _ => CacheStore::Memory(MemoryCache::new(config.cache.max_entries)),
@@ -218,16 +218,34 @@ impl Gateway {
     }
 
     /// What an attempt on `deployment` costs if it is given up while the provider works on it:
-    /// its prompt (unpriced models count tokens only).
+    /// its prompt.
     pub(crate) fn prompt_charge(&self, deployment: &DeploymentConfig, prompt_tokens: u64) -> Charge {
         let usage = Usage {
             input_tokens: prompt_tokens,
             ..Usage::default()
         };
-        Charge {
-            tokens: prompt_tokens,
-            usd: self.inner.prices.cost(&deployment.model, &usage).unwrap_or(0.0),
+        Charge::of(usage, self.inner.prices.cost(&deployment.model, &usage))
+    }
+
+    /// What `sluicegate validate` warns about: a config that loads but may not do what its
+    /// author expects. Every deployment without a price while a USD budget exists (a typo in a
+    /// model name would otherwise make its calls free for the budget).
+    pub fn warnings(&self) -> Vec<String> {
+        let config = &self.inner.config;
+        if config.policies.budgets.is_empty() {
+            return Vec::new();
         }
+        config
+            .deployments
+            .iter()
+            .filter(|(_, d)| self.inner.prices.get(&d.model).is_none())
+            .map(|(name, d)| {
+                format!(
+                    "deployments.{name}: model `{}` has no price, so budgets cannot count its cost; add it under pricing.models (or pricing.file). Under a budget its calls are refused unless the budget sets on_unpriced: allow or {{estimate_with: MODEL}}",
+                    d.model
+                )
+            })
+            .collect()
     }
 
     /// An embeddings call, routed like chat (same strategies, fallbacks and metering).
@@ -312,9 +330,13 @@ impl Gateway {
         let result = match self.dispatch(kind, &request, &plan, record, &mut ticket, call).await {
             Ok(mut response) => {
                 let meta = &response["gateway"];
-                let tokens = meta.at("/usage/input_tokens").and_then(Value::as_u64).unwrap_or(0)
-                    + meta.at("/usage/output_tokens").and_then(Value::as_u64).unwrap_or(0);
-                ticket.settle(tokens, meta["cost_usd"].as_f64());
+                let n = |p: &str| meta.at(p).and_then(Value::as_u64).unwrap_or(0);
+                let usage = Usage {
+                    input_tokens: n("/usage/input_tokens"),
+                    output_tokens: n("/usage/output_tokens"),
+                    ..Usage::default()
+                };
+                ticket.settle(usage, meta["cost_usd"].as_f64());
                 let guards = &self.policy().guards;
                 let checked = if guards.has_output() {
                     guards.check_output(&mut response, &mut guard)

@@ -283,7 +283,14 @@ impl PriceBook {
     /// The cost split by what was paid for. Cached and written tokens are counted inside input
     /// tokens and reasoning tokens inside output tokens (OpenAI's convention, which usage follows).
     pub fn breakdown(&self, model: &str, usage: &Usage) -> Option<CostBreakdown> {
-        let price = self.get(model)?;
+        self.get(model).map(|price| price.breakdown(usage))
+    }
+}
+
+impl Price {
+    /// What `usage` costs at this price (see [`PriceBook::breakdown`]).
+    pub fn breakdown(&self, usage: &Usage) -> CostBreakdown {
+        let price = self;
         let round = |x: f64| (x * 1e12).round() / 1e12;
         let cached = usage.cached_tokens.min(usage.input_tokens);
         let written = usage.cache_write_tokens.min(usage.input_tokens - cached);
@@ -293,14 +300,14 @@ impl PriceBook {
         let cache_write = round(written as f64 * price.cache_write.unwrap_or(price.input));
         let output = round(usage.output_tokens as f64 * price.output);
         let reasoning = round(usage.reasoning_tokens.min(usage.output_tokens) as f64 * price.output);
-        Some(CostBreakdown {
+        CostBreakdown {
             input,
             cached_input,
             cache_write,
             output,
             reasoning,
             total: round(input + cached_input + cache_write + output),
-        })
+        }
     }
 }
 

@@ -423,7 +423,7 @@ impl Drop for Pump {
         self.gateway.settle(&mut self.record, &self.deployment, Some(usage));
         // The provider billed what it sent: a dropped stream is charged, never refunded.
         if let Some(ticket) = self.ticket.take() {
-            ticket.settle(usage.input_tokens + usage.output_tokens, self.record.cost_usd);
+            ticket.settle(usage, self.record.cost_usd);
         }
         let cancelled = Error::new(ErrorKind::Cancelled, "the caller stopped reading the stream")
             .with_request_id(&self.record.request_id);
@@ -561,10 +561,7 @@ impl Pump {
             }
         }
         if let Some(ticket) = self.ticket.take() {
-            ticket.settle(
-                usage.map(|u| u.input_tokens + u.output_tokens).unwrap_or(0),
-                self.record.cost_usd,
-            );
+            ticket.settle(usage.unwrap_or_default(), self.record.cost_usd);
         }
         self.record.policy["guardrails"] = self.guard.to_json();
         let meta = self.record.to_json();

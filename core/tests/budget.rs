@@ -232,3 +232,69 @@ fn a_response_without_usage_is_charged_its_estimate() {
         "a call without usage cost ${charged}"
     );
 }
+
+fn unpriced(budget: Value) -> Gateway {
+    Gateway::from_value(json!({
+        "providers": {"p": {"type": "mock", "script": {"gpt-4o-typo": [{"reply": "one two three four five six"}]}}},
+        "deployments": {"d": {"provider": "p", "model": "gpt-4o-typo"}},
+        "routes": {"chat": {"targets": ["d"]}},
+        "policies": {"budgets": [budget]}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn an_unpriced_model_under_a_budget_fails_closed_by_default() {
+    let gw = unpriced(json!({"scope": "global", "usd": 1.0}));
+    let e = gw.chat_blocking(chat(false, 5), CallOptions::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidConfig, "{e:?}");
+    for needle in ["`d`", "gpt-4o-typo", "pricing.models", "on_unpriced"] {
+        assert!(e.message.contains(needle), "`{needle}` missing from: {}", e.message);
+    }
+    assert!(!e.retryable);
+    let warnings = gw.warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("deployments.d") && w.contains("gpt-4o-typo")),
+        "validate must warn about the unpriced deployment: {warnings:?}"
+    );
+}
+
+#[test]
+fn on_unpriced_allow_and_estimate_with() {
+    let gw = unpriced(json!({"scope": "global", "usd": 1.0, "on_unpriced": "allow"}));
+    gw.chat_blocking(chat(false, 5), CallOptions::default()).unwrap();
+
+    let gw = unpriced(json!({"scope": "global", "usd": 0.01, "on_unpriced": {"estimate_with": "gpt-4o"}}));
+    let response = gw.chat_blocking(chat(false, 50), CallOptions::default()).unwrap();
+    // Reserved at gpt-4o prices: 9 prompt tokens (6 × 1.5) and 50 output.
+    let reserved = response
+        .pointer("/gateway/policy/budgets/0/reserved")
+        .and_then(Value::as_f64)
+        .unwrap();
+    assert!(
+        (reserved - (9.0 * 2.5e-6 + 50.0 * 1e-5)).abs() < 1e-12,
+        "reserved ${reserved}"
+    );
+    // Charged at gpt-4o prices: 6 prompt and 7 output tokens.
+    let e = gw
+        .chat_blocking(chat(false, 1_000_000), CallOptions::default())
+        .unwrap_err();
+    assert!(
+        e.message.contains(&format!("${:.6} used", 6.0 * 2.5e-6 + 7.0 * 1e-5)),
+        "{}",
+        e.message
+    );
+
+    let bad = Gateway::from_value(json!({
+        "providers": {"p": {"type": "mock"}},
+        "deployments": {"d": {"provider": "p", "model": "gpt-4o"}},
+        "routes": {"chat": {"targets": ["d"]}},
+        "policies": {"budgets": [{"scope": "global", "usd": 1.0, "on_unpriced": {"estimate_with": "nope"}}]}
+    }))
+    .err()
+    .expect("estimate_with needs a priced model");
+    assert_eq!(bad.kind, ErrorKind::InvalidConfig);
+    assert!(bad.message.contains("on_unpriced"), "{}", bad.message);
+}

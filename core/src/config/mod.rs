@@ -14,7 +14,7 @@ pub mod suggest;
 pub use duration::{MAX_DURATION, parse_duration, seconds};
 pub use size::parse_size;
 pub use policy::{
-    AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed,
+    AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed, OnUnpriced,
     PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector, StateBackendConfig, StateConfig, Window,
 };
 pub use route::{ATTEMPT_CAP, BreakerConfig, RetryConfig, RouteConfig, RouteRule, Strategy, TimeoutConfig};

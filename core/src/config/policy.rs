@@ -102,12 +102,24 @@ pub enum OnExceed {
     Fallback(String),
 }
 
+/// What a budget does with a call that may use a deployment without a price.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnUnpriced {
+    /// Refuse the call (`invalid_config`): a missing price must not switch the budget off.
+    Block,
+    /// Let it through; the unpriced deployment's calls count $0.
+    Allow,
+    /// Count the unpriced deployment's tokens at this (priced) model's prices.
+    EstimateWith(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BudgetConfig {
     pub selector: Selector,
     pub usd: f64,
     pub window: Window,
     pub on_exceed: OnExceed,
+    pub on_unpriced: OnUnpriced,
     pub fail_open: Option<bool>,
 }
 
@@ -196,7 +208,7 @@ const POLICY_KEYS: [&str; 6] = [
     "require_tags",
 ];
 const LIMIT_KEYS: [&str; 4] = ["scope", "rpm", "tpm", "on_unavailable"];
-const BUDGET_KEYS: [&str; 5] = ["scope", "usd", "window", "on_exceed", "on_unavailable"];
+const BUDGET_KEYS: [&str; 6] = ["scope", "usd", "window", "on_exceed", "on_unpriced", "on_unavailable"];
 const STATE_KEYS: [&str; 5] = ["backend", "url", "prefix", "timeout", "on_unavailable"];
 
 fn read_fail_mode(map: &serde_json::Map<String, Value>, path: &str, p: &mut Problems) -> Option<bool> {
@@ -494,11 +506,27 @@ pub(super) fn read_policies(v: Option<&Value>, config: &Config, p: &mut Problems
                 OnExceed::Block
             }
         };
+        let on_unpriced = match m.get("on_unpriced") {
+            None | Some(Value::Null) => OnUnpriced::Block,
+            Some(Value::String(s)) if s == "block" => OnUnpriced::Block,
+            Some(Value::String(s)) if s == "allow" => OnUnpriced::Allow,
+            Some(Value::Object(o)) if o.len() == 1 && o.get("estimate_with").is_some_and(Value::is_string) => {
+                OnUnpriced::EstimateWith(o["estimate_with"].as_str().unwrap_or("").to_owned())
+            }
+            Some(_) => {
+                p.push(
+                    &join(&path, "on_unpriced"),
+                    "use `block` (the default), `allow` or `{estimate_with: MODEL}` (a priced model)",
+                );
+                OnUnpriced::Block
+            }
+        };
         policies.budgets.push(BudgetConfig {
             selector: read_selector(m, &path, p),
             usd: usd.unwrap_or(0.0),
             window,
             on_exceed,
+            on_unpriced,
             fail_open: read_fail_mode(m, &path, p),
         });
     }

@@ -11,9 +11,13 @@ pub mod pii;
 pub mod redis_state;
 pub mod state;
 
-use crate::config::{BudgetConfig, Config, KeyConfig, OnExceed, Policies, Scope, Selector, StateBackendConfig, Window};
+use crate::config::{
+    BudgetConfig, Config, KeyConfig, OnExceed, OnUnpriced, Policies, Scope, Selector, StateBackendConfig, Window,
+};
 use crate::error::{Error, ErrorKind, Result};
+use crate::pricing::{Price, PriceBook};
 use crate::routing::peers::PeerView;
+use crate::usage::Usage;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use state::{Kind, Reservation, StateBackend};
@@ -40,12 +44,27 @@ pub struct Policy {
     /// The Redis store, when state is shared (the response cache can use it too).
     pub redis: Option<Arc<redis_state::RedisState>>,
     fail_open: bool,
+    /// Per budget: what to do with deployments that have no price.
+    unpriced: Vec<Unpriced>,
+}
+
+/// A budget's `on_unpriced`, with the price it estimates at resolved.
+#[derive(Debug, Clone, Copy)]
+enum Unpriced {
+    Block,
+    Allow,
+    Estimate(Price),
 }
 
 /// What a call may cost at most, and its estimated tokens, for reservations.
 pub struct Estimate {
     pub tokens: u64,
+    /// Over the deployments that have a price.
     pub worst_cost_usd: Option<f64>,
+    /// Deployments the call may use that have no price: (deployment, model).
+    pub unpriced: Vec<(String, String)>,
+    /// The worst-case usage on those deployments, for budgets that price it as another model.
+    pub unpriced_usage: Usage,
 }
 
 /// The outcome of a refused reservation.
@@ -90,7 +109,25 @@ fn window_key(budget: &BudgetConfig, now: f64) -> String {
 }
 
 impl Policy {
-    pub fn new(config: &Config) -> Result<Policy> {
+    pub fn new(config: &Config, prices: &PriceBook) -> Result<Policy> {
+        let mut unpriced = Vec::new();
+        for (i, budget) in config.policies.budgets.iter().enumerate() {
+            unpriced.push(match &budget.on_unpriced {
+                OnUnpriced::Block => Unpriced::Block,
+                OnUnpriced::Allow => Unpriced::Allow,
+                OnUnpriced::EstimateWith(model) => match prices.get(model) {
+                    Some(price) => Unpriced::Estimate(*price),
+                    None => {
+                        let problem = format!(
+                            "policies.budgets[{i}].on_unpriced.estimate_with: `{model}` has no price either; name a model from the catalog or from pricing.models"
+                        );
+                        let mut e = Error::new(ErrorKind::InvalidConfig, format!("invalid config: {problem}"));
+                        e.problems = vec![problem];
+                        return Err(e);
+                    }
+                },
+            });
+        }
         let local = Arc::new(state::MemoryState::default());
         let mut redis = None;
         let (state, shared): (Arc<dyn StateBackend>, bool) = match &config.state.backend {
@@ -116,6 +153,7 @@ impl Policy {
             shared,
             redis,
             fail_open: config.state.fail_open,
+            unpriced,
         })
     }
 
@@ -239,6 +277,7 @@ impl Policy {
     ) -> std::result::Result<Ticket, Refused> {
         let now = clock::now_secs();
         let mut items: Vec<(Reservation, Measure, String)> = Vec::new();
+        let mut reprice: Vec<Option<Price>> = Vec::new();
         for (i, limit) in self.policies.rate_limits.iter().enumerate() {
             let Some(value) = scope_value(&limit.selector, principal, route) else {
                 continue;
@@ -289,12 +328,34 @@ impl Policy {
                 },
                 budget.selector.scope.describe()
             );
+            let mut amount = estimate.worst_cost_usd.unwrap_or(0.0);
+            if let Some((deployment, model)) = estimate.unpriced.first() {
+                match self.unpriced[i] {
+                    Unpriced::Block => {
+                        return Err(Refused::Error(
+                            Error::new(
+                                ErrorKind::InvalidConfig,
+                                format!(
+                                    "deployment `{deployment}` (model `{model}`) has no price, so budget {what} cannot count what it costs; the call was refused. Add `{model}` under pricing.models, or set the budget's on_unpriced to `allow` or `{{estimate_with: MODEL}}`"
+                                ),
+                            )
+                            .with_retryable(false),
+                        ));
+                    }
+                    Unpriced::Allow => {}
+                    Unpriced::Estimate(price) => {
+                        amount = amount.max(price.breakdown(&estimate.unpriced_usage).total);
+                        reprice.resize(items.len(), None);
+                        reprice.push(Some(price));
+                    }
+                }
+            }
             items.push((
                 Reservation {
                     key: format!("bg:{i}:{value}:{window}"),
                     kind: Kind::Budget,
                     limit: budget.usd,
-                    amount: estimate.worst_cost_usd.unwrap_or(0.0),
+                    amount,
                     id: reservation_id(),
                     fail_open: budget.fail_open.unwrap_or(self.fail_open),
                 },
@@ -363,9 +424,11 @@ impl Policy {
             (None, true) => "redis",
             (None, false) => "memory",
         };
+        reprice.resize(items.len(), None);
         Ok(Ticket {
             state,
             items,
+            reprice,
             done: false,
             store,
             peers,
@@ -383,18 +446,34 @@ pub enum Measure {
     Usd,
 }
 
-/// What a call has cost so far: tokens (for TPM) and USD (for budgets).
+/// What a call has cost so far: tokens (for TPM) and USD (for budgets); tokens used on
+/// deployments without a price are kept apart, for budgets that price them as another model.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Charge {
     pub tokens: u64,
     pub usd: f64,
+    pub unpriced: Usage,
 }
 
 impl Charge {
+    /// What `usage` charges when it cost `cost_usd` (`None`: the model has no price).
+    pub fn of(usage: Usage, cost_usd: Option<f64>) -> Charge {
+        Charge {
+            tokens: usage.input_tokens + usage.output_tokens,
+            usd: cost_usd.unwrap_or(0.0),
+            unpriced: if cost_usd.is_none() { usage } else { Usage::default() },
+        }
+    }
+
     fn plus(self, other: Charge) -> Charge {
         Charge {
             tokens: self.tokens + other.tokens,
             usd: self.usd + other.usd,
+            unpriced: Usage {
+                input_tokens: self.unpriced.input_tokens + other.unpriced.input_tokens,
+                output_tokens: self.unpriced.output_tokens + other.unpriced.output_tokens,
+                ..Usage::default()
+            },
         }
     }
 }
@@ -406,6 +485,8 @@ impl Charge {
 pub struct Ticket {
     state: Arc<dyn StateBackend>,
     items: Vec<(Reservation, Measure, String)>,
+    /// Per item: the price a budget counts unpriced tokens at (`on_unpriced: {estimate_with}`).
+    reprice: Vec<Option<Price>>,
     done: bool,
     /// Where the counters live for this call: `memory`, `redis`, or the local fallback.
     store: &'static str,
@@ -440,11 +521,8 @@ impl Ticket {
     }
 
     /// Settles with what the answering attempt used, plus the failed attempts that were billed.
-    pub fn settle(mut self, tokens: u64, cost_usd: Option<f64>) {
-        let used = Charge {
-            tokens,
-            usd: cost_usd.unwrap_or(0.0),
-        };
+    pub fn settle(mut self, usage: Usage, cost_usd: Option<f64>) {
+        let used = Charge::of(usage, cost_usd);
         self.reached = true;
         self.finish(self.billed.plus(used));
     }
@@ -455,11 +533,12 @@ impl Ticket {
         let settled: Vec<(Reservation, f64)> = self
             .items
             .iter()
-            .map(|(item, measure, _)| {
+            .zip(&self.reprice)
+            .map(|((item, measure, _), reprice)| {
                 let actual = match measure {
                     Measure::Requests => f64::from(u8::from(self.reached)),
                     Measure::Tokens => charge.tokens as f64,
-                    Measure::Usd => charge.usd,
+                    Measure::Usd => charge.usd + reprice.map(|p| p.breakdown(&charge.unpriced).total).unwrap_or(0.0),
                 };
                 (item.clone(), actual)
             })
