@@ -116,6 +116,11 @@ impl Gateway {
                 .map(|d| (d.name.clone(), d.model.clone()))
                 .collect(),
             unpriced_usage: worst_usage(plan, None, &request),
+            hold_secs: plan
+                .timeout
+                .total
+                .map(|t| t.as_secs_f64().min(1e9) + 60.0)
+                .unwrap_or(0.0),
         };
         let watch = |plan: &Plan| -> Vec<String> {
             if policy.redis.is_none() {

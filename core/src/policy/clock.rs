@@ -53,11 +53,23 @@ pub fn parse_since(text: &str) -> Option<f64> {
 /// What `since` accepts, for error messages.
 pub const SINCE_FORMS: &str = "a date (2026-11-01), unix seconds, or a duration ago like `1h`";
 
+/// Milliseconds added to this process's clock: a test hook standing for a host whose clock is
+/// off (shared state must not depend on it).
+static SKEW_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Test hook: pretend this process's clock is `secs` ahead (negative: behind).
+#[doc(hidden)]
+pub fn set_skew(secs: f64) {
+    SKEW_MS.store((secs * 1000.0) as i64, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn now_secs() -> f64 {
+    let skew = SKEW_MS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0;
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+        + skew
 }
 
 /// RFC 3339 UTC timestamp with milliseconds.

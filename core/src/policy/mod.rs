@@ -46,6 +46,61 @@ pub struct Policy {
     fail_open: bool,
     /// Per budget: what to do with deployments that have no price.
     unpriced: Vec<Unpriced>,
+    /// Spend counted locally while the shared store was unreachable (`fail_open`), added to the
+    /// store once it answers again.
+    owed: Arc<std::sync::Mutex<Vec<(Reservation, f64)>>>,
+}
+
+/// How long dropping a gateway waits for settlements still on their way to a shared store.
+pub const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Drop for Policy {
+    /// Spend must not be lost when a process ends: wait for the settlements in flight (never
+    /// inside an async runtime, where blocking could stall the very tasks being waited for).
+    fn drop(&mut self) {
+        if let Some(store) = &self.redis
+            && tokio::runtime::Handle::try_current().is_err()
+            && !store.flush(FLUSH_LIMIT)
+        {
+            crate::log::warn("some settlements had not reached the shared store when the gateway closed");
+        }
+    }
+}
+
+/// The local counters a call uses while the shared store is unreachable; what it spends is
+/// also kept, to be added to the shared store when it returns.
+struct Outage {
+    local: Arc<state::MemoryState>,
+    owed: Arc<std::sync::Mutex<Vec<(Reservation, f64)>>>,
+}
+
+impl StateBackend for Outage {
+    fn reserve<'a>(&'a self, items: &'a [Reservation], watch: &'a [String], now: f64) -> state::Reserved<'a> {
+        self.local.reserve(items, watch, now)
+    }
+
+    fn settle(&self, items: &[(Reservation, f64)], now: f64) {
+        self.local.settle(items, now);
+        let spent = items
+            .iter()
+            .filter(|(r, actual)| r.kind == Kind::Budget && *actual > 0.0)
+            .map(|(r, actual)| {
+                // Nothing was reserved on the shared store: only the spend is added there.
+                (
+                    Reservation {
+                        amount: 0.0,
+                        id: reservation_id(),
+                        ..r.clone()
+                    },
+                    *actual,
+                )
+            });
+        self.owed.lock().unwrap_or_else(|e| e.into_inner()).extend(spent);
+    }
+
+    fn used(&self, key: &str) -> f64 {
+        self.local.used(key)
+    }
 }
 
 /// A budget's `on_unpriced`, with the price it estimates at resolved.
@@ -65,6 +120,8 @@ pub struct Estimate {
     pub unpriced: Vec<(String, String)>,
     /// The worst-case usage on those deployments, for budgets that price it as another model.
     pub unpriced_usage: Usage,
+    /// How long the call may run (the route's total timeout), so reservations outlive it.
+    pub hold_secs: f64,
 }
 
 /// The outcome of a refused reservation.
@@ -154,6 +211,7 @@ impl Policy {
             redis,
             fail_open: config.state.fail_open,
             unpriced,
+            owed: Arc::default(),
         })
     }
 
@@ -292,6 +350,7 @@ impl Policy {
                         amount: 1.0,
                         id: reservation_id(),
                         fail_open: limit.fail_open.unwrap_or(self.fail_open),
+                        hold: estimate.hold_secs,
                     },
                     Measure::Requests,
                     format!("policies.rate_limits[{i}] ({rpm} requests/min for {who})"),
@@ -307,6 +366,7 @@ impl Policy {
                         amount,
                         id: reservation_id(),
                         fail_open: limit.fail_open.unwrap_or(self.fail_open),
+                        hold: estimate.hold_secs,
                     },
                     Measure::Tokens,
                     format!("policies.rate_limits[{i}] ({tpm} tokens/min for {who})"),
@@ -358,6 +418,7 @@ impl Policy {
                     amount,
                     id: reservation_id(),
                     fail_open: budget.fail_open.unwrap_or(self.fail_open),
+                    hold: estimate.hold_secs,
                 },
                 Measure::Usd,
                 what,
@@ -370,7 +431,13 @@ impl Policy {
             Ok(PeerView::new())
         } else {
             match self.state.reserve(&reservations, watch, now).await {
-                Ok(outcome) => outcome,
+                Ok(outcome) => {
+                    let owed = std::mem::take(&mut *self.owed.lock().unwrap_or_else(|e| e.into_inner()));
+                    if !owed.is_empty() {
+                        self.state.settle(&owed, now);
+                    }
+                    outcome
+                }
                 Err(state::Unreachable(why)) => {
                     if let Some((_, _, what)) = items.iter().find(|(r, _, _)| !r.fail_open) {
                         return Err(Refused::Error(
@@ -381,7 +448,10 @@ impl Policy {
                     crate::log::warn(&format!(
                         "{why}; policies fail open: counting under this process's local limits until it is back"
                     ));
-                    state = self.local.clone();
+                    state = Arc::new(Outage {
+                        local: self.local.clone(),
+                        owed: self.owed.clone(),
+                    });
                     degraded = Some(why);
                     self.local.reserve_now(&reservations, now).map(|()| PeerView::new())
                 }
@@ -425,7 +495,13 @@ impl Policy {
             (None, false) => "memory",
         };
         reprice.resize(items.len(), None);
+        let hold = if degraded.is_none() {
+            state.hold(&reservations)
+        } else {
+            None
+        };
         Ok(Ticket {
+            _hold: hold,
             state,
             items,
             reprice,
@@ -497,6 +573,8 @@ pub struct Ticket {
     in_flight: Charge,
     /// Whether any attempt reached a provider; a call that never did gives its request back.
     reached: bool,
+    /// Keeps the reservations alive on a shared store while the call runs.
+    _hold: Option<crate::runtime::AbortOnDrop<()>>,
 }
 
 impl Ticket {

@@ -7,7 +7,8 @@
 //! [`crate::routing::peers`]). Budget reservations are kept one by one with an expiry, so a process that
 //! dies mid-call cannot leak budget for longer than [`RESERVATION_TTL`]. A lost connection is
 //! re-established in the background; meanwhile calls see [`Unreachable`] and the policy's
-//! `on_unavailable` choice applies.
+//! `on_unavailable` choice applies. Every script reads the store's clock (`TIME`), never the
+//! client's; settling retries until the store answers and is flushed when the gateway drops.
 
 use super::state::{Kind, Refusal, Reservation, Reserved, StateBackend, Unreachable};
 use crate::routing::peers::{PeerLoad, PeerView, STALE_AFTER};
@@ -19,8 +20,15 @@ use tokio::sync::Mutex as AsyncMutex;
 /// How long a reservation may stay unsettled before the store drops it.
 pub const RESERVATION_TTL: f64 = 900.0;
 
+/// The store's clock, in seconds: every script reads it, so that hosts whose clocks disagree
+/// cannot expire each other's reservations or take a fresh rate-limit burst.
+const NOW: &str = "local t = redis.call('TIME')\nlocal now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n";
+
+/// A rate cell lives until its theoretical arrival time has passed (then it equals an empty
+/// one), however far ahead TPM debt has pushed it: the same as in memory.
+const RATE_TTL: &str = "local function rate_ms(tat) return math.max(1, math.ceil((tat - now) * 1000) + 1000) end\n";
+
 const RESERVE: &str = r#"
-local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local function item(i)
   local b = 2 + (i - 1) * 5
@@ -49,7 +57,8 @@ for i = 1, n do
   local kind, limit, amount, member, ttl = item(i)
   if kind == 'r' then
     local tat = math.max(tonumber(redis.call('GET', KEYS[i]) or now), now)
-    redis.call('SET', KEYS[i], tostring(tat + amount * 60 / limit), 'PX', 120000)
+    local after = tat + amount * 60 / limit
+    redis.call('SET', KEYS[i], tostring(after), 'PX', rate_ms(after))
   else
     redis.call('ZADD', KEYS[i] .. ':res', now + tonumber(ARGV[3 + n * 5]), member)
     if ttl > 0 then
@@ -78,7 +87,8 @@ for j = 1, m do
       end
     end
   end
-  out[#out + 1] = redis.call('GET', KEYS[n + 2 * j - 1]) or ''
+  local till = tonumber(redis.call('GET', KEYS[n + 2 * j - 1]) or '')
+  out[#out + 1] = till and tostring(till - now) or ''
   out[#out + 1] = tostring(busy)
   out[#out + 1] = tostring(lat)
   out[#out + 1] = tostring(count)
@@ -86,23 +96,59 @@ end
 return out
 "#;
 
+/// Settles each item once: a retried settlement (its first try may have landed after the
+/// client gave up on it) finds the reservation id in the counter's `:done` set and is skipped.
 const SETTLE: &str = r#"
-local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local n = tonumber(ARGV[2])
 for i = 1, n do
   local b = 2 + (i - 1) * 5
   local kind, limit, amount, member, actual = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), ARGV[b + 4], tonumber(ARGV[b + 5])
-  if kind == 'r' then
-    local tat = tonumber(redis.call('GET', KEYS[i]) or now)
-    local after = math.max(tat + (actual - amount) * 60 / limit, math.min(now, tat))
-    redis.call('SET', KEYS[i], tostring(after), 'PX', 120000)
-  else
-    if redis.call('ZREM', KEYS[i] .. ':res', member) == 1 or actual > 0 then
-      redis.call('INCRBYFLOAT', KEYS[i], actual)
+  local done = KEYS[i] .. ':done'
+  local id = string.match(member, '^([^:]*)')
+  redis.call('ZREMRANGEBYSCORE', done, '-inf', now - 3600)
+  if redis.call('ZADD', done, 'NX', now, id) == 1 then
+    redis.call('EXPIRE', done, 3600)
+    if kind == 'r' then
+      local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+      local after = math.max(tat + (actual - amount) * 60 / limit, math.min(now, tat))
+      redis.call('SET', KEYS[i], tostring(after), 'PX', rate_ms(after))
+    else
+      if redis.call('ZREM', KEYS[i] .. ':res', member) == 1 or actual > 0 then
+        redis.call('INCRBYFLOAT', KEYS[i], actual)
+      end
     end
   end
 end
 return 0
 "#;
+
+/// Keeps a live call's budget reservations from expiring (a stream may outlast any TTL).
+const EXTEND: &str = r#"
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i] .. ':res', 'XX', now + tonumber(ARGV[1]), ARGV[i + 1])
+end
+return 0
+"#;
+
+/// Publishes this process's load per deployment, stamped with the store's clock.
+const PUBLISH: &str = r#"
+for i = 1, #KEYS do
+  redis.call('HSET', KEYS[i], ARGV[1], ARGV[i + 1] .. ' ' .. tostring(now))
+  redis.call('EXPIRE', KEYS[i], 60)
+end
+return 0
+"#;
+
+/// Marks a breaker open until the store's clock passes `now + cooldown`.
+const BREAKER: &str = r#"
+local ms = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], tostring(now + ms / 1000), 'PX', math.max(1, ms))
+return 0
+"#;
+
+fn script(body: &str) -> redis::Script {
+    redis::Script::new(&format!("{NOW}{RATE_TTL}{body}"))
+}
 
 pub struct RedisState {
     client: redis::Client,
@@ -113,6 +159,11 @@ pub struct RedisState {
     conn: AsyncMutex<Option<ConnectionManager>>,
     reserve: redis::Script,
     settle: redis::Script,
+    extend: redis::Script,
+    publish: redis::Script,
+    breaker: redis::Script,
+    /// Settlements not yet acknowledged by the store (flushed on drop, see [`RedisState::flush`]).
+    pending: Arc<std::sync::atomic::AtomicUsize>,
     /// This gateway's field in the shared per-deployment hashes.
     token: String,
 }
@@ -134,8 +185,12 @@ impl RedisState {
             prefix: prefix.to_owned(),
             timeout,
             conn: AsyncMutex::new(None),
-            reserve: redis::Script::new(RESERVE),
-            settle: redis::Script::new(SETTLE),
+            reserve: script(RESERVE),
+            settle: script(SETTLE),
+            extend: script(EXTEND),
+            publish: script(PUBLISH),
+            breaker: script(BREAKER),
+            pending: Arc::default(),
             token: format!("{:016x}", rand::random::<u64>()),
         })
     }
@@ -191,7 +246,8 @@ impl RedisState {
                 .arg(member(item))
                 .arg(expiry(&item.key));
         }
-        call.arg(RESERVATION_TTL)
+        let hold = items.iter().map(|i| i.hold).fold(RESERVATION_TTL, f64::max);
+        call.arg(hold)
             .arg(watch.len())
             .arg(&self.token)
             .arg(STALE_AFTER.as_secs_f64());
@@ -223,7 +279,7 @@ impl RedisState {
         for (name, fields) in watch.iter().zip(parts[1..].chunks(4)) {
             let [until, busy, sum, count] = fields else { break };
             let load = PeerLoad {
-                open_for: number(until).map(|u| u - now).filter(|left| *left > 0.0),
+                open_for: number(until).filter(|left| *left > 0.0),
                 in_flight: number(busy).unwrap_or(0.0) as u64,
                 latency_sum_ms: number(sum).unwrap_or(0.0),
                 latency_count: number(count).unwrap_or(0.0) as u64,
@@ -235,33 +291,111 @@ impl RedisState {
         Ok(Ok(view))
     }
 
-    /// Settles a call's reservations in one round trip, in the background.
+    /// Settles a call's reservations in one round trip, in the background, retrying with
+    /// backoff for up to [`SETTLE_FOR`] while the store does not answer (the script counts each
+    /// reservation once however often it runs). [`RedisState::flush`] waits for these.
     fn finish(self: &Arc<Self>, items: &[(Reservation, f64)], now: f64) {
         let me = self.clone();
         let items = items.to_vec();
+        let _ = now;
+        let pending = Pending::new(&self.pending);
         crate::runtime::runtime().spawn(async move {
-            let warn =
-                || crate::log::warn("could not settle reservations on the shared store; they expire by themselves");
-            let Ok(mut conn) = me.connection().await else {
-                return warn();
-            };
-            let mut call = me.settle.prepare_invoke();
-            call.arg(now).arg(items.len());
-            for (item, actual) in &items {
-                let kind = if item.kind == Kind::Rate { "r" } else { "b" };
-                call.key(me.key(&item.key))
-                    .arg(kind)
-                    .arg(item.limit)
-                    .arg(item.amount)
-                    .arg(member(item))
-                    .arg(*actual);
-            }
-            let done: Result<Result<redis::Value, _>, _> =
-                tokio::time::timeout(me.timeout, call.invoke_async(&mut conn)).await;
-            if !matches!(done, Ok(Ok(_))) {
-                warn();
+            let _pending = pending;
+            let started = std::time::Instant::now();
+            let mut wait = Duration::from_millis(50);
+            loop {
+                if me.try_settle(&items).await {
+                    return;
+                }
+                if started.elapsed() >= SETTLE_FOR {
+                    crate::log::warn(&format!(
+                        "could not settle reservations on the shared store for {}s; they expire by themselves and their spend is lost",
+                        SETTLE_FOR.as_secs()
+                    ));
+                    return;
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
             }
         });
+    }
+
+    async fn try_settle(&self, items: &[(Reservation, f64)]) -> bool {
+        let Ok(mut conn) = self.connection().await else {
+            return false;
+        };
+        let mut call = self.settle.prepare_invoke();
+        call.arg(0).arg(items.len());
+        for (item, actual) in items {
+            let kind = if item.kind == Kind::Rate { "r" } else { "b" };
+            call.key(self.key(&item.key))
+                .arg(kind)
+                .arg(item.limit)
+                .arg(item.amount)
+                .arg(member(item))
+                .arg(*actual);
+        }
+        let done: Result<Result<redis::Value, _>, _> =
+            tokio::time::timeout(self.timeout, call.invoke_async(&mut conn)).await;
+        matches!(done, Ok(Ok(_)))
+    }
+
+    /// Waits, up to `limit`, until every settlement has reached the store; `false` if some have
+    /// not. Called when the gateway is dropped, so spend is not lost when a process ends.
+    pub fn flush(&self, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while self.pending.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
+    /// Pushes a live call's budget reservations' expiry forward, every third of
+    /// [`RESERVATION_TTL`], until the returned guard is dropped (the call ended).
+    pub fn hold(self: &Arc<Self>, items: &[Reservation]) -> Option<crate::runtime::AbortOnDrop<()>> {
+        let budgets: Vec<Reservation> = items.iter().filter(|i| i.kind == Kind::Budget).cloned().collect();
+        if budgets.is_empty() {
+            return None;
+        }
+        let me = self.clone();
+        let every = Duration::from_secs_f64(RESERVATION_TTL / 3.0);
+        let ttl = budgets.iter().map(|i| i.hold).fold(RESERVATION_TTL, f64::max);
+        Some(crate::runtime::AbortOnDrop(crate::runtime::runtime().spawn(
+            async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let Ok(mut conn) = me.connection().await else { continue };
+                    let mut call = me.extend.prepare_invoke();
+                    call.arg(ttl);
+                    for item in &budgets {
+                        call.key(me.key(&item.key)).arg(member(item));
+                    }
+                    let _ = tokio::time::timeout(me.timeout, call.invoke_async::<()>(&mut conn)).await;
+                }
+            },
+        )))
+    }
+}
+
+/// How long a settlement is retried before its spend is given up.
+pub const SETTLE_FOR: Duration = Duration::from_secs(60);
+
+/// Counts one settlement in flight for as long as it lives.
+struct Pending(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Pending {
+    fn new(count: &Arc<std::sync::atomic::AtomicUsize>) -> Pending {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Pending(count.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -269,32 +403,28 @@ impl RedisState {
     /// Publishes this gateway's calls in flight and latency EWMA (ms) per deployment, in one
     /// round trip; the hashes expire once no process publishes any more.
     pub async fn publish_load(&self, figures: &[(String, u64, Option<f64>)]) {
-        let Ok(mut conn) = self.connection().await else { return };
-        let now = crate::policy::clock::now_secs();
-        let mut pipe = redis::pipe();
-        for (name, in_flight, ewma) in figures {
-            let key = self.key(&format!("load:{name}"));
-            let value = format!("{in_flight} {} {now}", ewma.unwrap_or(-1.0));
-            pipe.cmd("HSET").arg(&key).arg(&self.token).arg(value).ignore();
-            pipe.cmd("EXPIRE").arg(&key).arg(60).ignore();
+        if figures.is_empty() {
+            return;
         }
-        let _ = tokio::time::timeout(self.timeout, pipe.query_async::<()>(&mut conn)).await;
+        let Ok(mut conn) = self.connection().await else { return };
+        let mut call = self.publish.prepare_invoke();
+        call.arg(&self.token);
+        for (name, in_flight, ewma) in figures {
+            call.key(self.key(&format!("load:{name}")))
+                .arg(format!("{in_flight} {}", ewma.unwrap_or(-1.0)));
+        }
+        let _ = tokio::time::timeout(self.timeout, call.invoke_async::<()>(&mut conn)).await;
     }
 
     /// Records, in the background, that a deployment's breaker is open for `cooldown`.
     pub fn publish_breaker(self: &Arc<Self>, deployment: &str, cooldown: Duration) {
         let me = self.clone();
         let key = self.key(&format!("breaker:{deployment}"));
-        let until = crate::policy::clock::now_secs() + cooldown.as_secs_f64();
         crate::runtime::runtime().spawn(async move {
             let Ok(mut conn) = me.connection().await else { return };
-            let cmd = redis::cmd("SET")
-                .arg(&key)
-                .arg(until)
-                .arg("PX")
-                .arg(cooldown.as_millis().max(1) as u64)
-                .clone();
-            let _ = tokio::time::timeout(me.timeout, cmd.query_async::<()>(&mut conn)).await;
+            let mut call = me.breaker.prepare_invoke();
+            call.key(&key).arg(cooldown.as_millis().max(1) as u64);
+            let _ = tokio::time::timeout(me.timeout, call.invoke_async::<()>(&mut conn)).await;
         });
     }
 
@@ -338,13 +468,8 @@ fn member(item: &Reservation) -> String {
     format!("{}:{}", item.id, item.amount)
 }
 
-/// How long a budget counter is kept: past the end of its window (`…:2026-11` or `…:2026-11-28`).
 fn expiry(key: &str) -> u64 {
-    match key.rsplit(':').next().map(str::len) {
-        Some(7) => 40 * 86400,
-        Some(10) => 2 * 86400,
-        _ => 0,
-    }
+    super::state::window_expiry(key)
 }
 
 /// The shared store behind an `Arc`, so settling can run in the background.
@@ -364,6 +489,10 @@ impl StateBackend for Shared {
 
     fn settle(&self, items: &[(Reservation, f64)], now: f64) {
         self.0.finish(items, now);
+    }
+
+    fn hold(&self, items: &[Reservation]) -> Option<crate::runtime::AbortOnDrop<()>> {
+        self.0.hold(items)
     }
 
     fn used(&self, _key: &str) -> f64 {

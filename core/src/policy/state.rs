@@ -25,6 +25,9 @@ pub struct Reservation {
     pub id: String,
     /// Whether the call may go on under local limits when a shared store is unreachable.
     pub fail_open: bool,
+    /// Seconds a budget reservation must outlive (the route's total timeout, when longer than
+    /// the store's default expiry).
+    pub hold: f64,
 }
 
 /// Why a reservation was refused: which one, and when it could succeed (rates only).
@@ -54,6 +57,11 @@ pub trait StateBackend: Send + Sync {
     fn settle(&self, items: &[(Reservation, f64)], now: f64);
     /// Spent plus reserved, for a budget key (reports and tests).
     fn used(&self, key: &str) -> f64;
+    /// Keeps a live call's reservations from expiring until the guard is dropped (stores whose
+    /// reservations expire).
+    fn hold(&self, _items: &[Reservation]) -> Option<crate::runtime::AbortOnDrop<()>> {
+        None
+    }
 }
 
 #[derive(Default)]
@@ -62,12 +70,38 @@ struct Cell {
     value: f64,
     /// Budgets: reserved USD.
     reserved: f64,
+    /// Budgets: when the cell's window is over (never for `total`).
+    expires: Option<f64>,
 }
 
-/// The default backend: one process's memory, one lock for every check-and-reserve.
+impl Cell {
+    /// Whether the cell says nothing any more: a rate whose arrival time has passed (an empty
+    /// cell reads the same), a budget whose window is over and holds no reservation.
+    fn spent(&self, kind: Kind, now: f64) -> bool {
+        match kind {
+            Kind::Rate => self.value <= now,
+            Kind::Budget => self.reserved <= 0.0 && self.expires.is_some_and(|e| e <= now),
+        }
+    }
+}
+
+/// The default backend: one process's memory, one lock for every check-and-reserve. Cells
+/// that say nothing any more are swept, so that memory does not grow with every key, user and
+/// window ever seen.
 #[derive(Default)]
 pub struct MemoryState {
-    cells: Mutex<HashMap<String, Cell>>,
+    cells: Mutex<HashMap<String, (Kind, Cell)>>,
+    /// The cell count after the last sweep: the next sweep runs when it has doubled.
+    swept_at: std::sync::atomic::AtomicUsize,
+}
+
+/// How long a budget counter is kept: past the end of its window (`…:2026-11` or `…:2026-11-28`).
+pub fn window_expiry(key: &str) -> u64 {
+    match key.rsplit(':').next().map(str::len) {
+        Some(7) => 40 * 86400,
+        Some(10) => 2 * 86400,
+        _ => 0,
+    }
 }
 
 const MINUTE: f64 = 60.0;
@@ -93,7 +127,7 @@ impl StateBackend for MemoryState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(key)
-            .map(|c| c.value + c.reserved)
+            .map(|(_, c)| c.value + c.reserved)
             .unwrap_or(0.0)
     }
 }
@@ -101,8 +135,9 @@ impl StateBackend for MemoryState {
 impl MemoryState {
     pub fn reserve_now(&self, items: &[Reservation], now: f64) -> Result<(), Refusal> {
         let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+        self.sweep(&mut cells, now);
         for (index, item) in items.iter().enumerate() {
-            let cell = cells.get(&item.key);
+            let cell = cells.get(&item.key).map(|(_, c)| c);
             match item.kind {
                 Kind::Rate => {
                     let tat = cell.map(|c| c.value).unwrap_or(now).max(now);
@@ -128,7 +163,7 @@ impl MemoryState {
             }
         }
         for item in items {
-            let cell = cells.entry(item.key.clone()).or_default();
+            let cell = Self::cell(&mut cells, item, now);
             match item.kind {
                 Kind::Rate => cell.value = cell.value.max(now) + rate_cost(item, item.amount),
                 Kind::Budget => cell.reserved += item.amount,
@@ -137,9 +172,43 @@ impl MemoryState {
         Ok(())
     }
 
+    fn cell<'a>(cells: &'a mut HashMap<String, (Kind, Cell)>, item: &Reservation, now: f64) -> &'a mut Cell {
+        let (_, cell) = cells.entry(item.key.clone()).or_insert_with(|| {
+            let expiry = window_expiry(&item.key);
+            let expires = (expiry > 0).then(|| now + expiry as f64);
+            (
+                item.kind,
+                Cell {
+                    expires,
+                    ..Cell::default()
+                },
+            )
+        });
+        cell
+    }
+
+    /// Drops the cells that say nothing any more, once the map has doubled since the last sweep.
+    fn sweep(&self, cells: &mut HashMap<String, (Kind, Cell)>, now: f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if cells.len() < 64 || cells.len() < 2 * self.swept_at.load(Relaxed) {
+            return;
+        }
+        cells.retain(|_, (kind, cell)| !cell.spent(*kind, now));
+        self.swept_at.store(cells.len(), Relaxed);
+    }
+
+    /// How many counters are held (tests).
+    pub fn len(&self) -> usize {
+        self.cells.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn settle_now(&self, item: &Reservation, actual: f64, now: f64) {
         let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-        let cell = cells.entry(item.key.clone()).or_default();
+        let cell = Self::cell(&mut cells, item, now);
         match item.kind {
             Kind::Rate => cell.value = (cell.value + rate_cost(item, actual - item.amount)).max(now.min(cell.value)),
             Kind::Budget => {
@@ -164,6 +233,7 @@ mod tests {
             amount,
             id: String::new(),
             fail_open: false,
+            hold: 0.0,
         };
         s.reserve_now(&[r(0.6)], 0.0).unwrap();
         assert!(s.reserve_now(&[r(0.6)], 0.0).is_err(), "0.6 + 0.6 would overspend");
@@ -171,6 +241,29 @@ mod tests {
         s.reserve_now(&[r(0.6)], 0.0).unwrap();
         s.settle_now(&r(0.6), 0.0, 0.0);
         assert!((s.used("b") - 0.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cells_that_say_nothing_are_swept() {
+        let s = MemoryState::default();
+        let rate = |key: String| Reservation {
+            key,
+            kind: Kind::Rate,
+            limit: 60.0,
+            amount: 1.0,
+            id: String::new(),
+            fail_open: false,
+            hold: 0.0,
+        };
+        for i in 0..1000 {
+            s.reserve_now(&[rate(format!("rl:0:rpm:user-{i}"))], 0.0).unwrap();
+        }
+        assert!(s.len() <= 1000);
+        // Two seconds later every one-request-a-second cell is back to empty.
+        for i in 0..200 {
+            s.reserve_now(&[rate(format!("rl:0:rpm:other-{i}"))], 2.0).unwrap();
+        }
+        assert!(s.len() < 1000, "{} cells kept", s.len());
     }
 
     #[test]
@@ -183,6 +276,7 @@ mod tests {
             amount: 1.0,
             id: String::new(),
             fail_open: false,
+            hold: 0.0,
         };
         let budget = Reservation {
             key: "b".into(),
@@ -191,6 +285,7 @@ mod tests {
             amount: 1.0,
             id: String::new(),
             fail_open: false,
+            hold: 0.0,
         };
         assert!(s.reserve_now(&[rate.clone(), budget], 0.0).is_err());
         s.reserve_now(&[rate.clone()], 0.0)
