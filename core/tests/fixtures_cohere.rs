@@ -1,0 +1,309 @@
+//! The Cohere adapter against Cohere's own material (tests/fixtures/providers/cohere, see its
+//! SOURCE): our encoded requests have the documented shape, decoding the documented answers and
+//! streams gives the expected OpenAI output, plain and stream agree on every finish reason, any
+//! split of a documented stream decodes the same, and the mock speaks the same shapes.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use sluicegate::ErrorKind;
+use sluicegate::config::DeploymentConfig;
+use sluicegate::providers::cohere::Cohere;
+use sluicegate::providers::dialect::Dialect;
+use sluicegate::providers::sse::SseParser;
+
+fn fixture(name: &str) -> String {
+    let path = format!(
+        "{}/../tests/fixtures/providers/cohere/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+fn json_fixture(name: &str) -> Value {
+    serde_json::from_str(&fixture(name)).expect("fixture is JSON")
+}
+
+fn deployment(model: &str) -> DeploymentConfig {
+    DeploymentConfig {
+        name: "d".into(),
+        provider: "cohere".into(),
+        model: model.into(),
+        region: None,
+        rpm: None,
+        tpm: None,
+        weight: 1,
+        max_input_tokens: None,
+    }
+}
+
+/// The documented request without `stream: false` (we leave the default out).
+fn documented(request: &Value) -> Value {
+    let mut r = request.clone();
+    if r["stream"] == false {
+        r.as_object_mut().unwrap().remove("stream");
+    }
+    r
+}
+
+fn encode(request: Value, model: &str, stream: bool) -> sluicegate::Result<Value> {
+    Cohere.encode(&request, &deployment(model), stream)
+}
+
+/// The chunks a stream's bytes decode to (split into `pieces`), `created` zeroed.
+fn decode_stream(pieces: &[&[u8]]) -> sluicegate::Result<Vec<Value>> {
+    let mut decoder = Cohere.stream_decoder(&deployment("m"));
+    let mut parser = SseParser::default();
+    let mut events = Vec::new();
+    for piece in pieces {
+        events.extend(parser.feed(piece));
+    }
+    events.extend(parser.finish());
+    let mut out = Vec::new();
+    for event in events {
+        if decoder.done() {
+            break;
+        }
+        out.extend(decoder.event(&event)?);
+    }
+    out.extend(decoder.end()?);
+    for chunk in &mut out {
+        chunk["created"] = json!(0);
+    }
+    Ok(out)
+}
+
+/// Content, last finish reason, tool calls merged by index, and the usage chunk of a stream.
+fn fold(chunks: &[Value]) -> (String, Option<String>, Vec<(String, String, String)>, Option<Value>) {
+    let mut content = String::new();
+    let mut finish = None;
+    let mut calls: Vec<(String, String, String)> = Vec::new();
+    let mut usage = None;
+    for chunk in chunks {
+        if !chunk["usage"].is_null() {
+            usage = Some(chunk["usage"].clone());
+        }
+        let Some(choice) = chunk["choices"].get(0) else { continue };
+        content.push_str(choice["delta"]["content"].as_str().unwrap_or(""));
+        if let Some(f) = choice["finish_reason"].as_str() {
+            finish = Some(f.to_owned());
+        }
+        for call in choice["delta"]["tool_calls"].as_array().into_iter().flatten() {
+            let i = call["index"].as_u64().unwrap() as usize;
+            if calls.len() <= i {
+                calls.resize(i + 1, Default::default());
+            }
+            if let Some(id) = call["id"].as_str() {
+                calls[i].0 = id.to_owned();
+            }
+            if let Some(name) = call["function"]["name"].as_str() {
+                calls[i].1.push_str(name);
+            }
+            calls[i].2.push_str(call["function"]["arguments"].as_str().unwrap_or(""));
+        }
+    }
+    (content, finish, calls, usage)
+}
+
+#[test]
+fn a_text_request_has_the_documented_shape() {
+    let doc = json_fixture("chat_text.json");
+    let ours = encode(
+        json!({"model": "chat", "messages": [{"role": "user", "content": "Tell me about LLMs"}]}),
+        "command-a-plus-05-2026",
+        false,
+    )
+    .unwrap();
+    assert_eq!(ours, documented(&doc["request"]));
+}
+
+#[test]
+fn a_tool_request_has_the_documented_shape_plain_and_streamed() {
+    let doc = json_fixture("chat_tools.json");
+    let openai = json!({"model": "chat", "messages": doc["request"]["messages"], "tools": doc["request"]["tools"]});
+    assert_eq!(encode(openai, "command-r", false).unwrap(), documented(&doc["request"]));
+    let doc = json_fixture("stream_tools_request.json");
+    let openai = json!({"model": "chat", "messages": doc["messages"], "tools": doc["tools"], "stream": true});
+    assert_eq!(encode(openai, "command-a-plus-05-2026", true).unwrap(), doc);
+}
+
+#[test]
+fn image_parts_are_sent_as_documented_image_url_content() {
+    let doc = json_fixture("chat_image.json");
+    let openai = json!({"model": "chat", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "Describe this image"},
+        {"type": "image_url", "image_url": {"url": "https://cohere.com/favicon-32x32.png", "detail": "auto"}}]}]});
+    assert_eq!(
+        encode(openai, "command-a-vision-07-2025", false).unwrap(),
+        documented(&doc["request"])
+    );
+}
+
+#[test]
+fn a_json_schema_response_format_becomes_json_object_with_the_schema() {
+    let doc = json_fixture("chat_json_schema.json");
+    let schema = doc["request"]["response_format"]["json_schema"].clone();
+    let openai = json!({"model": "chat", "messages": doc["request"]["messages"],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "person", "strict": true, "schema": schema}}});
+    assert_eq!(
+        encode(openai, "command-a-plus-05-2026", false).unwrap(),
+        doc["request"]
+    );
+}
+
+#[test]
+fn top_p_is_clamped_into_coheres_range() {
+    let p = |top_p: f64| {
+        encode(
+            json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "top_p": top_p}),
+            "command-r",
+            false,
+        )
+        .unwrap()["p"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(p(1.0), 0.99);
+    assert_eq!(p(0.0), 0.01);
+    assert_eq!(p(0.5), 0.5);
+}
+
+#[test]
+fn a_named_tool_choice_requires_that_tool_only() {
+    let tool = |name: &str| json!({"type": "function", "function": {"name": name, "parameters": {"type": "object"}}});
+    let request = |choice: &str| {
+        json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}],
+               "tools": [tool("get_weather"), tool("get_time")],
+               "tool_choice": {"type": "function", "function": {"name": choice}}})
+    };
+    let body = encode(request("get_time"), "command-r", false).unwrap();
+    assert_eq!(body["tool_choice"], "REQUIRED");
+    assert_eq!(body["tools"], json!([tool("get_time")]));
+    let err = encode(request("nope"), "command-r", false).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidRequest);
+    assert!(err.message.contains("nope") && err.message.contains("tool_choice"), "{}", err.message);
+}
+
+#[test]
+fn parts_cohere_cannot_take_are_rejected_naming_them() {
+    for part in [
+        json!({"type": "file", "file": {"file_id": "file-1"}}),
+        json!({"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}),
+    ] {
+        let request = json!({"model": "chat", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}, part.clone()]}]});
+        let err = encode(request, "command-r", false).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidRequest);
+        let kind = part["type"].as_str().unwrap();
+        assert!(err.message.contains(kind) && err.message.contains("Cohere"), "{}", err.message);
+    }
+}
+
+#[test]
+fn documented_answers_decode_to_openai() {
+    let doc = json_fixture("chat_text.json");
+    let out = Cohere.decode(doc["response"].clone(), &deployment("m")).unwrap();
+    assert_eq!(out["id"], doc["response"]["id"]);
+    assert_eq!(out["choices"][0]["message"]["content"], doc["response"]["message"]["content"][0]["text"]);
+    assert_eq!(out["choices"][0]["finish_reason"], "stop");
+    assert_eq!(out["usage"], json!({"prompt_tokens": 5, "completion_tokens": 418, "total_tokens": 423}));
+
+    let doc = json_fixture("chat_tools.json");
+    let out = Cohere.decode(doc["response"].clone(), &deployment("m")).unwrap();
+    let message = &out["choices"][0]["message"];
+    assert_eq!(message["content"], Value::Null, "a thinking part is not answer text");
+    assert_eq!(message["tool_calls"], doc["response"]["message"]["tool_calls"]);
+    assert_eq!(out["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(out["usage"]["prompt_tokens"], 127);
+}
+
+#[test]
+fn documented_streams_decode_to_openai() {
+    let (content, finish, calls, usage) = fold(&decode_stream(&[fixture("stream_text.sse").as_bytes()]).unwrap());
+    assert_eq!(
+        content,
+        "LLMs stand for Large Language Models, which are a type of neural network model specialized in processing and generating human language."
+    );
+    assert_eq!(finish.as_deref(), Some("stop"));
+    assert!(calls.is_empty());
+    assert_eq!(usage.unwrap(), json!({"prompt_tokens": 5, "completion_tokens": 26, "total_tokens": 31}));
+
+    let (content, finish, calls, _) = fold(&decode_stream(&[fixture("stream_tools.sse").as_bytes()]).unwrap());
+    assert_eq!(content, "", "the tool plan is not answer text");
+    assert_eq!(finish.as_deref(), Some("tool_calls"));
+    let calls: Vec<(String, Value)> = calls
+        .into_iter()
+        .map(|(id, name, args)| {
+            assert!(!id.is_empty());
+            (name, serde_json::from_str(&args).expect("arguments are JSON"))
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            ("query_daily_sales_report".to_owned(), json!({"day": "2023-09-29"})),
+            ("query_product_catalog".to_owned(), json!({"category": "Electronics"})),
+        ]
+    );
+}
+
+/// One table for plain and stream: each documented finish reason gives the same OpenAI finish
+/// reason on both, or the same error kind on both.
+#[test]
+fn plain_and_stream_agree_on_every_finish_reason() {
+    for (reason, expected) in [
+        ("COMPLETE", Ok("stop")),
+        ("STOP_SEQUENCE", Ok("stop")),
+        ("MAX_TOKENS", Ok("length")),
+        ("TOOL_CALL", Ok("tool_calls")),
+        ("ERROR", Err(ErrorKind::ProviderError)),
+        ("TIMEOUT", Err(ErrorKind::Timeout)),
+    ] {
+        let body = json!({"id": "x", "message": {"role": "assistant", "content": [{"type": "text", "text": "partial"}]},
+                          "finish_reason": reason, "usage": {"billed_units": {"input_tokens": 1, "output_tokens": 1}}});
+        let plain = Cohere
+            .decode(body, &deployment("m"))
+            .map(|o| o["choices"][0]["finish_reason"].as_str().unwrap().to_owned());
+        let stream_bytes = format!(
+            "event: message-start\ndata: {}\n\nevent: content-delta\ndata: {}\n\nevent: message-end\ndata: {}\n\n",
+            json!({"type": "message-start", "id": "x", "delta": {"message": {"role": "assistant"}}}),
+            json!({"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": "partial"}}}}),
+            json!({"type": "message-end", "delta": {"finish_reason": reason}}),
+        );
+        let streamed = decode_stream(&[stream_bytes.as_bytes()]).map(|c| fold(&c).1.unwrap());
+        match expected {
+            Ok(f) => {
+                assert_eq!(plain.as_deref().ok(), Some(f), "{reason} plain");
+                assert_eq!(streamed.as_deref().ok(), Some(f), "{reason} stream");
+            }
+            Err(kind) => {
+                let (p, s) = (plain.unwrap_err(), streamed.unwrap_err());
+                assert_eq!((p.kind, s.kind), (kind, kind), "{reason}");
+                assert!(p.message.contains(reason) && s.message.contains(reason), "{} / {}", p.message, s.message);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Any split of a documented stream decodes to the same chunks, and never panics.
+    #[test]
+    fn any_split_of_a_documented_stream_decodes_the_same(
+        which in 0usize..2,
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+    ) {
+        let text = fixture(if which == 0 { "stream_text.sse" } else { "stream_tools.sse" });
+        let bytes = text.as_bytes();
+        let whole = decode_stream(&[bytes]).unwrap();
+        let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+        at.sort_unstable();
+        at.dedup();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for cut in at {
+            pieces.push(&bytes[start..cut]);
+            start = cut;
+        }
+        pieces.push(&bytes[start..]);
+        prop_assert_eq!(decode_stream(&pieces).unwrap(), whole);
+    }
+}
