@@ -307,3 +307,127 @@ proptest! {
         prop_assert_eq!(decode_stream(&pieces).unwrap(), whole);
     }
 }
+
+mod mock {
+    //! The mock against the same fixtures: it accepts every documented request, refuses what
+    //! Cohere documents as invalid, and answers in the documented shapes.
+
+    use super::*;
+    use sluicegate::mock::Script;
+    use sluicegate::mock::wire::{self, Flavor};
+    use std::collections::BTreeMap;
+
+    fn documented_requests() -> Vec<Value> {
+        let mut out: Vec<Value> = ["chat_text.json", "chat_tools.json", "chat_image.json", "chat_json_schema.json"]
+            .iter()
+            .map(|f| json_fixture(f)["request"].clone())
+            .collect();
+        out.push(json_fixture("stream_tools_request.json"));
+        out
+    }
+
+    /// Every path of `ours` exists in `documented` with the same JSON type (arrays compare
+    /// their items with the documented first item).
+    fn shape_within(ours: &Value, documented: &Value, at: &str) {
+        match (ours, documented) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in a {
+                    let d = b.get(k).unwrap_or_else(|| panic!("the mock sends `{at}/{k}`, which the reference does not have"));
+                    shape_within(v, d, &format!("{at}/{k}"));
+                }
+            }
+            (Value::Array(a), Value::Array(b)) => {
+                if let (Some(item), Some(d)) = (a.first(), b.first()) {
+                    for i in a.iter().chain([item]) {
+                        shape_within(i, d, &format!("{at}/[]"));
+                    }
+                }
+            }
+            (Value::Number(_), Value::Number(_)) | (Value::String(_), Value::String(_)) | (Value::Bool(_), Value::Bool(_)) => {}
+            _ => panic!("`{at}` is {ours} in the mock but {documented} in the reference"),
+        }
+    }
+
+    fn step(script: Value) -> sluicegate::mock::Step {
+        Script::from_value(&json!({"*": [script]})).unwrap().next_step("m")
+    }
+
+    fn asked(body: &Value) -> wire::Asked {
+        wire::asked(Flavor::Cohere, "/v2/chat", "", &BTreeMap::new(), body)
+    }
+
+    fn events(text: &str) -> Vec<Value> {
+        let mut parser = SseParser::default();
+        let mut events = parser.feed(text.as_bytes());
+        events.extend(parser.finish());
+        events
+            .into_iter()
+            .map(|e| {
+                let data: Value = serde_json::from_str(&e.data).unwrap();
+                assert_eq!(e.event.as_deref(), data["type"].as_str(), "the event name repeats data.type");
+                data
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_mock_accepts_every_documented_request_and_our_encodings() {
+        for request in documented_requests() {
+            assert_eq!(wire::refused(Flavor::Cohere, "", &request), None, "{request}");
+        }
+        let ours = encode(
+            json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "top_p": 1.0,
+                   "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+                   "tool_choice": {"type": "function", "function": {"name": "f"}}}),
+            "command-r",
+            false,
+        )
+        .unwrap();
+        assert_eq!(wire::refused(Flavor::Cohere, "", &ours), None, "{ours}");
+    }
+
+    #[test]
+    fn the_mock_refuses_what_cohere_documents_as_invalid() {
+        let base = json!({"model": "command-r", "messages": [{"role": "user", "content": "hi"}]});
+        for (key, value) in [
+            ("p", json!(1.0)),
+            ("p", json!(0.0)),
+            ("tool_choice", json!("AUTO")),
+            ("tool_choice", json!("REQUIRED")),
+            ("response_format", json!({"type": "json_schema"})),
+        ] {
+            let mut body = base.clone();
+            body[key] = value;
+            assert_eq!(wire::refused(Flavor::Cohere, "", &body).map(|r| r.0), Some(400), "{body}");
+        }
+    }
+
+    #[test]
+    fn mock_answers_have_the_documented_shapes() {
+        let request = json_fixture("chat_text.json")["request"].clone();
+        let plain = wire::body(Flavor::Cohere, &step(json!({})), "id-1", &asked(&request));
+        shape_within(&plain, &json_fixture("chat_text.json")["response"], "");
+        let calls = json!({"tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]});
+        let plain = wire::body(Flavor::Cohere, &step(calls.clone()), "id-2", &asked(&request));
+        shape_within(&plain, &json_fixture("chat_tools.json")["response"], "");
+
+        let documented: Vec<Value> = events(&fixture("stream_text.sse"))
+            .into_iter()
+            .chain(events(&fixture("stream_tools.sse")))
+            .collect();
+        let mut streamed = asked(&request);
+        streamed.stream = true;
+        for script in [json!({}), calls] {
+            let text: String = wire::events(Flavor::Cohere, &step(script), "id-3", &streamed).concat();
+            for event in events(&text) {
+                let same: Vec<&Value> = documented.iter().filter(|d| d["type"] == event["type"]).collect();
+                assert!(!same.is_empty(), "the mock sends {}, which the reference never does", event["type"]);
+                // Within any one documented event of that type (they differ only in values).
+                let fits = same.iter().any(|d| {
+                    std::panic::catch_unwind(|| shape_within(&event, d, "")).is_ok()
+                });
+                assert!(fits, "the mock's {event} has no documented counterpart");
+            }
+        }
+    }
+}

@@ -3,7 +3,8 @@
 
 mod script;
 pub mod server;
-pub(crate) mod wire;
+/// Public so fixture tests can check the mock against the providers' own material.
+pub mod wire;
 
 pub use script::{STALL, Script, Step, default_reply, split_words};
 pub use server::MockServer;

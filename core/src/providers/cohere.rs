@@ -2,22 +2,33 @@
 //! `TOOL_CALL` finish reasons, billed-unit usage, and named stream events with tool-call
 //! deltas carried as objects rather than lists.
 
-use super::dialect::{ChunkMaker, Dialect, StreamDecoder, max_tokens, openai_usage, stop_list, text_of};
+use super::dialect::{ChunkMaker, Dialect, StreamDecoder, openai_usage};
 use super::sse::SseEvent;
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json_path::At;
 use reqwest::header::{HeaderMap, HeaderValue};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 pub struct Cohere;
 
-fn finish_reason(reason: &str) -> &'static str {
+/// The one table for plain and streamed answers (Cohere SDK `ChatFinishReason`). `ERROR` and
+/// `TIMEOUT` are failures, so they end the call with an error (partial text is not an answer);
+/// an unknown reason is treated as a normal end.
+fn finish_reason(reason: &str) -> Result<&'static str> {
     match reason {
-        "MAX_TOKENS" => "length",
-        "TOOL_CALL" => "tool_calls",
-        "ERROR" => "content_filter",
-        _ => "stop",
+        "COMPLETE" | "STOP_SEQUENCE" => Ok("stop"),
+        "MAX_TOKENS" => Ok("length"),
+        "TOOL_CALL" => Ok("tool_calls"),
+        "ERROR" => Err(Error::new(
+            ErrorKind::ProviderError,
+            "Cohere ended the answer with finish reason ERROR (the generation failed); retry or fall back",
+        )),
+        "TIMEOUT" => Err(Error::new(
+            ErrorKind::Timeout,
+            "Cohere ended the answer with finish reason TIMEOUT (the generation ran out of time); retry or fall back",
+        )),
+        _ => Ok("stop"),
     }
 }
 
@@ -97,70 +108,7 @@ impl Dialect for Cohere {
     }
 
     fn encode(&self, request: &Value, deployment: &DeploymentConfig, stream: bool) -> Result<Value> {
-        let messages: Vec<Value> = request["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|m| {
-                let content = m.get("content").unwrap_or(&Value::Null);
-                match m["role"].as_str().unwrap_or("user") {
-                    "system" | "developer" => json!({"role": "system", "content": text_of(content)}),
-                    "assistant" => {
-                        let mut out = json!({"role": "assistant"});
-                        let text = text_of(content);
-                        match m.get("tool_calls").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
-                            Some(calls) => {
-                                out["tool_calls"] = calls.clone();
-                                if !text.is_empty() {
-                                    out["tool_plan"] = json!(text);
-                                }
-                            }
-                            None => out["content"] = json!(text),
-                        }
-                        out
-                    }
-                    "tool" | "function" => json!({"role": "tool", "tool_call_id": m.get("tool_call_id").cloned().unwrap_or(json!("")), "content": text_of(content)}),
-                    _ => json!({"role": "user", "content": text_of(content)}),
-                }
-            })
-            .collect();
-        let mut body = Map::new();
-        body.insert("model".into(), json!(deployment.model));
-        body.insert("messages".into(), Value::Array(messages));
-        for (from, to) in [
-            ("temperature", "temperature"),
-            ("top_p", "p"),
-            ("seed", "seed"),
-            ("frequency_penalty", "frequency_penalty"),
-            ("presence_penalty", "presence_penalty"),
-            ("tools", "tools"),
-        ] {
-            if let Some(v) = request.get(from).filter(|v| !v.is_null()) {
-                body.insert(to.into(), v.clone());
-            }
-        }
-        if let Some(max) = max_tokens(request) {
-            body.insert("max_tokens".into(), json!(max));
-        }
-        if let Some(stop) = stop_list(request) {
-            body.insert("stop_sequences".into(), stop);
-        }
-        match request.get("tool_choice").and_then(Value::as_str) {
-            Some("required") => {
-                body.insert("tool_choice".into(), json!("REQUIRED"));
-            }
-            Some("none") => {
-                body.insert("tool_choice".into(), json!("NONE"));
-            }
-            _ => {}
-        }
-        if request.at("/response_format/type").and_then(Value::as_str) == Some("json_object") {
-            body.insert("response_format".into(), json!({"type": "json_object"}));
-        }
-        if stream {
-            body.insert("stream".into(), json!(true));
-        }
-        Ok(Value::Object(body))
+        super::cohere_request::encode(request, deployment, stream)
     }
 
     fn decode(&self, body: Value, deployment: &DeploymentConfig) -> Result<Value> {
@@ -172,6 +120,7 @@ impl Dialect for Cohere {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        let finish = finish_reason(body["finish_reason"].as_str().unwrap_or("COMPLETE"))?;
         let text = content_text(message);
         let mut out = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) }});
         if !calls.is_empty() {
@@ -182,7 +131,7 @@ impl Dialect for Cohere {
             "object": "chat.completion",
             "created": crate::runtime::unix_now(),
             "model": deployment.model,
-            "choices": [{"index": 0, "message": out, "logprobs": null, "finish_reason": finish_reason(body["finish_reason"].as_str().unwrap_or("COMPLETE"))}],
+            "choices": [{"index": 0, "message": out, "logprobs": null, "finish_reason": finish}],
             "usage": usage(body.get("usage").unwrap_or(&json!({}))),
         }))
     }
@@ -255,13 +204,7 @@ impl StreamDecoder for CohereStream {
                     .at("/delta/finish_reason")
                     .and_then(Value::as_str)
                     .unwrap_or("COMPLETE");
-                if reason == "ERROR" || reason == "TIMEOUT" {
-                    return Err(Error::new(
-                        ErrorKind::ProviderError,
-                        format!("ended the stream with finish reason {reason}"),
-                    ));
-                }
-                vec![self.maker.delta(json!({}), Some(finish_reason(reason)))]
+                vec![self.maker.delta(json!({}), Some(finish_reason(reason)?))]
             }
             _ => vec![],
         })

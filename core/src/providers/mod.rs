@@ -4,6 +4,7 @@
 pub mod anthropic;
 pub mod capabilities;
 pub mod cohere;
+mod cohere_request;
 pub mod dialect;
 pub mod gemini;
 mod http;

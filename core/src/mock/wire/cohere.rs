@@ -1,5 +1,7 @@
 //! Cohere Chat v2 as the mock sends it: typed content parts, billed units, and named events
-//! whose tool-call deltas are objects with the index beside them.
+//! whose tool-call deltas are objects with the index beside them. It refuses, with a 400 as the
+//! real API does, the requests Cohere documents as invalid (see [`refuse`]); the shapes are
+//! checked against Cohere's own examples in core/tests/fixtures_cohere.rs.
 
 use super::{Asked, Step, answer, halves, words};
 use serde_json::{Value, json};
@@ -22,11 +24,73 @@ pub fn neutral(body: &Value) -> Value {
             json!({"role": m["role"], "content": content})
         })
         .collect();
-    json!({"model": body["model"], "messages": messages, "max_tokens": body["max_tokens"]})
+    // `tool_choice: REQUIRED` makes the model call a tool; the neutral form says so in OpenAI terms.
+    let tool_choice = match body["tool_choice"].as_str() {
+        Some("REQUIRED") => json!("required"),
+        Some("NONE") => json!("none"),
+        _ => Value::Null,
+    };
+    json!({"model": body["model"], "messages": messages, "max_tokens": body["max_tokens"],
+           "tools": body["tools"], "tool_choice": tool_choice})
 }
 
-fn finish_reason(finish: &str) -> &'static str {
+fn bad_request(message: String) -> Option<(u16, Value)> {
+    Some((400, json!({"id": "mock-error", "message": message})))
+}
+
+/// The 400 the real API gives for a request it documents as invalid (cohere-python
+/// `v2/client.py`, `types/content.py`, `types/response_format_v2.py`), or `None`.
+pub fn refuse(body: &Value) -> Option<(u16, Value)> {
+    if let Some(p) = body.get("p").and_then(Value::as_f64)
+        && !(0.01..=0.99).contains(&p)
+    {
+        return bad_request(format!("invalid request: p must be between 0.01 and 0.99, got {p}"));
+    }
+    let has_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
+    match body.get("tool_choice") {
+        None => {}
+        Some(c) if c == "NONE" => {}
+        Some(c) if c == "REQUIRED" && has_tools => {}
+        Some(c) if c == "REQUIRED" => {
+            return bad_request("invalid request: tool_choice REQUIRED needs tools".into());
+        }
+        Some(c) => {
+            return bad_request(format!(
+                "invalid request: tool_choice must be one of REQUIRED, NONE, got {c}"
+            ));
+        }
+    }
+    if let Some(format) = body.get("response_format") {
+        if !matches!(format["type"].as_str(), Some("text" | "json_object")) {
+            return bad_request(format!("invalid request: unknown response_format type {}", format["type"]));
+        }
+        if has_tools {
+            return bad_request("invalid request: response_format is not supported with tools".into());
+        }
+    }
+    for m in body["messages"].as_array().into_iter().flatten() {
+        for part in m["content"].as_array().into_iter().flatten() {
+            let allowed = match m["role"].as_str() {
+                Some("user") => matches!(part["type"].as_str(), Some("text" | "image_url")),
+                Some("tool") => matches!(part["type"].as_str(), Some("text" | "document")),
+                _ => part["type"] == "text",
+            };
+            if !allowed {
+                return bad_request(format!(
+                    "invalid request: unknown content type {} in a {} message",
+                    part["type"], m["role"]
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// The OpenAI finish reason a script names, in Cohere's terms; a script may also name one of
+/// Cohere's own reasons (`ERROR`, `TIMEOUT`, …), which is sent as it is.
+fn finish_reason(finish: &str) -> &str {
     match finish {
+        "COMPLETE" | "STOP_SEQUENCE" | "MAX_TOKENS" | "TOOL_CALL" | "ERROR" | "TIMEOUT" => finish,
         "length" => "MAX_TOKENS",
         "tool_calls" => "TOOL_CALL",
         "content_filter" => "ERROR",
@@ -60,7 +124,7 @@ pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
     let a = answer(step, asked);
     let mut out = vec![event(
         "message-start",
-        json!({"id": id, "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}}),
+        json!({"id": id, "delta": {"message": {"role": "assistant"}}}),
     )];
     if let Some(t) = &a.text {
         out.push(event(

@@ -189,9 +189,12 @@ pub fn asked(
 }
 
 /// The status and body a provider answers a request it does not accept with (fields its
-/// schema lacks), before any scripted step plays.
+/// schema lacks, values outside a documented range), before any scripted step plays.
 pub fn refused(flavor: Flavor, query: &str, body: &Value) -> Option<(u16, Value)> {
-    openai::refused(flavor, query, body)
+    match flavor {
+        Flavor::Cohere => cohere::refuse(body),
+        _ => openai::refused(flavor, query, body),
+    }
 }
 
 /// The status and body for a request whose key is wrong, as each provider answers it.
@@ -300,7 +303,7 @@ fn answer(step: &Step, asked: &Asked) -> Answer {
                 .collect()
         })
         .unwrap_or_default();
-    Answer {
+    let mut a = Answer {
         text: step.reply_text(&asked.model, &asked.neutral).filter(|t| !t.is_empty()),
         calls,
         prompt: n("/prompt_tokens"),
@@ -309,7 +312,30 @@ fn answer(step: &Step, asked: &Asked) -> Answer {
         cache_write: n("/prompt_tokens_details/cache_write_tokens"),
         reasoning: n("/completion_tokens_details/reasoning_tokens"),
         finish: step.finish_reason(&asked.model, &asked.neutral),
+    };
+    // A request that forces a tool (`tool_choice` "required" or named) gets a call to it, as a
+    // real model would make, when the script names neither calls nor a finish reason.
+    if a.calls.is_empty()
+        && step.finish_reason.is_none()
+        && let Some(name) = forced_tool(&asked.neutral)
+    {
+        a.text = None;
+        a.calls = vec![("call_forced".into(), name, json!({}))];
+        a.completion = 3;
+        a.finish = "tool_calls".into();
     }
+    a
+}
+
+/// The tool a neutral request forces: the named one, or the first with "required".
+fn forced_tool(neutral: &Value) -> Option<String> {
+    let choice = neutral.get("tool_choice")?;
+    let name = if choice == "required" {
+        neutral.at("/tools/0/function/name")
+    } else {
+        choice.at("/function/name")
+    };
+    name.and_then(Value::as_str).map(str::to_owned)
 }
 
 pub(crate) use super::script::{halves, split_words as words};
