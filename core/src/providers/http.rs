@@ -2,6 +2,7 @@
 //! SSE framing) around one [`Dialect`] that does the translation.
 
 use super::dialect::{Dialect, StreamDecoder};
+use super::fields;
 use super::http_error::{self, Origin};
 use super::sse::SseParser;
 use super::{ChunkStream, Limits, within_first_token};
@@ -63,7 +64,10 @@ impl HttpProvider {
         stream: bool,
         limits: &Limits,
     ) -> Result<reqwest::Response> {
-        let body = self.dialect.encode(request, deployment, stream)?;
+        // What this provider type cannot honour fails here, before any network call
+        // (docs/providers.md); what it ignores is removed.
+        let request = fields::apply(&self.config.preset, &self.config.name, request)?;
+        let body = self.dialect.encode(&request, deployment, stream)?;
         let url = self.dialect.chat_url(&self.config, deployment, stream);
         self.post(deployment, url, &body, limits).await
     }

@@ -6,6 +6,8 @@ pub mod capabilities;
 pub mod cohere;
 mod cohere_request;
 pub mod dialect;
+pub mod fields;
+mod fields_table;
 pub mod gemini;
 mod http;
 mod http_error;
