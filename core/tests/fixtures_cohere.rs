@@ -33,6 +33,7 @@ fn deployment(model: &str) -> DeploymentConfig {
         tpm: None,
         weight: 1,
         max_input_tokens: None,
+        callable: false,
     }
 }
 

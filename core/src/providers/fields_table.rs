@@ -55,11 +55,19 @@ const OPENAI: &[Row] = &[(
     "sent; streams add `include_usage: true` so usage is metered exactly",
 )];
 
-const AZURE: &[Row] = &[(
-    "stream_options",
-    Mapped,
-    "sent; streams add `include_usage: true` so usage is metered exactly",
-)];
+/// Azure: as OpenAI, except dated `api_version`s before 2024-10-21 (providers/capabilities.rs).
+const AZURE: &[Row] = &[
+    (
+        "max_completion_tokens",
+        Mapped,
+        "sent as is; as `max_tokens` for an `api_version` before 2024-10-21, which lacks it",
+    ),
+    (
+        "stream_options",
+        Mapped,
+        "streams send `include_usage: true`; not sent for an `api_version` before 2024-10-21 (it refuses it), whose usage is then read if sent, else estimated",
+    ),
+];
 
 /// Other OpenAI-compatible servers (groq, together, fireworks, deepseek, xai, openrouter, vllm,
 /// ollama): passed through; the server answers what it does not support with its own error.
@@ -72,9 +80,11 @@ const OPENAI_COMPATIBLE: &[Row] = &[(
 const MISTRAL_REFUSES: &str = "Mistral's chat API has no such field and refuses unknown fields (422); remove it or route to a provider that has it";
 
 /// Mistral (mistralai/client-python `ChatCompletionRequest`): an OpenAI-like schema that
-/// refuses unknown fields.
+/// refuses unknown fields; the renames are done by providers/capabilities.rs.
 const MISTRAL: &[Row] = &[
-    ("stream_options", Mapped, "sent; streams add `include_usage: true` so usage is metered exactly"),
+    ("max_completion_tokens", Mapped, "`max_tokens` (Mistral has no `max_completion_tokens`)"),
+    ("seed", Mapped, "`random_seed`"),
+    ("stream_options", Mapped, "not sent (Mistral refuses it); Mistral puts usage in its last chunk, which is metered"),
     ("verbosity", Rejected, MISTRAL_REFUSES),
     ("logprobs", Rejected, MISTRAL_REFUSES),
     ("top_logprobs", Rejected, MISTRAL_REFUSES),
