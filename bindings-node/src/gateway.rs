@@ -96,10 +96,11 @@ impl NativeGateway {
         let gateway = self.gateway()?;
         let options: Value = serde_json::from_str(&options).map_err(|e| error::bad_json("explain options", e))?;
         let options = CallOptions::from_json(&options).map_err(to_js)?;
-        let prompt_tokens = prompt_tokens
-            .map(u64::try_from)
-            .transpose()
-            .map_err(|_| to_js(sluicegate::Error::invalid_request("`promptTokens` must be a whole number of tokens, 0 or more")))?;
+        let prompt_tokens = prompt_tokens.map(u64::try_from).transpose().map_err(|_| {
+            to_js(sluicegate::Error::invalid_request(
+                "`promptTokens` must be a whole number of tokens, 0 or more",
+            ))
+        })?;
         gateway
             .explain(&model, &options, prompt_tokens)
             .map(|r| r.to_string())

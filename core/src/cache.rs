@@ -4,9 +4,9 @@
 //! stream was asked for.
 
 use crate::json_path::At;
+use lru::LruCache;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -361,11 +361,13 @@ impl Gateway {
         let since = match query.get("since") {
             None | Some(Value::Null) => 0.0,
             Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
-            Some(Value::String(s)) => clock::parse_since(s).ok_or_else(|| {
-                Error::invalid_request(format!("`since` = `{s}`: use {}", clock::SINCE_FORMS))
-            })?,
+            Some(Value::String(s)) => clock::parse_since(s)
+                .ok_or_else(|| Error::invalid_request(format!("`since` = `{s}`: use {}", clock::SINCE_FORMS)))?,
             Some(_) => {
-                return Err(Error::invalid_request(format!("`since` must be {}", clock::SINCE_FORMS)));
+                return Err(Error::invalid_request(format!(
+                    "`since` must be {}",
+                    clock::SINCE_FORMS
+                )));
             }
         };
         self.meter().report(&group_by, since)
@@ -463,18 +465,22 @@ impl Gateway {
 }
 
 impl Gateway {
-    /// The cache key and time to live for a call, when caching applies to it.
+    /// The cache key and time to live for a call, when caching applies to it. Only the route's
+    /// config turns the cache on; a caller may turn it off or shorten its time to live. The
+    /// scope is the principal: the virtual key *and* the `user` tag, so one key serving many
+    /// end users never hands one user's answer to another.
     pub(crate) fn cache_slot(&self, p: &Prepared, options: &CallOptions) -> Option<(String, std::time::Duration)> {
+        let route_ttl = self.config().routes.get(&p.plan.route).and_then(|r| r.cache_ttl)?;
         let ttl = match options.cache {
             Some(None) => return None,
-            Some(Some(ttl)) => ttl,
-            None => self.config().routes.get(&p.plan.route).and_then(|r| r.cache_ttl)?,
+            Some(Some(asked)) => asked.min(route_ttl),
+            None => route_ttl,
         };
         let scope = if self.config().cache.share_across_principals {
             "*".to_owned()
         } else {
             match &p.principal.key {
-                Some(key) => format!("key:{key}"),
+                Some(key) => format!("key:{key} user:{}", json!(p.principal.tags.get("user"))),
                 None => format!("tags:{}", json!(p.principal.tags)),
             }
         };

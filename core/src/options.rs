@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct CallOptions {
     /// Free-form labels (team, user, data_class, …) used by policies and reported in metering.
     pub tags: BTreeMap<String, String>,
@@ -21,6 +21,20 @@ pub struct CallOptions {
     /// Response cache for this call: `Some(None)` turns it off (`cache: false`), `Some(Some(ttl))`
     /// sets the time to live; `None` follows the route.
     pub cache: Option<Option<Duration>>,
+}
+
+/// The virtual key's secret prints as `[REDACTED]`.
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("tags", &self.tags)
+            .field("request_id", &self.request_id)
+            .field("timeout", &self.timeout)
+            .field("key", &self.key.as_ref().map(|_| "[REDACTED]"))
+            .field("traceparent", &self.traceparent)
+            .field("cache", &self.cache)
+            .finish()
+    }
 }
 
 /// Every per-call option, for bindings that turn them into keyword arguments.

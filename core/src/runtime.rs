@@ -96,7 +96,11 @@ fn build_client(connect: Option<Duration>) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .tcp_nodelay(true)
-        .user_agent(concat!("sluicegate/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("sluicegate/", env!("CARGO_PKG_VERSION")))
+        // Never follow a redirect: provider keys travel in headers (`x-api-key`, `api-key`,
+        // custom `headers`) that reqwest would carry to whatever host a 3xx names. A provider
+        // API does not redirect; a 3xx is reported as the provider's error instead.
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(c) = connect {
         builder = builder.connect_timeout(c);
     }

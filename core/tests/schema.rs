@@ -66,14 +66,23 @@ fn check(value: &Value, schema: &Value, defs: &Value, path: &str, problems: &mut
                 check(v, extra, defs, &format!("{path}.{k}"), problems);
             }
         }
-        let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return };
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return;
+        };
         for (k, v) in object {
             match properties.get(k) {
                 Some(s) => check(v, s, defs, &format!("{path}.{k}"), problems),
-                None => problems.push(format!("{path}.{k}: emitted by the core but not declared in the schema")),
+                None => problems.push(format!(
+                    "{path}.{k}: emitted by the core but not declared in the schema"
+                )),
             }
         }
-        for required in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for required in schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             if !object.contains_key(required) {
                 problems.push(format!("{path}.{required}: declared required but not emitted"));
             }
@@ -85,8 +94,18 @@ fn assert_fits(value: &Value, type_name: &str) {
     let schema = schema();
     let defs = &schema["$defs"];
     let mut problems = Vec::new();
-    check(value, &json!({"$ref": format!("#/$defs/{type_name}")}), defs, type_name, &mut problems);
-    assert!(problems.is_empty(), "{type_name} does not match core/schema/types.schema.json:\n{}\n\nvalue: {value:#}", problems.join("\n"));
+    check(
+        value,
+        &json!({"$ref": format!("#/$defs/{type_name}")}),
+        defs,
+        type_name,
+        &mut problems,
+    );
+    assert!(
+        problems.is_empty(),
+        "{type_name} does not match core/schema/types.schema.json:\n{}\n\nvalue: {value:#}",
+        problems.join("\n")
+    );
 }
 
 fn gateway() -> Gateway {
@@ -181,7 +200,9 @@ fn the_schema_lists_every_error_code() {
 fn the_checker_rejects_an_undeclared_field() {
     // The test above can fail: a gateway object with one extra field does not fit.
     let gw = gateway();
-    let mut plain = gw.chat_blocking(chat("chat"), CallOptions::from_json(&json!({"key": "secret"})).unwrap()).unwrap();
+    let mut plain = gw
+        .chat_blocking(chat("chat"), CallOptions::from_json(&json!({"key": "secret"})).unwrap())
+        .unwrap();
     plain["gateway"]["brand_new_field"] = json!(1);
     let result = std::panic::catch_unwind(|| assert_fits(&plain, "ChatCompletion"));
     assert!(result.is_err());

@@ -3,6 +3,7 @@
 //! are all collected as problems naming their path, and reported together as `invalid_config`.
 //! The reference for every key is `docs/config.md`.
 
+mod debug;
 mod duration;
 mod env;
 mod policy;
@@ -27,7 +28,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProviderConfig {
     pub name: String,
     /// The `type`: its wire protocol and defaults.
@@ -329,9 +330,12 @@ fn read_provider(name: &str, v: &Value, p: &mut Problems) -> Option<ProviderConf
     {
         p.push(&join(&path, "script"), message);
     }
+    // The type's environment key only goes to the provider's own host; another `api_base`
+    // must name its key (`api_key: ${VAR}`) so no operator key leaks to a host by default.
     let api_key = read::string(map, &path, "api_key", p).or_else(|| {
         preset
             .key_env
+            .filter(|_| presets::env_key_allowed(preset, api_base.as_deref()))
             .and_then(|var| std::env::var(var).ok())
             .filter(|k| !k.is_empty())
     });
@@ -423,7 +427,7 @@ impl Default for CacheConfig {
 }
 
 /// `telemetry.otlp`: where traces go (OTLP/HTTP JSON).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct OtlpConfig {
     pub endpoint: String,
     pub headers: Vec<(String, String)>,

@@ -62,7 +62,7 @@ pub struct RateLimitConfig {
 }
 
 /// `state`: where policy counters live.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum StateBackendConfig {
     Memory,
     Redis {
@@ -176,7 +176,7 @@ pub enum AuditContent {
     Redacted,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct AuditConfig {
     pub path: PathBuf,
     pub content: AuditContent,

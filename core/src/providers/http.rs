@@ -155,7 +155,11 @@ impl HttpProvider {
         let response = self.post(deployment, url, &body, limits).await?;
         let body = self.json_body(deployment, response).await?;
         self.dialect.decode_embeddings(body, deployment).map_err(|mut e| {
-            e.message = format!("{}: {}", self.label(deployment), self.scrubber.scrub(&e.message));
+            e.message = format!(
+                "{}: {}",
+                self.label(deployment),
+                http_error::scrubbed_short(&e.message, &self.scrubber)
+            );
             e
         })
     }
@@ -164,7 +168,11 @@ impl HttpProvider {
         let response = self.send(deployment, request, false, limits).await?;
         let body = self.json_body(deployment, response).await?;
         self.dialect.decode(body, deployment).map_err(|mut e| {
-            e.message = format!("{}: {}", self.label(deployment), self.scrubber.scrub(&e.message));
+            e.message = format!(
+                "{}: {}",
+                self.label(deployment),
+                http_error::scrubbed_short(&e.message, &self.scrubber)
+            );
             e
         })
     }
@@ -225,7 +233,7 @@ impl Pump {
         match decoded {
             Ok(chunks) => self.ready.extend(chunks.into_iter().map(Ok)),
             Err(mut e) => {
-                e.message = format!("{label}: {}", scrubber.scrub(&e.message));
+                e.message = format!("{label}: {}", http_error::scrubbed_short(&e.message, scrubber));
                 self.ready.push_back(Err(e));
                 self.finished = true;
             }

@@ -38,12 +38,30 @@ pub fn provider_message(body: &str) -> String {
             .and_then(Value::as_str)
             .map(str::to_owned)
     });
+    // Not shortened here: a key cut in two by the truncation would no longer match the
+    // scrubber, and its head would leak. Callers scrub first, then [`shorten`].
     let mut text = message.unwrap_or_else(|| body.trim().to_owned());
-    if text.len() > 500 {
-        let cut = (0..=500).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-        text.truncate(cut);
+    cut(&mut text, SCRUB_WINDOW);
+    text
+}
+
+/// The most of a provider's text that is scrubbed (a bound on the work, far above any key).
+const SCRUB_WINDOW: usize = 16 * 1024;
+/// The most of a provider's message an error repeats.
+const SHOWN: usize = 500;
+
+fn cut(text: &mut String, at: usize) {
+    if text.len() > at {
+        let end = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        text.truncate(end);
         text.push('…');
     }
+}
+
+/// A provider's text, secrets scrubbed *before* it is shortened for an error message.
+pub fn scrubbed_short(text: &str, scrubber: &Scrubber) -> String {
+    let mut text = scrubber.scrub(text);
+    cut(&mut text, SHOWN);
     text
 }
 
@@ -69,7 +87,7 @@ pub fn from_status(
     scrubber: &Scrubber,
 ) -> Error {
     let (kind, retryable) = kind_for_status(status);
-    let said = scrubber.scrub(&provider_message(body));
+    let said = scrubbed_short(&provider_message(body), scrubber);
     let next = match kind {
         ErrorKind::Authentication => "check the provider's api_key in the config",
         ErrorKind::PermissionDenied => "check that the key may use this model",
@@ -121,4 +139,30 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_cut_by_the_truncation_does_not_leak_its_head() {
+        let mut scrubber = Scrubber::new();
+        scrubber.add("tok-KNOWN-SECRET-0123456789");
+        for padding in 480..500 {
+            for secret in ["tok-KNOWN-SECRET-0123456789", "sk-proj-ABCDEFGHIJKLMNOP0123456789"] {
+                let body = format!(
+                    r#"{{"error": {{"message": "{}{secret} is wrong"}}}}"#,
+                    "x".repeat(padding)
+                );
+                let origin = Origin {
+                    deployment: "d",
+                    provider: "p",
+                };
+                let e = from_status(401, &body, None, &origin, &scrubber);
+                let head = &secret[..12];
+                assert!(!e.message.contains(head), "padding {padding}: {}", e.message);
+            }
+        }
+    }
 }

@@ -107,3 +107,67 @@ pub fn find(name: &str) -> Option<&'static Preset> {
 pub fn names() -> impl Iterator<Item = &'static str> {
     PRESETS.iter().map(|p| p.name)
 }
+
+/// Whether the type's environment key may go to `api_base`: only to the provider's own host
+/// (its default base's host, or Azure's own domains). A config that points `type: openai` at
+/// another host (a proxy, a local server, an attacker's URL) must name its key itself, or the
+/// operator's `$OPENAI_API_KEY` would be sent there.
+pub fn env_key_allowed(preset: &Preset, api_base: Option<&str>) -> bool {
+    let Some(base) = api_base else { return true };
+    let host = |url: &str| -> Option<String> {
+        let rest = url.split_once("://")?.1;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        Some(host.to_ascii_lowercase())
+    };
+    let Some(asked) = host(base) else { return false };
+    if !base.to_ascii_lowercase().starts_with("https://") && preset.api_base.is_none_or(|d| d.starts_with("https://")) {
+        return false;
+    }
+    match preset.api_base {
+        Some(default) => host(default).is_some_and(|own| own == asked),
+        None if preset.wire == Wire::AzureOpenAi => {
+            let name = asked.split(':').next().unwrap_or("");
+            [
+                ".openai.azure.com",
+                ".cognitiveservices.azure.com",
+                ".services.ai.azure.com",
+            ]
+            .iter()
+            .any(|domain| name.ends_with(domain))
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod env_key_tests {
+    use super::*;
+
+    #[test]
+    fn the_env_key_goes_only_to_the_providers_own_host() {
+        let openai = find("openai").unwrap();
+        assert!(env_key_allowed(openai, None));
+        assert!(env_key_allowed(openai, Some("https://api.openai.com/v1")));
+        assert!(!env_key_allowed(openai, Some("https://evil.example/v1")));
+        assert!(!env_key_allowed(openai, Some("https://api.openai.com.evil.example/v1")));
+        assert!(!env_key_allowed(
+            openai,
+            Some("https://evil.example@api.openai.com.x/v1")
+        ));
+        assert!(
+            !env_key_allowed(openai, Some("http://api.openai.com/v1")),
+            "not in clear text"
+        );
+        assert!(!env_key_allowed(openai, Some("http://127.0.0.1:8000/v1")));
+        let azure = find("azure_openai").unwrap();
+        assert!(env_key_allowed(azure, Some("https://my-res.openai.azure.com")));
+        assert!(!env_key_allowed(
+            azure,
+            Some("https://my-res.openai.azure.com.evil.example")
+        ));
+        let vllm = find("vllm").unwrap();
+        assert!(env_key_allowed(vllm, Some("http://127.0.0.1:8000/v1")));
+        assert!(!env_key_allowed(vllm, Some("http://10.0.0.8:8000/v1")));
+    }
+}
