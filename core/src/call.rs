@@ -206,8 +206,14 @@ impl Gateway {
         outcome: std::result::Result<&Value, &Error>,
         content: Option<(&Value, &Value)>,
     ) {
-        let event = self.event(kind, route, principal, outcome);
+        let mut event = self.event(kind, route, principal, outcome);
         self.notify(&event, request_id, outcome.err());
+        // A name the config does not know is the caller's free text: one metric series (and
+        // usage row) per typo, or per attacker's random string, would grow without bound. The
+        // hook above and the audit record keep the name as asked.
+        if !self.config().routes.contains_key(route) && !self.config().deployments.contains_key(route) {
+            event.route = "unknown".to_owned();
+        }
         self.meter().observe(event);
         let Some(log) = self.audit_log() else { return };
         let record = AuditRecord {
@@ -294,13 +300,7 @@ impl Gateway {
             operation: if kind == "embeddings" { "embeddings" } else { "chat" },
             key: principal.and_then(|p| p.key.clone()),
             tags: principal.map(|p| p.tags.clone()).unwrap_or_default(),
-            // A name the config does not know is the caller's free text: one series per typo
-            // (or per attacker's random string) would grow the metrics without bound.
-            route: if self.config().routes.contains_key(route) || self.config().deployments.contains_key(route) {
-                route.to_owned()
-            } else {
-                "unknown".to_owned()
-            },
+            route: route.to_owned(),
             deployment: text("deployment"),
             provider_system: provider
                 .as_ref()

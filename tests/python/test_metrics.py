@@ -97,5 +97,5 @@ def test_metrics_parse_with_the_prometheus_client() -> None:
     assert requests["samples"] == {
         ("sluicegate_requests_total", (("deployment", "mini"), ("outcome", "ok"), ("route", "chat"))): 4.0,
         ("sluicegate_requests_total", (("deployment", "emb"), ("outcome", "ok"), ("route", "embed"))): 1.0,
-        ("sluicegate_requests_total", (("deployment", ""), ("outcome", "not_found"), ("route", "missing"))): 1.0,
+        ("sluicegate_requests_total", (("deployment", ""), ("outcome", "not_found"), ("route", "unknown"))): 1.0,
     }
