@@ -90,8 +90,17 @@ const MISTRAL_FIELDS: &[&str] = &[
     "safe_prompt",
 ];
 
-/// The fields Azure's dated API versions before `2024-10-21` lack (they answer 400).
-const AZURE_BEFORE_2024_10_21_LACKS: &[&str] = &["stream_options", "max_completion_tokens"];
+/// The fields a dated Azure API version's request schema lacks (it answers 400): `stream_options`
+/// before `2024-10-21`; `max_completion_tokens` in GA versions up to `2024-10-21` and previews
+/// before `2024-09-01-preview` (Azure/azure-rest-api-specs, inference/*/<version>).
+fn azure_lacks(version: &str, field: &str) -> bool {
+    match field {
+        "stream_options" => version < "2024-10-21",
+        "max_completion_tokens" if version.ends_with("-preview") => version < "2024-09-01-preview",
+        "max_completion_tokens" => version <= "2024-10-21",
+        _ => false,
+    }
+}
 
 pub fn refused(flavor: Flavor, query: &str, body: &Value) -> Option<(u16, Value)> {
     let fields = body.as_object()?;
@@ -111,9 +120,7 @@ pub fn refused(flavor: Flavor, query: &str, body: &Value) -> Option<(u16, Value)
         }
         Flavor::Azure => {
             let version = query.split('&').find_map(|kv| kv.strip_prefix("api-version="))?;
-            let field = AZURE_BEFORE_2024_10_21_LACKS
-                .iter()
-                .find(|f| version < "2024-10-21" && fields.contains_key(**f))?;
+            let field = fields.keys().find(|f| azure_lacks(version, f))?;
             Some((
                 400,
                 json!({"error": {"message": format!("Unrecognized request argument supplied: {field}"), "type": "invalid_request_error", "param": null, "code": null}}),
