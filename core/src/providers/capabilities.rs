@@ -62,8 +62,8 @@ pub const MISTRAL: Capabilities = Capabilities {
     ..OPENAI
 };
 
-/// Azure OpenAI with a dated `api_version` before `2024-10-21` (e.g. `2024-06-01`), whose
-/// request schema has neither `stream_options` nor `max_completion_tokens`.
+/// Azure OpenAI with a dated `api_version` whose request schema lacks `stream_options` (before
+/// `2024-10-21`) and `max_completion_tokens` (e.g. `2024-06-01`).
 pub const AZURE_BEFORE_2024_10_21: Capabilities = Capabilities {
     stream_options: false,
     max_tokens: MaxTokensField::MaxTokens,
@@ -82,18 +82,43 @@ pub fn of(config: &ProviderConfig) -> Capabilities {
     }
 }
 
-/// Azure by `api_version`: `None` is the `/openai/v1` API, which tracks OpenAI's. Dated
-/// versions (`YYYY-MM-DD[-preview]`) compare as text.
+/// Azure by `api_version` (Azure/azure-rest-api-specs, `inference/{stable,preview}/<version>`):
+/// `None` is the `/openai/v1` API, which follows OpenAI's. Dated versions
+/// (`YYYY-MM-DD[-preview]`) compare as text. `stream_options` exists from `2024-10-21`;
+/// `max_completion_tokens` is absent from the GA versions up to `2024-10-21` (its schema has
+/// only `max_tokens`) and from previews before `2024-09-01-preview` (the reasoning-model preview).
 pub fn azure(api_version: Option<&str>) -> Capabilities {
-    match api_version {
-        Some(v) if v < AZURE_STREAM_OPTIONS_SINCE => AZURE_BEFORE_2024_10_21,
-        _ => OPENAI,
+    let Some(v) = api_version else {
+        return OPENAI;
+    };
+    let preview = v.ends_with("-preview");
+    let old_limit_name = if preview { v < "2024-09-01-preview" } else { v <= "2024-10-21" };
+    Capabilities {
+        stream_options: v >= AZURE_STREAM_OPTIONS_SINCE,
+        max_tokens: if old_limit_name {
+            MaxTokensField::MaxTokens
+        } else {
+            MaxTokensField::AsGiven
+        },
+        ..OPENAI
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn azure_max_completion_tokens_by_version() {
+        let renamed = |v| azure(Some(v)).max_tokens == MaxTokensField::MaxTokens;
+        assert!(renamed("2024-06-01"));
+        assert!(renamed("2024-10-21"));
+        assert!(renamed("2024-08-01-preview"));
+        assert!(!renamed("2024-09-01-preview"));
+        assert!(!renamed("2025-04-01-preview"));
+        assert_eq!(azure(None).max_tokens, MaxTokensField::AsGiven);
+        assert_eq!(azure(Some("2024-06-01")), AZURE_BEFORE_2024_10_21);
+    }
 
     #[test]
     fn azure_versions_split_at_2024_10_21() {
