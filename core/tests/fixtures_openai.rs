@@ -413,7 +413,11 @@ fn mock_azure_stream_is_openai_stream_plus_filter_results() {
     let d = &config.deployments["d"];
     let server = mock(json!({"gpt-4o": [{"reply": "Hello world"}]}));
     let wire = dialect
-        .encode(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": true}), d, true)
+        .encode(
+            &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": true}),
+            d,
+            true,
+        )
         .unwrap();
     let path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21";
     let (status, body) = post(&server, path, &wire);
@@ -423,7 +427,10 @@ fn mock_azure_stream_is_openai_stream_plus_filter_results() {
         .filter(|p| !p.starts_with("prompt_filter_results") && !p.starts_with("choices[].content_filter_results"))
         .cloned()
         .collect();
-    assert!(extra.is_empty(), "the mock's Azure stream sends fields neither OpenAI nor Azure's filters have: {extra:?}");
+    assert!(
+        extra.is_empty(),
+        "the mock's Azure stream sends fields neither OpenAI nor Azure's filters have: {extra:?}"
+    );
     let folded = fold(&decode_stream(dialect.stream_decoder(d).as_mut(), body.as_bytes()));
     assert_eq!(folded["content"], "Hello world");
     assert_eq!(folded["finish_reason"], "stop");

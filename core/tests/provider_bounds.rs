@@ -10,9 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Serves `body` (with `content_type`) to every request on 127.0.0.1; returns the base URL.
 fn serve(content_type: &'static str, body: Vec<u8>) -> String {
     let runtime = sluicegate::runtime::runtime();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     runtime.spawn(async move {
         loop {
@@ -108,7 +106,11 @@ fn assert_error(error: Option<sluicegate::Error>, kind: ErrorKind, names: &[&str
     let error = error.expect("the call must fail");
     assert_eq!(error.kind, kind, "{}", error.message);
     for name in names {
-        assert!(error.message.contains(name), "the message must name `{name}`: {}", error.message);
+        assert!(
+            error.message.contains(name),
+            "the message must name `{name}`: {}",
+            error.message
+        );
     }
 }
 
@@ -120,7 +122,10 @@ fn a_body_over_max_body_is_a_provider_error() {
         gw.chat_blocking(request(false), CallOptions::default()).err(),
         &["max_body", "2048"],
     );
-    assert!(gw.metrics_text().contains("provider_error"), "the failed call is accounted");
+    assert!(
+        gw.metrics_text().contains("provider_error"),
+        "the failed call is accounted"
+    );
     // Within the default cap the same body is fine.
     let gw = gateway(&url, Value::Null);
     assert!(gw.chat_blocking(request(false), CallOptions::default()).is_ok());
@@ -133,7 +138,10 @@ fn an_event_over_max_event_is_a_provider_error() {
     let stop = chunk(json!({}), json!("stop"));
     let url = serve("text/event-stream", sse(&[big.clone(), stop.clone()]));
     let gw = gateway(&url, json!({"max_event": "1KiB"}));
-    assert_provider_error(stream_error(&gw), &["max_event", "1024", "providers.p.limits.max_event"]);
+    assert_provider_error(
+        stream_error(&gw),
+        &["max_event", "1024", "providers.p.limits.max_event"],
+    );
     let gw = gateway(&url, Value::Null);
     assert!(stream_error(&gw).is_none());
     // After content was delivered, the same cap interrupts the stream (and says which cap).
@@ -150,11 +158,24 @@ fn a_tool_call_index_out_of_range_is_a_provider_error() {
             Value::Null,
         )
     };
-    let url = serve("text/event-stream", sse(&[call(100_000), chunk(json!({}), json!("tool_calls"))]));
+    let url = serve(
+        "text/event-stream",
+        sse(&[call(100_000), chunk(json!({}), json!("tool_calls"))]),
+    );
     assert_provider_error(stream_error(&gateway(&url, Value::Null)), &["index", "100000"]);
-    let url = serve("text/event-stream", sse(&[call(0), call(129), chunk(json!({}), json!("tool_calls"))]));
-    assert_error(stream_error(&gateway(&url, Value::Null)), ErrorKind::StreamInterrupted, &["index 129"]);
-    let url = serve("text/event-stream", sse(&[call(0), call(1), chunk(json!({}), json!("tool_calls"))]));
+    let url = serve(
+        "text/event-stream",
+        sse(&[call(0), call(129), chunk(json!({}), json!("tool_calls"))]),
+    );
+    assert_error(
+        stream_error(&gateway(&url, Value::Null)),
+        ErrorKind::StreamInterrupted,
+        &["index 129"],
+    );
+    let url = serve(
+        "text/event-stream",
+        sse(&[call(0), call(1), chunk(json!({}), json!("tool_calls"))]),
+    );
     assert!(stream_error(&gateway(&url, Value::Null)).is_none());
 }
 
@@ -182,7 +203,10 @@ fn bare_cr_streams_work_end_to_end() {
     let mut content = String::new();
     while let Some(item) = stream.next_blocking() {
         let chunk = item.expect("no error");
-        content += chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).unwrap_or("");
+        content += chunk
+            .pointer("/choices/0/delta/content")
+            .and_then(Value::as_str)
+            .unwrap_or("");
     }
     assert_eq!(content, "hello there");
 }

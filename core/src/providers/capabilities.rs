@@ -92,7 +92,11 @@ pub fn azure(api_version: Option<&str>) -> Capabilities {
         return OPENAI;
     };
     let preview = v.ends_with("-preview");
-    let old_limit_name = if preview { v < "2024-09-01-preview" } else { v <= "2024-10-21" };
+    let old_limit_name = if preview {
+        v < "2024-09-01-preview"
+    } else {
+        v <= "2024-10-21"
+    };
     Capabilities {
         stream_options: v >= AZURE_STREAM_OPTIONS_SINCE,
         max_tokens: if old_limit_name {
