@@ -43,7 +43,9 @@ fn worst_usage(plan: &Plan, price: Option<(&str, &Price)>, request: &Value) -> U
     let asked = crate::providers::dialect::max_tokens(request);
     let images = crate::tokens::count_images(request);
     let extra_images = price
-        .map(|(model, _)| images.saturating_mul(crate::tokens::image_tokens(model).saturating_sub(crate::tokens::IMAGE_TOKENS)))
+        .map(|(model, _)| {
+            images.saturating_mul(crate::tokens::image_tokens(model).saturating_sub(crate::tokens::IMAGE_TOKENS))
+        })
         .unwrap_or(0);
     let prompt = (plan.prompt_tokens.saturating_add(extra_images) as f64 * PROMPT_MARGIN).ceil() as u64;
     let cap = price

@@ -83,7 +83,9 @@ fn fold(chunks: &[Value]) -> (String, Option<String>, Vec<(String, String, Strin
         if !chunk["usage"].is_null() {
             usage = Some(chunk["usage"].clone());
         }
-        let Some(choice) = chunk["choices"].get(0) else { continue };
+        let Some(choice) = chunk["choices"].get(0) else {
+            continue;
+        };
         content.push_str(choice["delta"]["content"].as_str().unwrap_or(""));
         if let Some(f) = choice["finish_reason"].as_str() {
             finish = Some(f.to_owned());
@@ -99,7 +101,9 @@ fn fold(chunks: &[Value]) -> (String, Option<String>, Vec<(String, String, Strin
             if let Some(name) = call["function"]["name"].as_str() {
                 calls[i].1.push_str(name);
             }
-            calls[i].2.push_str(call["function"]["arguments"].as_str().unwrap_or(""));
+            calls[i]
+                .2
+                .push_str(call["function"]["arguments"].as_str().unwrap_or(""));
         }
     }
     (content, finish, calls, usage)
@@ -145,10 +149,7 @@ fn a_json_schema_response_format_becomes_json_object_with_the_schema() {
     let schema = doc["request"]["response_format"]["json_schema"].clone();
     let openai = json!({"model": "chat", "messages": doc["request"]["messages"],
         "response_format": {"type": "json_schema", "json_schema": {"name": "person", "strict": true, "schema": schema}}});
-    assert_eq!(
-        encode(openai, "command-a-plus-05-2026", false).unwrap(),
-        doc["request"]
-    );
+    assert_eq!(encode(openai, "command-a-plus-05-2026", false).unwrap(), doc["request"]);
 }
 
 #[test]
@@ -181,7 +182,11 @@ fn a_named_tool_choice_requires_that_tool_only() {
     assert_eq!(body["tools"], json!([tool("get_time")]));
     let err = encode(request("nope"), "command-r", false).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidRequest);
-    assert!(err.message.contains("nope") && err.message.contains("tool_choice"), "{}", err.message);
+    assert!(
+        err.message.contains("nope") && err.message.contains("tool_choice"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
@@ -194,7 +199,11 @@ fn parts_cohere_cannot_take_are_rejected_naming_them() {
         let err = encode(request, "command-r", false).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidRequest);
         let kind = part["type"].as_str().unwrap();
-        assert!(err.message.contains(kind) && err.message.contains("Cohere"), "{}", err.message);
+        assert!(
+            err.message.contains(kind) && err.message.contains("Cohere"),
+            "{}",
+            err.message
+        );
     }
 }
 
@@ -203,9 +212,15 @@ fn documented_answers_decode_to_openai() {
     let doc = json_fixture("chat_text.json");
     let out = Cohere.decode(doc["response"].clone(), &deployment("m")).unwrap();
     assert_eq!(out["id"], doc["response"]["id"]);
-    assert_eq!(out["choices"][0]["message"]["content"], doc["response"]["message"]["content"][0]["text"]);
+    assert_eq!(
+        out["choices"][0]["message"]["content"],
+        doc["response"]["message"]["content"][0]["text"]
+    );
     assert_eq!(out["choices"][0]["finish_reason"], "stop");
-    assert_eq!(out["usage"], json!({"prompt_tokens": 5, "completion_tokens": 418, "total_tokens": 423}));
+    assert_eq!(
+        out["usage"],
+        json!({"prompt_tokens": 5, "completion_tokens": 418, "total_tokens": 423})
+    );
 
     let doc = json_fixture("chat_tools.json");
     let out = Cohere.decode(doc["response"].clone(), &deployment("m")).unwrap();
@@ -225,7 +240,10 @@ fn documented_streams_decode_to_openai() {
     );
     assert_eq!(finish.as_deref(), Some("stop"));
     assert!(calls.is_empty());
-    assert_eq!(usage.unwrap(), json!({"prompt_tokens": 5, "completion_tokens": 26, "total_tokens": 31}));
+    assert_eq!(
+        usage.unwrap(),
+        json!({"prompt_tokens": 5, "completion_tokens": 26, "total_tokens": 31})
+    );
 
     let (content, finish, calls, _) = fold(&decode_stream(&[fixture("stream_tools.sse").as_bytes()]).unwrap());
     assert_eq!(content, "", "the tool plan is not answer text");
@@ -278,7 +296,12 @@ fn plain_and_stream_agree_on_every_finish_reason() {
             Err(kind) => {
                 let (p, s) = (plain.unwrap_err(), streamed.unwrap_err());
                 assert_eq!((p.kind, s.kind), (kind, kind), "{reason}");
-                assert!(p.message.contains(reason) && s.message.contains(reason), "{} / {}", p.message, s.message);
+                assert!(
+                    p.message.contains(reason) && s.message.contains(reason),
+                    "{} / {}",
+                    p.message,
+                    s.message
+                );
             }
         }
     }
@@ -337,10 +360,15 @@ mod mock {
     use std::collections::BTreeMap;
 
     fn documented_requests() -> Vec<Value> {
-        let mut out: Vec<Value> = ["chat_text.json", "chat_tools.json", "chat_image.json", "chat_json_schema.json"]
-            .iter()
-            .map(|f| json_fixture(f)["request"].clone())
-            .collect();
+        let mut out: Vec<Value> = [
+            "chat_text.json",
+            "chat_tools.json",
+            "chat_image.json",
+            "chat_json_schema.json",
+        ]
+        .iter()
+        .map(|f| json_fixture(f)["request"].clone())
+        .collect();
         out.push(json_fixture("stream_tools_request.json"));
         out
     }
@@ -362,8 +390,12 @@ mod mock {
                 Some(d) => a.iter().try_for_each(|i| shape_within(i, d, &format!("{at}/[]"))),
                 None => Ok(()),
             },
-            (Value::Number(_), Value::Number(_)) | (Value::String(_), Value::String(_)) | (Value::Bool(_), Value::Bool(_)) => Ok(()),
-            _ => Err(format!("`{at}` is {ours} in the mock but {documented} in the reference")),
+            (Value::Number(_), Value::Number(_))
+            | (Value::String(_), Value::String(_))
+            | (Value::Bool(_), Value::Bool(_)) => Ok(()),
+            _ => Err(format!(
+                "`{at}` is {ours} in the mock but {documented} in the reference"
+            )),
         }
     }
 
@@ -383,7 +415,11 @@ mod mock {
             .into_iter()
             .map(|e| {
                 let data: Value = serde_json::from_str(&e.data).unwrap();
-                assert_eq!(e.event.as_deref(), data["type"].as_str(), "the event name repeats data.type");
+                assert_eq!(
+                    e.event.as_deref(),
+                    data["type"].as_str(),
+                    "the event name repeats data.type"
+                );
                 data
             })
             .collect()
@@ -417,7 +453,11 @@ mod mock {
         ] {
             let mut body = base.clone();
             body[key] = value;
-            assert_eq!(wire::refused(Flavor::Cohere, "", &body).map(|r| r.0), Some(400), "{body}");
+            assert_eq!(
+                wire::refused(Flavor::Cohere, "", &body).map(|r| r.0),
+                Some(400),
+                "{body}"
+            );
         }
     }
 
@@ -440,7 +480,11 @@ mod mock {
             let text: String = wire::events(Flavor::Cohere, &step(script), "id-3", &streamed).concat();
             for event in events(&text) {
                 let same: Vec<&Value> = documented.iter().filter(|d| d["type"] == event["type"]).collect();
-                assert!(!same.is_empty(), "the mock sends {}, which the reference never does", event["type"]);
+                assert!(
+                    !same.is_empty(),
+                    "the mock sends {}, which the reference never does",
+                    event["type"]
+                );
                 // Within any one documented event of that type (they differ only in values).
                 let fits: Vec<Result<(), String>> = same.iter().map(|d| shape_within(&event, d, "")).collect();
                 assert!(fits.iter().any(Result::is_ok), "the mock's {event}: {:?}", fits[0]);

@@ -27,7 +27,8 @@ fn published() -> Rows {
         }
         let Some(provider) = &current else { continue };
         let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
-        if !line.trim_start().starts_with('|') || cells.len() != 3 || cells[0] == "field" || cells[0].starts_with("---") {
+        if !line.trim_start().starts_with('|') || cells.len() != 3 || cells[0] == "field" || cells[0].starts_with("---")
+        {
             continue;
         }
         let field = cells[0].trim_matches('`').to_owned();
@@ -35,7 +36,10 @@ fn published() -> Rows {
             .entry(provider.clone())
             .or_default()
             .insert(field.clone(), (cells[1].to_owned(), cells[2].to_owned()));
-        assert!(previous.is_none(), "docs/providers.md lists `{field}` twice for {provider}");
+        assert!(
+            previous.is_none(),
+            "docs/providers.md lists `{field}` twice for {provider}"
+        );
     }
     out
 }
@@ -46,7 +50,12 @@ fn in_code() -> Rows {
         .map(|p| {
             let rows = fields::table(p)
                 .into_iter()
-                .map(|r| (r.field.to_owned(), (r.disposition.as_str().to_owned(), r.note.to_owned())))
+                .map(|r| {
+                    (
+                        r.field.to_owned(),
+                        (r.disposition.as_str().to_owned(), r.note.to_owned()),
+                    )
+                })
                 .collect();
             (p.to_string(), rows)
         })
@@ -56,7 +65,12 @@ fn in_code() -> Rows {
 fn markdown(provider: &str) -> String {
     let mut out = format!("### Field table: `{provider}`\n\n| field | disposition | what happens |\n|---|---|---|\n");
     for r in fields::table(provider) {
-        out.push_str(&format!("| `{}` | {} | {} |\n", r.field, r.disposition.as_str(), r.note));
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            r.field,
+            r.disposition.as_str(),
+            r.note
+        ));
     }
     out
 }
@@ -69,7 +83,9 @@ fn the_published_tables_are_the_tables_in_code() {
         let (d, c) = (doc.get(*provider).cloned().unwrap_or_default(), &code[*provider]);
         for (field, row) in c {
             match d.get(field) {
-                None => problems.push(format!("{provider}: `{field}` is in the code but not in docs/providers.md")),
+                None => problems.push(format!(
+                    "{provider}: `{field}` is in the code but not in docs/providers.md"
+                )),
                 Some(published) if published != row => problems.push(format!(
                     "{provider}: `{field}` is {published:?} in docs/providers.md but {row:?} in the code"
                 )),
@@ -77,24 +93,34 @@ fn the_published_tables_are_the_tables_in_code() {
             }
         }
         for field in d.keys().filter(|f| !c.contains_key(*f)) {
-            problems.push(format!("{provider}: `{field}` is in docs/providers.md but not in the code"));
+            problems.push(format!(
+                "{provider}: `{field}` is in docs/providers.md but not in the code"
+            ));
         }
         if !problems.is_empty() {
             eprintln!("{}", markdown(provider));
         }
     }
     for provider in doc.keys().filter(|p| !PROVIDERS.contains(&p.as_str())) {
-        problems.push(format!("docs/providers.md has a table for unknown provider `{provider}`"));
+        problems.push(format!(
+            "docs/providers.md has a table for unknown provider `{provider}`"
+        ));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
 fn every_table_covers_every_field() {
-    let all: Vec<String> = fields::table("openai").into_iter().map(|r| r.field.to_owned()).collect();
+    let all: Vec<String> = fields::table("openai")
+        .into_iter()
+        .map(|r| r.field.to_owned())
+        .collect();
     assert!(all.len() >= 30, "{all:?}");
     for provider in PROVIDERS {
-        let fields: Vec<String> = fields::table(provider).into_iter().map(|r| r.field.to_owned()).collect();
+        let fields: Vec<String> = fields::table(provider)
+            .into_iter()
+            .map(|r| r.field.to_owned())
+            .collect();
         assert_eq!(fields, all, "{provider}");
     }
 }
@@ -123,7 +149,10 @@ fn a_rejected_field_fails_naming_the_field_and_the_provider() {
     let request = json!({"model": "m", "messages": [], "n": 1, "logprobs": false, "parallel_tool_calls": true,
                          "frequency_penalty": 0, "modalities": ["text"], "logit_bias": {}});
     for provider in ["anthropic", "gemini", "cohere", "mistral"] {
-        assert!(fields::apply(presets::find(provider).unwrap(), "p", &request).is_ok(), "{provider}");
+        assert!(
+            fields::apply(presets::find(provider).unwrap(), "p", &request).is_ok(),
+            "{provider}"
+        );
     }
     // Every rejected row is enforced for a request that asks for it.
     let asking = json!({"model": "m", "n": 2, "logprobs": true, "top_logprobs": 2, "parallel_tool_calls": false,
@@ -137,7 +166,11 @@ fn a_rejected_field_fails_naming_the_field_and_the_provider() {
             let asked = fields::asks_for(&asking, rule.field)
                 || rule.field == "response_format json_schema"
                 || rule.field == "tool_choice";
-            assert!(asked || rule.disposition != fields::Disposition::Rejected, "{provider} {}", rule.field);
+            assert!(
+                asked || rule.disposition != fields::Disposition::Rejected,
+                "{provider} {}",
+                rule.field
+            );
         }
     }
 }

@@ -13,12 +13,12 @@ mod size;
 pub mod suggest;
 
 pub use duration::{MAX_DURATION, parse_duration, seconds};
-pub use size::parse_size;
 pub use policy::{
     AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed, OnUnpriced,
     PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector, StateBackendConfig, StateConfig, Window,
 };
 pub use route::{ATTEMPT_CAP, BreakerConfig, RetryConfig, RouteConfig, RouteRule, Strategy, TimeoutConfig};
+pub use size::parse_size;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::providers::presets::{self, Preset, Wire};

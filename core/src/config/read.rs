@@ -160,7 +160,10 @@ pub fn size(map: &Map<String, Value>, path: &str, key: &str, p: &mut Problems) -
     let parsed = match map.get(key)? {
         Value::Null => return None,
         Value::String(s) => super::size::parse_size(s),
-        Value::Number(n) => n.as_u64().filter(|n| *n > 0).ok_or_else(|| format!("`{n}` must be a whole number of bytes, at least 1")),
+        Value::Number(n) => n
+            .as_u64()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("`{n}` must be a whole number of bytes, at least 1")),
         other => Err(format!("expected a size like `32MiB`, found {}", type_name(other))),
     };
     parsed.map_err(|message| p.push(&join(path, key), message)).ok()

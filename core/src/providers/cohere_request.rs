@@ -17,7 +17,9 @@ const P_MIN: f64 = 0.01;
 const P_MAX: f64 = 0.99;
 
 fn rejected(what: &str, hint: &str) -> Error {
-    Error::invalid_request(format!("{what} cannot be sent to Cohere (provider type `cohere`): {hint}"))
+    Error::invalid_request(format!(
+        "{what} cannot be sent to Cohere (provider type `cohere`): {hint}"
+    ))
 }
 
 /// A user message's content: a string, or Cohere parts when it carries an image.
@@ -31,9 +33,10 @@ fn user_content(content: &Value) -> Result<Value> {
         match part["type"].as_str().unwrap_or("") {
             "text" => out.push(json!({"type": "text", "text": part["text"].as_str().unwrap_or("")})),
             "image_url" => {
-                let url = part.at("/image_url/url").and_then(Value::as_str).ok_or_else(|| {
-                    Error::invalid_request("an `image_url` content part needs `image_url.url`")
-                })?;
+                let url = part
+                    .at("/image_url/url")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Error::invalid_request("an `image_url` content part needs `image_url.url`"))?;
                 let mut image = json!({"url": url});
                 if let Some(detail) = part.at("/image_url/detail").filter(|d| !d.is_null()) {
                     image["detail"] = detail.clone();
@@ -49,7 +52,11 @@ fn user_content(content: &Value) -> Result<Value> {
             }
         }
     }
-    Ok(if has_image { Value::Array(out) } else { json!(text_of(content)) })
+    Ok(if has_image {
+        Value::Array(out)
+    } else {
+        json!(text_of(content))
+    })
 }
 
 /// Non-user content: text only (images exist only in user turns on Cohere).
@@ -61,7 +68,10 @@ fn text_content(role: &str, content: &Value) -> Result<String> {
         .find(|p| p["type"] != "text" && !p["type"].is_null())
     {
         return Err(rejected(
-            &format!("a `{}` content part in a `{role}` message", part["type"].as_str().unwrap_or("?")),
+            &format!(
+                "a `{}` content part in a `{role}` message",
+                part["type"].as_str().unwrap_or("?")
+            ),
             "Cohere takes images in user messages only",
         ));
     }
@@ -76,7 +86,10 @@ fn message(m: &Value) -> Result<Value> {
         "assistant" => {
             let mut out = json!({"role": "assistant"});
             let text = text_content(role, content)?;
-            match m.get("tool_calls").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
+            match m
+                .get("tool_calls")
+                .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()))
+            {
                 Some(calls) => {
                     out["tool_calls"] = calls.clone();
                     if !text.is_empty() {
@@ -142,9 +155,12 @@ fn response_format(request: &Value, body: &mut Map<String, Value>) -> Result<()>
         Some("text") => return Ok(()),
         Some("json_object") => json!({"type": "json_object"}),
         Some("json_schema") => {
-            let schema = format.at("/json_schema/schema").filter(|s| s.is_object()).ok_or_else(|| {
-                Error::invalid_request("`response_format` json_schema needs `json_schema.schema` (an object)")
-            })?;
+            let schema = format
+                .at("/json_schema/schema")
+                .filter(|s| s.is_object())
+                .ok_or_else(|| {
+                    Error::invalid_request("`response_format` json_schema needs `json_schema.schema` (an object)")
+                })?;
             json!({"type": "json_object", "json_schema": schema})
         }
         other => {

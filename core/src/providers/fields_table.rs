@@ -82,9 +82,17 @@ const MISTRAL_REFUSES: &str = "Mistral's chat API has no such field and refuses 
 /// Mistral (mistralai/client-python `ChatCompletionRequest`): an OpenAI-like schema that
 /// refuses unknown fields; the renames are done by providers/capabilities.rs.
 const MISTRAL: &[Row] = &[
-    ("max_completion_tokens", Mapped, "`max_tokens` (Mistral has no `max_completion_tokens`)"),
+    (
+        "max_completion_tokens",
+        Mapped,
+        "`max_tokens` (Mistral has no `max_completion_tokens`)",
+    ),
     ("seed", Mapped, "`random_seed`"),
-    ("stream_options", Mapped, "not sent (Mistral refuses it); Mistral puts usage in its last chunk, which is metered"),
+    (
+        "stream_options",
+        Mapped,
+        "not sent (Mistral refuses it); Mistral puts usage in its last chunk, which is metered",
+    ),
     ("verbosity", Rejected, MISTRAL_REFUSES),
     ("logprobs", Rejected, MISTRAL_REFUSES),
     ("top_logprobs", Rejected, MISTRAL_REFUSES),
@@ -92,19 +100,47 @@ const MISTRAL: &[Row] = &[
     ("modalities", Rejected, MISTRAL_REFUSES),
     ("audio", Rejected, MISTRAL_REFUSES),
     ("web_search_options", Rejected, MISTRAL_REFUSES),
-    ("file parts", Rejected, "Mistral's `file` chunk has another shape (`file_id` at the top); send the text, or route to OpenAI"),
-    ("audio parts", Rejected, "Mistral's `input_audio` chunk has another shape (a string); route audio to OpenAI"),
-    ("developer role", Rejected, "Mistral has no `developer` role; send it as `system`"),
-    ("store", Ignored, "removed: it asks OpenAI to keep the completion, nothing Mistral offers; the answer is the same"),
-    ("service_tier", Ignored, "removed: a latency/price tier on OpenAI; Mistral has one tier, the answer is the same"),
-    ("user", Ignored, "removed: an end-user id for abuse monitoring; Mistral has no field for it, the answer is the same"),
-    ("safety_identifier", Ignored, "removed: an end-user id for abuse monitoring; the answer is the same"),
+    (
+        "file parts",
+        Rejected,
+        "Mistral's `file` chunk has another shape (`file_id` at the top); send the text, or route to OpenAI",
+    ),
+    (
+        "audio parts",
+        Rejected,
+        "Mistral's `input_audio` chunk has another shape (a string); route audio to OpenAI",
+    ),
+    (
+        "developer role",
+        Rejected,
+        "Mistral has no `developer` role; send it as `system`",
+    ),
+    (
+        "store",
+        Ignored,
+        "removed: it asks OpenAI to keep the completion, nothing Mistral offers; the answer is the same",
+    ),
+    (
+        "service_tier",
+        Ignored,
+        "removed: a latency/price tier on OpenAI; Mistral has one tier, the answer is the same",
+    ),
+    (
+        "user",
+        Ignored,
+        "removed: an end-user id for abuse monitoring; Mistral has no field for it, the answer is the same",
+    ),
+    (
+        "safety_identifier",
+        Ignored,
+        "removed: an end-user id for abuse monitoring; the answer is the same",
+    ),
 ];
 
-const NO_JSON_MODE: &str =
-    "Anthropic has no JSON mode in this gateway; ask for JSON in the prompt, or use a tool whose parameters are the schema";
+const NO_JSON_MODE: &str = "Anthropic has no JSON mode in this gateway; ask for JSON in the prompt, or use a tool whose parameters are the schema";
 const NO_SUCH: &str = "the provider has no equivalent; remove it or route to OpenAI";
-const STREAM_USAGE: &str = "the provider always reports usage; the gateway sends the usage chunk when `include_usage` is set";
+const STREAM_USAGE: &str =
+    "the provider always reports usage; the gateway sends the usage chunk when `include_usage` is set";
 const STORE: &str = "asks OpenAI to keep the completion; nothing the answer depends on";
 const TIER: &str = "an OpenAI latency/price tier; the answer is the same";
 const ABUSE_ID: &str = "an end-user id for OpenAI's abuse monitoring; the answer is the same";
@@ -117,29 +153,73 @@ const ANTHROPIC: &[Row] = &[
     ("max_completion_tokens", Mapped, "`max_tokens`"),
     ("max_tokens", Mapped, "`max_tokens`"),
     ("stop", Mapped, "`stop_sequences`"),
-    ("seed", Ignored, "best-effort determinism even on OpenAI; Anthropic has no seed"),
-    ("frequency_penalty", Rejected, "Anthropic has no repetition penalties; remove it (0 is accepted)"),
-    ("presence_penalty", Rejected, "Anthropic has no repetition penalties; remove it (0 is accepted)"),
+    (
+        "seed",
+        Ignored,
+        "best-effort determinism even on OpenAI; Anthropic has no seed",
+    ),
+    (
+        "frequency_penalty",
+        Rejected,
+        "Anthropic has no repetition penalties; remove it (0 is accepted)",
+    ),
+    (
+        "presence_penalty",
+        Rejected,
+        "Anthropic has no repetition penalties; remove it (0 is accepted)",
+    ),
     ("stream_options", Mapped, STREAM_USAGE),
     ("tools", Mapped, "`tools` (`parameters` as `input_schema`)"),
     ("tool_choice", Mapped, "`tool_choice` auto / any (for required) / none"),
     ("tool_choice (named)", Mapped, "`tool_choice: {type: tool, name}`"),
-    ("parallel_tool_calls", Mapped, "`false` sets `disable_parallel_tool_use`"),
-    ("n", Rejected, "Anthropic returns one answer per call; send n separate calls"),
+    (
+        "parallel_tool_calls",
+        Mapped,
+        "`false` sets `disable_parallel_tool_use`",
+    ),
+    (
+        "n",
+        Rejected,
+        "Anthropic returns one answer per call; send n separate calls",
+    ),
     ("response_format json_object", Rejected, NO_JSON_MODE),
     ("response_format json_schema", Rejected, NO_JSON_MODE),
-    ("reasoning_effort", Rejected, "not mapped to extended thinking yet; remove it"),
+    (
+        "reasoning_effort",
+        Rejected,
+        "not mapped to extended thinking yet; remove it",
+    ),
     ("verbosity", Rejected, NO_SUCH),
     ("logprobs", Rejected, "Anthropic has no log probabilities; remove it"),
-    ("top_logprobs", Rejected, "Anthropic has no log probabilities; remove it"),
+    (
+        "top_logprobs",
+        Rejected,
+        "Anthropic has no log probabilities; remove it",
+    ),
     ("logit_bias", Rejected, NO_SUCH),
     ("prediction", Ignored, PREDICTION),
     ("modalities", Rejected, "Anthropic answers text only; remove it"),
     ("audio", Rejected, "Anthropic answers text only; remove it"),
-    ("web_search_options", Rejected, "OpenAI's built-in search has no counterpart here; remove it"),
-    ("image parts", Mapped, "`image` blocks (base64 for data URLs, else `url`)"),
-    ("file parts", Rejected, "not mapped to document blocks; send the text, or route to OpenAI"),
-    ("audio parts", Rejected, "Anthropic takes no audio input; route audio to OpenAI"),
+    (
+        "web_search_options",
+        Rejected,
+        "OpenAI's built-in search has no counterpart here; remove it",
+    ),
+    (
+        "image parts",
+        Mapped,
+        "`image` blocks (base64 for data URLs, else `url`)",
+    ),
+    (
+        "file parts",
+        Rejected,
+        "not mapped to document blocks; send the text, or route to OpenAI",
+    ),
+    (
+        "audio parts",
+        Rejected,
+        "Anthropic takes no audio input; route audio to OpenAI",
+    ),
     ("developer role", Mapped, "`system`"),
     ("metadata", Ignored, STORE),
     ("store", Ignored, STORE),
@@ -160,24 +240,72 @@ const GEMINI: &[Row] = &[
     ("presence_penalty", Mapped, "`generationConfig.presencePenalty`"),
     ("stream_options", Mapped, STREAM_USAGE),
     ("tools", Mapped, "`tools[].functionDeclarations`"),
-    ("tool_choice", Mapped, "`toolConfig.functionCallingConfig.mode` AUTO / ANY / NONE"),
-    ("tool_choice (named)", Mapped, "mode ANY with `allowedFunctionNames: [name]`"),
-    ("parallel_tool_calls", Rejected, "Gemini cannot turn parallel calls off; remove `parallel_tool_calls: false`"),
+    (
+        "tool_choice",
+        Mapped,
+        "`toolConfig.functionCallingConfig.mode` AUTO / ANY / NONE",
+    ),
+    (
+        "tool_choice (named)",
+        Mapped,
+        "mode ANY with `allowedFunctionNames: [name]`",
+    ),
+    (
+        "parallel_tool_calls",
+        Rejected,
+        "Gemini cannot turn parallel calls off; remove `parallel_tool_calls: false`",
+    ),
     ("n", Mapped, "`generationConfig.candidateCount`"),
-    ("response_format json_object", Mapped, "`responseMimeType: application/json`"),
-    ("response_format json_schema", Mapped, "`responseMimeType: application/json` and `responseJsonSchema`"),
-    ("reasoning_effort", Rejected, "not mapped to `thinkingConfig` yet; remove it"),
+    (
+        "response_format json_object",
+        Mapped,
+        "`responseMimeType: application/json`",
+    ),
+    (
+        "response_format json_schema",
+        Mapped,
+        "`responseMimeType: application/json` and `responseJsonSchema`",
+    ),
+    (
+        "reasoning_effort",
+        Rejected,
+        "not mapped to `thinkingConfig` yet; remove it",
+    ),
     ("verbosity", Rejected, NO_SUCH),
-    ("logprobs", Rejected, "not mapped to Gemini's `responseLogprobs` yet; remove it"),
-    ("top_logprobs", Rejected, "not mapped to Gemini's `logprobs` yet; remove it"),
+    (
+        "logprobs",
+        Rejected,
+        "not mapped to Gemini's `responseLogprobs` yet; remove it",
+    ),
+    (
+        "top_logprobs",
+        Rejected,
+        "not mapped to Gemini's `logprobs` yet; remove it",
+    ),
     ("logit_bias", Rejected, NO_SUCH),
     ("prediction", Ignored, PREDICTION),
     ("modalities", Rejected, "only text answers are decoded; remove it"),
     ("audio", Rejected, "only text answers are decoded; remove it"),
-    ("web_search_options", Rejected, "OpenAI's built-in search has no counterpart here; remove it"),
-    ("image parts", Mapped, "`inlineData` for data URLs, else `fileData.fileUri`"),
-    ("file parts", Rejected, "not mapped to Gemini file parts yet; send the text, or route to OpenAI"),
-    ("audio parts", Rejected, "not mapped to Gemini audio parts yet; route audio to OpenAI"),
+    (
+        "web_search_options",
+        Rejected,
+        "OpenAI's built-in search has no counterpart here; remove it",
+    ),
+    (
+        "image parts",
+        Mapped,
+        "`inlineData` for data URLs, else `fileData.fileUri`",
+    ),
+    (
+        "file parts",
+        Rejected,
+        "not mapped to Gemini file parts yet; send the text, or route to OpenAI",
+    ),
+    (
+        "audio parts",
+        Rejected,
+        "not mapped to Gemini audio parts yet; route audio to OpenAI",
+    ),
     ("developer role", Mapped, "`systemInstruction`"),
     ("metadata", Ignored, STORE),
     ("store", Ignored, STORE),
@@ -189,7 +317,11 @@ const GEMINI: &[Row] = &[
 
 const COHERE: &[Row] = &[
     ("temperature", Mapped, "`temperature`"),
-    ("top_p", Mapped, "`p`, clamped into Cohere's 0.01–0.99 (so 1 is sent as 0.99)"),
+    (
+        "top_p",
+        Mapped,
+        "`p`, clamped into Cohere's 0.01–0.99 (so 1 is sent as 0.99)",
+    ),
     ("max_completion_tokens", Mapped, "`max_tokens`"),
     ("max_tokens", Mapped, "`max_tokens`"),
     ("stop", Mapped, "`stop_sequences`"),
@@ -198,24 +330,72 @@ const COHERE: &[Row] = &[
     ("presence_penalty", Mapped, "`presence_penalty` (Cohere accepts 0–1)"),
     ("stream_options", Mapped, STREAM_USAGE),
     ("tools", Mapped, "`tools` (same shape)"),
-    ("tool_choice", Mapped, "required → `REQUIRED`, none → `NONE`, auto → left out (Cohere's default)"),
-    ("tool_choice (named)", Mapped, "`REQUIRED` with only the named tool sent, so the model must call it"),
-    ("parallel_tool_calls", Rejected, "Cohere cannot turn parallel calls off; remove `parallel_tool_calls: false`"),
-    ("n", Rejected, "Cohere returns one answer per call; send n separate calls"),
-    ("response_format json_object", Mapped, "`response_format: {type: json_object}` (not together with tools)"),
-    ("response_format json_schema", Mapped, "`response_format: {type: json_object, json_schema: <schema>}` (not together with tools)"),
-    ("reasoning_effort", Rejected, "not mapped to Cohere's `thinking` yet; remove it"),
+    (
+        "tool_choice",
+        Mapped,
+        "required → `REQUIRED`, none → `NONE`, auto → left out (Cohere's default)",
+    ),
+    (
+        "tool_choice (named)",
+        Mapped,
+        "`REQUIRED` with only the named tool sent, so the model must call it",
+    ),
+    (
+        "parallel_tool_calls",
+        Rejected,
+        "Cohere cannot turn parallel calls off; remove `parallel_tool_calls: false`",
+    ),
+    (
+        "n",
+        Rejected,
+        "Cohere returns one answer per call; send n separate calls",
+    ),
+    (
+        "response_format json_object",
+        Mapped,
+        "`response_format: {type: json_object}` (not together with tools)",
+    ),
+    (
+        "response_format json_schema",
+        Mapped,
+        "`response_format: {type: json_object, json_schema: <schema>}` (not together with tools)",
+    ),
+    (
+        "reasoning_effort",
+        Rejected,
+        "not mapped to Cohere's `thinking` yet; remove it",
+    ),
     ("verbosity", Rejected, NO_SUCH),
     ("logprobs", Rejected, "not mapped to Cohere's `logprobs` yet; remove it"),
-    ("top_logprobs", Rejected, "Cohere has no top log probabilities; remove it"),
+    (
+        "top_logprobs",
+        Rejected,
+        "Cohere has no top log probabilities; remove it",
+    ),
     ("logit_bias", Rejected, NO_SUCH),
     ("prediction", Ignored, PREDICTION),
     ("modalities", Rejected, "Cohere answers text only; remove it"),
     ("audio", Rejected, "Cohere answers text only; remove it"),
-    ("web_search_options", Rejected, "OpenAI's built-in search has no counterpart here; remove it"),
-    ("image parts", Mapped, "`image_url` content (user messages; needs a vision model)"),
-    ("file parts", Rejected, "Cohere chat takes text and image_url parts only; send the text, or route to OpenAI"),
-    ("audio parts", Rejected, "Cohere takes no audio input; route audio to OpenAI"),
+    (
+        "web_search_options",
+        Rejected,
+        "OpenAI's built-in search has no counterpart here; remove it",
+    ),
+    (
+        "image parts",
+        Mapped,
+        "`image_url` content (user messages; needs a vision model)",
+    ),
+    (
+        "file parts",
+        Rejected,
+        "Cohere chat takes text and image_url parts only; send the text, or route to OpenAI",
+    ),
+    (
+        "audio parts",
+        Rejected,
+        "Cohere takes no audio input; route audio to OpenAI",
+    ),
     ("developer role", Mapped, "`system`"),
     ("metadata", Ignored, STORE),
     ("store", Ignored, STORE),
@@ -243,7 +423,11 @@ pub fn rules(provider: &str) -> Vec<Rule> {
         .filter_map(|field| {
             let row = rows.iter().find(|r| r.0 == *field);
             match (row, pass_through) {
-                (Some(&(field, disposition, note)), _) => Some(Rule { field, disposition, note }),
+                (Some(&(field, disposition, note)), _) => Some(Rule {
+                    field,
+                    disposition,
+                    note,
+                }),
                 (None, true) => Some(Rule {
                     field,
                     disposition: Mapped,

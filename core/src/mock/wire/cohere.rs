@@ -62,7 +62,10 @@ pub fn refuse(body: &Value) -> Option<(u16, Value)> {
     }
     if let Some(format) = body.get("response_format") {
         if !matches!(format["type"].as_str(), Some("text" | "json_object")) {
-            return bad_request(format!("invalid request: unknown response_format type {}", format["type"]));
+            return bad_request(format!(
+                "invalid request: unknown response_format type {}",
+                format["type"]
+            ));
         }
         if has_tools {
             return bad_request("invalid request: response_format is not supported with tools".into());
