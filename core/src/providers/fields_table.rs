@@ -60,7 +60,7 @@ const AZURE: &[Row] = &[
     (
         "max_completion_tokens",
         Mapped,
-        "sent as is; as `max_tokens` for an `api_version` before 2024-10-21, which lacks it",
+        "sent as is; as `max_tokens` for a GA `api_version` up to 2024-10-21 or a preview before 2024-09-01-preview, which lack it",
     ),
     (
         "stream_options",
