@@ -2,8 +2,8 @@
 //! caller, guard the input, plan the route (residency included), reserve rate limits and
 //! budget; then settle, guard the output and write the audit record.
 
-use crate::config::AuditContent;
-use crate::error::{Error, Result};
+use crate::config::{AuditContent, AuditOnError};
+use crate::error::{Error, ErrorKind, Result};
 use crate::gateway::Gateway;
 use crate::json_path::At;
 use crate::meter::{CallRecord, new_request_id};
@@ -199,6 +199,8 @@ impl Gateway {
     }
 
     /// Records a finished call (success or failure): metering always, the audit log when set.
+    /// Returns the error that must fail the call when its record could not be written and
+    /// `audit.on_error` is `fail_closed` ("no audit, no call").
     pub(crate) fn audit(
         &self,
         kind: &str,
@@ -207,7 +209,7 @@ impl Gateway {
         principal: Option<&Principal>,
         outcome: std::result::Result<&Value, &Error>,
         content: Option<(&Value, &Value)>,
-    ) {
+    ) -> Option<Error> {
         let mut event = self.event(kind, route, principal, outcome);
         self.notify(&event, request_id, outcome.err());
         // A name the config does not know is the caller's free text: one metric series (and
@@ -217,7 +219,7 @@ impl Gateway {
             event.route = "unknown".to_owned();
         }
         self.meter().observe(event);
-        let Some(log) = self.audit_log() else { return };
+        let log = self.audit_log()?;
         let record = AuditRecord {
             ts: clock::rfc3339(clock::now_secs()),
             kind,
@@ -255,11 +257,24 @@ impl Gateway {
             },
         };
         let line = serde_json::to_string(&record).unwrap_or_else(|_| "{}".to_owned());
-        if let Err(e) = log.append_line(line) {
-            crate::log::warn(&format!(
-                "sluicegate: audit record for {request_id} not written: {}",
-                e.message
-            ));
+        let e = log.append_line(line).err()?;
+        crate::log::warn(&format!(
+            "sluicegate: audit record for {request_id} not written: {}",
+            e.message
+        ));
+        match log.on_error() {
+            AuditOnError::Warn => None,
+            AuditOnError::FailClosed => Some(
+                Error::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "the call's audit record could not be written, so the call fails (audit.on_error: fail_closed): {}",
+                        e.message
+                    ),
+                )
+                .with_retryable(false)
+                .with_request_id(request_id),
+            ),
         }
     }
 }

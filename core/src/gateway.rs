@@ -306,14 +306,16 @@ impl Gateway {
         };
         if let Some(hit) = hit {
             self.trace(kind, &record, false, None);
-            self.audit(
+            if let Some(e) = self.audit(
                 kind,
                 &request_id,
                 &plan.route,
                 Some(&principal),
                 Ok(&hit["gateway"]),
                 None,
-            );
+            ) {
+                return Err(e);
+            }
             return Ok(hit);
         }
         // If the caller stops waiting (a dropped future: asyncio cancel, Ctrl-C, an aborted
@@ -361,7 +363,7 @@ impl Gateway {
             .get("messages")
             .or_else(|| request.get("input"))
             .unwrap_or(&Value::Null);
-        self.audit(
+        let unrecorded = self.audit(
             kind,
             &request_id,
             &plan.route,
@@ -369,7 +371,11 @@ impl Gateway {
             result.as_ref().map(|r| &r["gateway"]),
             Some((input, output)),
         );
-        result
+        match (unrecorded, result) {
+            // No audit, no call: the answer is withheld.
+            (Some(e), Ok(_)) => Err(e),
+            (_, result) => result,
+        }
     }
 
     /// Tries the plan's deployments until one answers, then meters the answer. Shared by every

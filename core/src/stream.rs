@@ -208,14 +208,16 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
     };
     if let Some(hit) = hit {
         gateway.trace("chat", &record, true, None);
-        gateway.audit(
+        if let Some(e) = gateway.audit(
             "chat_stream",
             &record.request_id,
             &plan.route,
             Some(&principal),
             Ok(&hit["gateway"]),
             None,
-        );
+        ) {
+            return Err(e);
+        }
         let wants_usage = request.at("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
         let pending = crate::cache::chunks_from_response(&hit, wants_usage)
             .into_iter()
@@ -590,7 +592,7 @@ impl Pump {
             None => Ok(&meta),
         };
         let output = Value::String(std::mem::take(&mut self.output));
-        self.gateway.audit(
+        let unrecorded = self.gateway.audit(
             "chat_stream",
             &self.record.request_id,
             &self.record.route,
@@ -598,7 +600,9 @@ impl Pump {
             outcome,
             Some((&self.input, &output)),
         );
-        if let Some(error) = error {
+        // No audit, no call: what was delivered cannot be taken back, but the stream ends
+        // with the error instead of its normal end.
+        if let Some(error) = error.or(unrecorded) {
             let _ = tx.send(Err(error)).await;
         }
     }

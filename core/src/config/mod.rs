@@ -14,8 +14,9 @@ pub mod suggest;
 
 pub use duration::{MAX_DURATION, parse_duration, seconds};
 pub use policy::{
-    AuditConfig, AuditContent, BudgetConfig, GuardAction, GuardKind, GuardrailConfig, KeyConfig, OnExceed, OnUnpriced,
-    PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector, StateBackendConfig, StateConfig, Window,
+    AuditConfig, AuditContent, AuditFsync, AuditOnError, BudgetConfig, GuardAction, GuardKind, GuardrailConfig,
+    KeyConfig, OnExceed, OnUnpriced, PII_ENTITIES, Policies, RateLimitConfig, ResidencyConfig, Scope, Selector,
+    StateBackendConfig, StateConfig, Window,
 };
 pub use route::{ATTEMPT_CAP, BreakerConfig, RetryConfig, RouteConfig, RouteRule, Strategy, TimeoutConfig};
 pub use size::parse_size;

@@ -186,7 +186,34 @@ pub struct AuditConfig {
     pub key: Option<String>,
     /// Replace `user` tags by a keyed hash (needs `key`).
     pub pseudonymize: bool,
+    /// Each writer adds a checkpoint record after this many of its records (0: only at close).
+    pub checkpoint_every: u64,
+    pub fsync: AuditFsync,
+    pub on_error: AuditOnError,
 }
+
+/// When appended records are forced to disk (`audit.fsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditFsync {
+    /// After every record.
+    Always,
+    /// At most once a second, at every checkpoint and at close (the default).
+    Interval,
+    /// Left to the operating system.
+    Never,
+}
+
+/// What a call does when its audit record cannot be written (`audit.on_error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOnError {
+    /// The call fails with `internal` ("no audit, no call"; the default).
+    FailClosed,
+    /// The call succeeds and the failure is logged as a warning.
+    Warn,
+}
+
+/// `audit.checkpoint_every` when not set.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 100;
 
 pub const PII_ENTITIES: [&str; 8] = [
     "email",
@@ -270,7 +297,16 @@ const GUARD_KEYS: [&str; 8] = [
 ];
 const RESIDENCY_KEYS: [&str; 2] = ["when", "regions"];
 const SCOPE_KEYS: [&str; 3] = ["tag", "tags", "kind"];
-const AUDIT_KEYS: [&str; 5] = ["path", "content", "max_bytes", "key", "pseudonymize"];
+const AUDIT_KEYS: [&str; 8] = [
+    "path",
+    "content",
+    "max_bytes",
+    "key",
+    "pseudonymize",
+    "checkpoint_every",
+    "fsync",
+    "on_error",
+];
 
 pub(super) fn read_keys(v: Option<&Value>, config: &Config, p: &mut Problems) -> BTreeMap<String, KeyConfig> {
     let mut keys = BTreeMap::new();
@@ -665,11 +701,37 @@ pub(super) fn read_audit(v: Option<&Value>, p: &mut Problems) -> Option<AuditCon
             "needs `audit.key` (a keyed hash cannot be reversed without it)",
         );
     }
+    let fsync = match read::string(map, "audit", "fsync", p).as_deref() {
+        None | Some("interval") => AuditFsync::Interval,
+        Some("always") => AuditFsync::Always,
+        Some("never") => AuditFsync::Never,
+        Some(other) => {
+            p.push(
+                "audit.fsync",
+                format!("unknown fsync mode `{other}` (always, interval or never)"),
+            );
+            AuditFsync::Interval
+        }
+    };
+    let on_error = match read::string(map, "audit", "on_error", p).as_deref() {
+        None | Some("fail_closed") => AuditOnError::FailClosed,
+        Some("warn") => AuditOnError::Warn,
+        Some(other) => {
+            p.push(
+                "audit.on_error",
+                format!("unknown mode `{other}` (fail_closed or warn)"),
+            );
+            AuditOnError::FailClosed
+        }
+    };
     Some(AuditConfig {
         path: PathBuf::from(path),
         content,
         max_bytes: read::whole(map, "audit", "max_bytes", p),
         key,
         pseudonymize,
+        checkpoint_every: read::whole(map, "audit", "checkpoint_every", p).unwrap_or(DEFAULT_CHECKPOINT_EVERY),
+        fsync,
+        on_error,
     })
 }

@@ -3,7 +3,9 @@
 //! and be recorded (the audit trail). Residency rules filter routing (see `routing`).
 
 pub mod audit;
+mod audit_file;
 pub mod audit_record;
+pub mod audit_verify;
 pub mod clock;
 pub mod guard;
 pub mod guard_stream;
