@@ -1,17 +1,21 @@
-//! `sluicegate audit verify FILE [--key-env VAR | --key KEY]`: checks an audit log's hash
-//! chain (and signatures, with the key), across rotated files, and names the first bad line.
+//! `sluicegate audit verify FILE [--key-env VAR | --key KEY] [--live] [--json]`: checks an
+//! audit log's hash chain (and signatures, with the key), across rotated files: names the first
+//! bad line, and says whether the log ends with a `close` record (a cut end does not), which
+//! lines a crash tore, and which writers did not close. Exit status 0 only when the chain holds
+//! and the log was closed (or `--live`: a gateway is still writing it).
 
-use sluicegate::policy::audit;
+use sluicegate::policy::audit::{self, Report};
 use std::path::PathBuf;
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let usage = "usage: sluicegate audit verify FILE [--key-env VAR | --key KEY]";
+    let usage = "usage: sluicegate audit verify FILE [--key-env VAR | --key KEY] [--live] [--json]";
     let mut it = args.iter();
     if it.next().map(String::as_str) != Some("verify") {
         return Err(usage.into());
     }
     let file = PathBuf::from(it.next().ok_or(usage)?);
     let mut key = None;
+    let (mut live, mut as_json) = (false, false);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--key" => key = Some(it.next().ok_or(usage)?.clone()),
@@ -19,6 +23,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 let var = it.next().ok_or(usage)?;
                 key = Some(std::env::var(var).map_err(|_| format!("environment variable `{var}` is not set"))?);
             }
+            "--live" => live = true,
+            "--json" => as_json = true,
             other => return Err(format!("unknown option `{other}`\n{usage}")),
         }
     }
@@ -26,16 +32,101 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("no audit log at `{}`", file.display()));
     }
     let files = audit::chain_files(&file);
-    match audit::verify(&files, key.as_deref()) {
-        Ok(n) => {
-            let signed = if key.is_some() {
-                ", signatures valid"
-            } else {
-                " (signatures not checked: no key given)"
-            };
-            println!("OK: {n} record(s) in {} file(s), chain intact{signed}", files.len());
+    let report = audit::verify_report(&files, key.as_deref())?;
+    let ok = report.ok(live);
+    if as_json {
+        let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        value["ok"] = ok.into();
+        value["unclosed_writers"] = report.unclosed_writers().map(|w| w.id.clone()).collect();
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        return if ok {
             Ok(())
-        }
-        Err(why) => Err(format!("audit log is NOT intact: {why}")),
+        } else {
+            Err("audit log is NOT intact (see the report)".into())
+        };
     }
+    for line in notes(&report) {
+        println!("{line}");
+    }
+    if let Some(p) = &report.first_bad {
+        return Err(format!("audit log is NOT intact: {}: {}", p.at, p.reason));
+    }
+    if let Some(at) = report.truncations.first() {
+        return Err(format!(
+            "audit log is NOT intact: {at}: a writer found the file shorter than it had left it: lines before this one were cut"
+        ));
+    }
+    if !ok {
+        return Err(format!(
+            "audit log is NOT complete: {}; pass --live if a gateway is still writing it",
+            open_end(&report)
+        ));
+    }
+    let signed = if key.is_some() {
+        ", signatures valid"
+    } else {
+        " (signatures not checked: no key given)"
+    };
+    println!(
+        "OK: {} record(s) in {} file(s), chain intact{signed}",
+        report.records,
+        files.len()
+    );
+    if !report.closed && !report.is_legacy() {
+        println!("open: {}", open_end(&report));
+    }
+    Ok(())
+}
+
+/// Why a log without a `close` record at its end is not known to be complete.
+fn open_end(r: &Report) -> String {
+    let writer = r
+        .writers
+        .iter()
+        .find(|w| Some(&w.last) == r.last_line.as_ref())
+        .map(|w| format!("writer {}", w.id))
+        .unwrap_or_else(|| "its writer".into());
+    match &r.last_checkpoint {
+        Some(cp) if r.after_last_checkpoint == 0 => format!(
+            "it ends at a {} record ({}) that is not a close: lines after it were cut, or {writer} stopped right after it",
+            cp.kind, cp.at
+        ),
+        Some(cp) => format!(
+            "it does not end with a close record: the {} line(s) after the last checkpoint ({}) are not anchored; either lines after them were cut, or {writer} is still running or did not shut down cleanly",
+            r.after_last_checkpoint, cp.at
+        ),
+        None => format!(
+            "it has no checkpoint or close record: its {} line(s) are not anchored; either its end was cut, or {writer} is still running or did not shut down cleanly",
+            r.lines
+        ),
+    }
+}
+
+/// Warnings printed before the verdict: torn lines, writers that did not close, an old log.
+fn notes(r: &Report) -> Vec<String> {
+    let mut notes = Vec::new();
+    for t in &r.torn {
+        let state = if t.fenced {
+            "fenced by the repair record after it"
+        } else {
+            "the file's unfinished last line; the next writer fences it"
+        };
+        notes.push(format!(
+            "warning: {}: a line torn by a crash mid-write ({} bytes), {state}; it is not part of the chain",
+            t.at, t.bytes
+        ));
+    }
+    for w in r.unclosed_writers() {
+        notes.push(format!(
+            "warning: writer {} ({} to {}) ended without a close record: the process crashed, was killed or exited without closing the gateway; other writers continued the chain after it",
+            w.id, w.first, w.last
+        ));
+    }
+    if r.legacy_lines > 0 {
+        notes.push(format!(
+            "warning: {} line(s) were written before records carried `seq` and checkpoints: a cut end of that part cannot be detected",
+            r.legacy_lines
+        ));
+    }
+    notes
 }

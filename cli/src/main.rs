@@ -18,8 +18,8 @@ commands:
                                which deployment would serve, and why each candidate was kept or skipped
   mock-provider [--port N] [--script FILE|JSON] [--api-key KEY]
                                serve a mock OpenAI-compatible API on 127.0.0.1
-  audit verify FILE [--key-env VAR | --key KEY]
-                               check an audit log's hash chain and signatures
+  audit verify FILE [--key-env VAR | --key KEY] [--live] [--json]
+                               check an audit log's hash chain, signatures, checkpoints and end
   usage AUDIT_FILE [--by team,route,model] [--since DATE|DURATION] [--json]
                                spend, tokens and latency from an audit log, as a table
   version                      print the version";

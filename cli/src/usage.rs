@@ -30,9 +30,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut events = Vec::new();
     for path in audit::chain_files(&file) {
         let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let r: Value =
-                serde_json::from_str(line).map_err(|e| format!("`{}`: a line is not JSON: {e}", path.display()))?;
+        let whole = text.ends_with('\n');
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        for (i, line) in lines.iter().enumerate() {
+            let r: Value = match serde_json::from_str(line) {
+                Ok(r) => r,
+                // A line torn by a crash (the file's unfinished end, or fenced by a repair record).
+                Err(_) if i + 1 == lines.len() && !whole => continue,
+                Err(_)
+                    if lines
+                        .get(i + 1)
+                        .is_some_and(|next| next.contains("\"kind\":\"repair\"")) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(format!("`{}`: a line is not JSON: {e}", path.display())),
+            };
+            if !audit::is_call_record(&r) {
+                continue;
+            }
             events.push(event(&r));
         }
     }

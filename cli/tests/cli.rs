@@ -91,6 +91,12 @@ fn explain_audit_verify_and_usage() {
         )
         .unwrap();
     }
+    // While the gateway still writes the log it is open: complete only with `--live`.
+    let (ok, out) = sluicegate(&["audit", "verify", audit.to_str().unwrap()]);
+    assert!(!ok && out.contains("NOT complete") && out.contains("--live"), "{out}");
+    let (ok, out) = sluicegate(&["audit", "verify", audit.to_str().unwrap(), "--live"]);
+    assert!(ok && out.contains("OK: 3 record(s)"), "{out}");
+    drop(gw);
     let (ok, out) = sluicegate(&["audit", "verify", audit.to_str().unwrap()]);
     assert!(ok && out.contains("OK: 3 record(s)"), "{out}");
     let (ok, out) = sluicegate(&["usage", audit.to_str().unwrap(), "--by", "team"]);
@@ -105,4 +111,69 @@ fn explain_audit_verify_and_usage() {
     std::fs::write(&audit, text).unwrap();
     let (ok, out) = sluicegate(&["audit", "verify", audit.to_str().unwrap()]);
     assert!(!ok && out.contains(":2:"), "{out}");
+}
+
+/// A cut end, a torn line and the JSON report, as `audit verify` prints them.
+#[test]
+fn audit_verify_reports_a_cut_end_and_torn_lines() {
+    let dir = std::env::temp_dir().join(format!("sluicegate-cli-audit-cut-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let audit = dir.join("audit.jsonl");
+    let config = json!({
+        "providers": {"p": {"type": "mock"}},
+        "deployments": {"d": {"provider": "p", "model": "gpt-4o"}},
+        "routes": {"chat": {"targets": ["d"]}},
+        "audit": {"path": audit.to_string_lossy(), "key": "k-test", "checkpoint_every": 2}
+    });
+    let gw = sluicegate::Gateway::from_value(config).unwrap();
+    for _ in 0..5 {
+        gw.chat_blocking(
+            json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}),
+            sluicegate::CallOptions::default(),
+        )
+        .unwrap();
+    }
+    drop(gw);
+    let file = audit.to_str().unwrap();
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test"]);
+    assert!(
+        ok && out.contains("OK: 5 record(s)") && out.contains("signatures valid"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Cut the close record: the chain of the rest holds, its end is not anchored.
+    let cut: String = lines[..lines.len() - 1].iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&audit, &cut).unwrap();
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test"]);
+    assert!(
+        !ok && out.contains("NOT complete") && out.contains("not anchored"),
+        "{out}"
+    );
+    // Cut back to a checkpoint: still not a close.
+    let cut: String = lines[..lines.len() - 2].iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&audit, &cut).unwrap();
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test"]);
+    assert!(!ok && out.contains("checkpoint record") && out.contains("cut"), "{out}");
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test", "--json"]);
+    assert!(!ok, "{out}");
+    let json_text = &out[..out.rfind('}').unwrap() + 1];
+    let report: serde_json::Value = serde_json::from_str(json_text).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["chain"], "intact");
+    assert_eq!(report["signatures"], "valid");
+    assert_eq!(report["closed"], false);
+    assert_eq!(report["last_checkpoint"]["kind"], "checkpoint");
+    assert_eq!(report["writers"].as_array().unwrap().len(), 1);
+    // Restore, then a crash mid-line: a warning with its line number, not tampering.
+    std::fs::write(&audit, format!("{text}{{\"ts\":\"2026")).unwrap();
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test"]);
+    let torn_at = format!("{file}:{}: a line torn", lines.len() + 1);
+    assert!(ok && out.contains(&torn_at) && out.contains("OK: 5 record(s)"), "{out}");
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test", "--json"]);
+    assert!(ok, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["torn"][0]["line"], lines.len() + 1);
+    assert_eq!(report["torn"][0]["fenced"], false);
 }
