@@ -624,8 +624,9 @@ describe('logging and onRequestEnd hooks', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluicegate-audit-'));
     const lines = [];
     try {
-      // An audit log that cannot rotate (its folder is gone) makes the core log a warning per call.
-      const gw = new Gateway({ config: { ...config, audit: { path: join(dir, 'audit.jsonl'), max_bytes: 1 } } });
+      // An audit log that cannot rotate (its folder is gone) makes the core log a warning per call
+      // (with `on_error: warn`; by default such a call fails).
+      const gw = new Gateway({ config: { ...config, audit: { path: join(dir, 'audit.jsonl'), max_bytes: 1, on_error: 'warn' } } });
       await gw.chat.completions.create(hi());
       rmSync(dir, { recursive: true, force: true });
       sg.setLogger({ warn: (m) => lines.push(['warn', m]), error: (m) => lines.push(['error', m]) }, { level: 'error' });

@@ -129,7 +129,7 @@ def test_core_warnings_reach_python_logging(tmp_path: Path, caplog: pytest.LogCa
     folder = tmp_path / "audit"
     folder.mkdir()
     config = mock_config()
-    config["audit"] = {"path": str(folder / "audit.jsonl"), "max_bytes": 1}
+    config["audit"] = {"path": str(folder / "audit.jsonl"), "max_bytes": 1, "on_error": "warn"}
     gw = sluicegate.Gateway(config)
     gw.chat.completions.create(model="chat", messages=HI)
     shutil.rmtree(folder)  # the next record must rotate the log, and cannot
