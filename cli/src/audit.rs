@@ -39,10 +39,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         value["ok"] = ok.into();
         value["unclosed_writers"] = report.unclosed_writers().map(|w| w.id.clone()).collect();
         println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
-        return if ok {
-            Ok(())
-        } else {
-            Err("audit log is NOT intact (see the report)".into())
+        let intact = report.first_bad.is_none() && report.truncations.is_empty();
+        return match (ok, intact) {
+            (true, _) => Ok(()),
+            (false, true) => {
+                Err("audit log is NOT complete: it does not end with a close record (see the report)".into())
+            }
+            (false, false) => Err("audit log is NOT intact (see the report)".into()),
         };
     }
     for line in notes(&report) {

@@ -14,7 +14,7 @@ from typing import Any, List
 import pytest
 
 import sluicegate
-from conftest import MockServer, HI, mock_config, http_config, wait_for
+from conftest import MockServer, HI, mock_config, http_config, sluicegate_bin, wait_for
 
 
 
@@ -157,6 +157,53 @@ def test_a_gateway_used_before_fork_works_in_the_children(mock_server: Any) -> N
     assert stats["requests"] == 4 * 5 + 2 + 5 + 1, stats
     assert stats["completed_streams"] == 4 * 2 + 1 + 2 + 1, stats
     assert wait_for(lambda: server.stats()["in_flight"] == 0), server.stats()
+
+
+AUDIT_FORK_SCRIPT = """
+import json, os, sys, sluicegate
+cfg = json.loads(sys.argv[1])
+m = [{"role": "user", "content": "x"}]
+gw = sluicegate.Gateway(cfg)
+gw.chat.completions.create(model="chat", messages=m)
+pids = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        for _ in range(20):
+            gw.chat.completions.create(model="chat", messages=m)
+        gw.close()
+        os._exit(0)
+    pids.append(pid)
+for _ in range(20):
+    gw.chat.completions.create(model="chat", messages=m)
+codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+gw.close()
+print("codes", codes, flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
+def test_children_after_fork_write_one_audit_chain(tmp_path: Any) -> None:
+    """The parent and three forked children append to one audit log at the same time: the log
+    stays one chain (no false tamper alarm), each child is its own writer, and all closed."""
+    log = tmp_path / "audit.jsonl"
+    cfg = mock_config()
+    cfg["audit"] = {"path": str(log), "key": "k-fork", "checkpoint_every": 5}
+    done = subprocess.run([sys.executable, "-c", AUDIT_FORK_SCRIPT, json.dumps(cfg)], capture_output=True, text=True, timeout=60)
+    assert "codes [0, 0, 0]" in done.stdout, done.stdout + done.stderr
+    verify = subprocess.run(
+        [str(sluicegate_bin()), "audit", "verify", str(log), "--key", "k-fork", "--json"], capture_output=True, text=True
+    )
+    report = json.loads(verify.stdout)
+    assert verify.returncode == 0 and report["ok"], verify.stdout + verify.stderr
+    assert report["records"] == 81 and report["chain"] == "intact" and report["signatures"] == "valid", report
+    assert len(report["writers"]) == 4 and all(w["closed"] for w in report["writers"]), report["writers"]
+    # One edited record is still caught.
+    lines = log.read_text().splitlines()
+    lines[30] = lines[30].replace('"attempts":1', '"attempts":2', 1)
+    log.write_text("".join(line + "\n" for line in lines))
+    verify = subprocess.run([str(sluicegate_bin()), "audit", "verify", str(log), "--key", "k-fork"], capture_output=True, text=True)
+    assert verify.returncode != 0 and f"{log}:31:" in verify.stderr, verify.stdout + verify.stderr
 
 
 # --- asyncio ------------------------------------------------------------------------------

@@ -197,8 +197,8 @@ impl AuditLog {
         if w.pid != std::process::id() {
             *w = Writer::new(open_append(&self.path)?);
         }
-        self.lock(w)?;
-        let result = self.write_locked(w, body, extra);
+        let len = self.lock(w)?;
+        let result = self.write_locked(w, len, body, extra);
         if result.is_err() {
             // Whatever part of the write reached the file is fenced by the next append.
             w.known_len = None;
@@ -207,13 +207,14 @@ impl AuditLog {
         result
     }
 
-    /// Locks the file at the path (after a rotation by another process, the new one).
-    fn lock(&self, w: &mut Writer) -> Result<()> {
+    /// Locks the file at the path (after a rotation by another process, the new one) and
+    /// returns its length.
+    fn lock(&self, w: &mut Writer) -> Result<u64> {
         loop {
             w.file.lock().map_err(|e| io_error(&self.path, e))?;
             let ours = w.file.metadata().map_err(|e| io_error(&self.path, e))?;
             match std::fs::metadata(&self.path) {
-                Ok(at_path) if same_file(&ours, &at_path) => return Ok(()),
+                Ok(at_path) if same_file(&ours, &at_path) => return Ok(ours.len()),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io_error(&self.path, e)),
@@ -224,8 +225,7 @@ impl AuditLog {
         }
     }
 
-    fn write_locked(&self, w: &mut Writer, body: Option<&str>, extra: Extra) -> Result<()> {
-        let mut len = w.file.metadata().map_err(|e| io_error(&self.path, e))?.len();
+    fn write_locked(&self, w: &mut Writer, mut len: u64, body: Option<&str>, extra: Extra) -> Result<()> {
         if w.known_len != Some(len) {
             let fence = self.catch_up(w, len)?;
             if !fence.is_empty() {
