@@ -227,7 +227,9 @@ fn several_processes_append_to_one_log_as_one_chain() {
     eprintln!("writer switches in the log: {switches}");
     // Tampering with one line is still caught.
     let mut all = lines(&path);
-    all[50] = all[50].replacen("\"attempts\":1", "\"attempts\":2", 1);
+    let edited = all[50].replacen("\"ts\":\"2", "\"ts\":\"3", 1);
+    assert_ne!(edited, all[50]);
+    all[50] = edited;
     write_lines(&path, &all);
     let r = report(&path);
     assert_eq!(r.first_bad.as_ref().map(|p| p.at.line), Some(51), "{r:?}");

@@ -200,7 +200,9 @@ def test_children_after_fork_write_one_audit_chain(tmp_path: Any) -> None:
     assert len(report["writers"]) == 4 and all(w["closed"] for w in report["writers"]), report["writers"]
     # One edited record is still caught.
     lines = log.read_text().splitlines()
-    lines[30] = lines[30].replace('"attempts":1', '"attempts":2', 1)
+    edited = lines[30].replace('"ts":"2', '"ts":"3', 1)
+    assert edited != lines[30]
+    lines[30] = edited
     log.write_text("".join(line + "\n" for line in lines))
     verify = subprocess.run([str(sluicegate_bin()), "audit", "verify", str(log), "--key", "k-fork"], capture_output=True, text=True)
     assert verify.returncode != 0 and f"{log}:31:" in verify.stderr, verify.stdout + verify.stderr
