@@ -7,6 +7,7 @@ use crate::json_path::At;
 use lru::LruCache;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -106,79 +107,132 @@ impl CacheStore {
     }
 }
 
-/// A whole response from the chunks of a stream (for caching a streamed answer).
+/// One choice being rebuilt from stream deltas.
+#[derive(Default)]
+struct Folded {
+    texts: BTreeMap<&'static str, String>,
+    calls: Vec<Value>,
+    finish: Value,
+}
+
+/// The streamed text fields of a delta that a whole message carries too.
+const TEXT_FIELDS: [&str; 3] = ["content", "reasoning_content", "refusal"];
+
+/// A whole response from the chunks of a stream (for caching a streamed answer): every choice,
+/// by its `index`, with its text fields and tool calls.
 pub fn response_from_chunks(chunks: &[Value]) -> Option<Value> {
     let first = chunks.iter().find(|c| c.get("id").is_some())?;
-    let mut content = String::new();
-    let mut finish = Value::Null;
-    let mut calls: Vec<Value> = Vec::new();
+    let mut choices: BTreeMap<u64, Folded> = BTreeMap::new();
     let mut usage = Value::Null;
     for c in chunks {
         if c.get("usage").is_some_and(|u| !u.is_null()) {
             usage = c["usage"].clone();
         }
-        let Some(choice) = c.at("/choices/0") else {
-            continue;
-        };
-        content.push_str(choice.at("/delta/content").and_then(Value::as_str).unwrap_or(""));
-        if !choice["finish_reason"].is_null() {
-            finish = choice["finish_reason"].clone();
-        }
-        for d in choice
-            .at("/delta/tool_calls")
+        for (position, choice) in c
+            .get("choices")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
+            .enumerate()
         {
-            let i = d["index"].as_u64().unwrap_or(0) as usize;
-            while calls.len() <= i {
-                calls.push(json!({"id": null, "type": "function", "function": {"name": null, "arguments": ""}}));
+            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
+            let folded = choices.entry(index).or_default();
+            for field in TEXT_FIELDS {
+                if let Some(text) = choice.at(&format!("/delta/{field}")).and_then(Value::as_str) {
+                    folded.texts.entry(field).or_default().push_str(text);
+                }
             }
-            if !d["id"].is_null() {
-                calls[i]["id"] = d["id"].clone();
+            if !choice["finish_reason"].is_null() {
+                folded.finish = choice["finish_reason"].clone();
             }
-            if let Some(n) = d.at("/function/name").filter(|n| !n.is_null()) {
-                calls[i]["function"]["name"] = n.clone();
+            let calls = &mut folded.calls;
+            for d in choice
+                .at("/delta/tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let i = d["index"].as_u64().unwrap_or(0) as usize;
+                if i > 1024 {
+                    continue;
+                }
+                while calls.len() <= i {
+                    calls.push(json!({"id": null, "type": "function", "function": {"name": null, "arguments": ""}}));
+                }
+                if !d["id"].is_null() {
+                    calls[i]["id"] = d["id"].clone();
+                }
+                if let Some(n) = d.at("/function/name").filter(|n| !n.is_null()) {
+                    calls[i]["function"]["name"] = n.clone();
+                }
+                let args = format!(
+                    "{}{}",
+                    calls[i]["function"]["arguments"].as_str().unwrap_or(""),
+                    d.at("/function/arguments").and_then(Value::as_str).unwrap_or("")
+                );
+                calls[i]["function"]["arguments"] = json!(args);
             }
-            let args = format!(
-                "{}{}",
-                calls[i]["function"]["arguments"].as_str().unwrap_or(""),
-                d.at("/function/arguments").and_then(Value::as_str).unwrap_or("")
-            );
-            calls[i]["function"]["arguments"] = json!(args);
         }
     }
-    finish.as_str()?;
-    let mut message = json!({"role": "assistant", "content": if content.is_empty() && !calls.is_empty() { Value::Null } else { json!(content) }});
-    if !calls.is_empty() {
-        message["tool_calls"] = Value::Array(calls);
+    // Only a stream whose every choice finished is a whole answer worth caching.
+    if choices.is_empty() || choices.values().any(|c| !c.finish.is_string()) {
+        return None;
     }
+    let choices: Vec<Value> = choices
+        .into_iter()
+        .map(|(index, f)| {
+            let content = f.texts.get("content").cloned().unwrap_or_default();
+            let mut message = json!({"role": "assistant", "content": if content.is_empty() && !f.calls.is_empty() { Value::Null } else { json!(content) }});
+            for field in ["reasoning_content", "refusal"] {
+                if let Some(text) = f.texts.get(field) {
+                    message[field] = json!(text);
+                }
+            }
+            if !f.calls.is_empty() {
+                message["tool_calls"] = Value::Array(f.calls);
+            }
+            json!({"index": index, "message": message, "logprobs": null, "finish_reason": f.finish})
+        })
+        .collect();
     Some(
         json!({"id": first["id"], "object": "chat.completion", "created": first["created"], "model": first["model"],
-                "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}], "usage": usage}),
+                "choices": choices, "usage": usage}),
     )
 }
 
-/// A cached response replayed as stream chunks (role, words, tool calls, finish, usage).
+/// A cached response replayed as stream chunks: per choice (by `index`) its role, text fields
+/// word by word, tool calls and finish; then usage.
 pub fn chunks_from_response(response: &Value, include_usage: bool) -> Vec<Value> {
     let maker = crate::providers::dialect::ChunkMaker::new(
         response["id"].as_str().unwrap_or("cached"),
         response["model"].as_str().unwrap_or(""),
     );
-    let mut out = vec![maker.delta(json!({"role": "assistant", "content": ""}), None)];
-    let message = &response["choices"][0]["message"];
-    if let Some(text) = message["content"].as_str() {
-        for piece in crate::mock::split_words(text) {
-            out.push(maker.delta(json!({"content": piece}), None));
+    let mut out = Vec::new();
+    for (position, choice) in response["choices"].as_array().into_iter().flatten().enumerate() {
+        let index = choice.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
+        let at = |mut chunk: Value| {
+            chunk["choices"][0]["index"] = json!(index);
+            chunk
+        };
+        out.push(at(maker.delta(json!({"role": "assistant", "content": ""}), None)));
+        let message = &choice["message"];
+        for field in TEXT_FIELDS {
+            if let Some(text) = message[field].as_str() {
+                for piece in crate::mock::split_words(text) {
+                    let mut delta = Map::new();
+                    delta.insert(field.to_owned(), json!(piece));
+                    out.push(at(maker.delta(Value::Object(delta), None)));
+                }
+            }
         }
+        for (i, call) in message["tool_calls"].as_array().into_iter().flatten().enumerate() {
+            out.push(at(maker.delta(
+                json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": call["function"]}]}),
+                None,
+            )));
+        }
+        out.push(at(maker.delta(json!({}), choice["finish_reason"].as_str())));
     }
-    for (i, call) in message["tool_calls"].as_array().into_iter().flatten().enumerate() {
-        out.push(maker.delta(
-            json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": call["function"]}]}),
-            None,
-        ));
-    }
-    out.push(maker.delta(json!({}), response["choices"][0]["finish_reason"].as_str()));
     if include_usage && !response["usage"].is_null() {
         out.push(maker.usage(response["usage"].clone()));
     }
@@ -227,5 +281,34 @@ mod tests {
         let back = response_from_chunks(&chunks_from_response(&r, true)).unwrap();
         assert_eq!(back["choices"][0]["message"]["content"], "one two");
         assert_eq!(back["usage"]["prompt_tokens"], 1);
+    }
+
+    #[test]
+    fn every_choice_of_a_stream_is_stored_and_replayed() {
+        let chunk = |index: u64, delta: Value, finish: Value| json!({"id": "x", "model": "m", "created": 1, "choices": [{"index": index, "delta": delta, "finish_reason": finish}]});
+        let chunks = vec![
+            chunk(0, json!({"content": "alpha "}), Value::Null),
+            chunk(1, json!({"content": "beta "}), Value::Null),
+            chunk(0, json!({"content": "one"}), Value::Null),
+            chunk(
+                1,
+                json!({"content": "two", "tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}}]}),
+                Value::Null,
+            ),
+            chunk(1, json!({}), json!("tool_calls")),
+            chunk(0, json!({}), json!("stop")),
+        ];
+        let stored = response_from_chunks(&chunks).unwrap();
+        assert_eq!(stored["choices"][0]["message"]["content"], "alpha one");
+        assert_eq!(stored["choices"][1]["message"]["content"], "beta two");
+        assert_eq!(stored["choices"][1]["finish_reason"], "tool_calls");
+        assert_eq!(
+            stored["choices"][1]["message"]["tool_calls"][0]["function"]["name"],
+            "f"
+        );
+        let replayed = response_from_chunks(&chunks_from_response(&stored, false)).unwrap();
+        assert_eq!(replayed["choices"], stored["choices"]);
+        // A stream where one choice never finished is not a whole answer.
+        assert!(response_from_chunks(&chunks[..5]).is_none());
     }
 }

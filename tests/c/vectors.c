@@ -171,9 +171,26 @@ static cJSON *fold_stream(const cJSON *chunks) {
   const cJSON *finish = NULL;
   bool usage_chunk = false;
   cJSON *calls = cJSON_CreateArray();
+  cJSON *contents = cJSON_CreateArray();
   const cJSON *chunk;
   cJSON_ArrayForEach(chunk, chunks) {
     if (!is_null(get(chunk, "usage"))) usage_chunk = true;
+    const cJSON *each, *all = get(chunk, "choices");
+    int position = 0;
+    if (!cJSON_IsArray(all)) all = NULL;
+    cJSON_ArrayForEach(each, all) {
+      const cJSON *idx = get(each, "index");
+      int index = cJSON_IsNumber(idx) && idx->valuedouble >= 0 ? (int)idx->valuedouble : position;
+      position++;
+      while (cJSON_GetArraySize(contents) <= index) cJSON_AddItemToArray(contents, cJSON_CreateString(""));
+      const cJSON *piece = get(get(each, "delta"), "content");
+      if (cJSON_IsString(piece)) {
+        strbuf joined = {0};
+        sb_printf(&joined, "%s%s", cJSON_GetArrayItem(contents, index)->valuestring, piece->valuestring);
+        cJSON_ReplaceItemInArray(contents, index, cJSON_CreateString(joined.text));
+        free(joined.text);
+      }
+    }
     const cJSON *choice = cJSON_GetArrayItem(get(chunk, "choices"), 0);
     if (!choice) continue;
     const cJSON *delta = get(choice, "delta");
@@ -209,6 +226,7 @@ static cJSON *fold_stream(const cJSON *chunks) {
   cJSON *s = cJSON_CreateObject();
   cJSON_AddNumberToObject(s, "chunks", cJSON_GetArraySize(chunks));
   cJSON_AddStringToObject(s, "content", content.text);
+  cJSON_AddItemToObject(s, "contents", contents);
   cJSON_AddItemToObject(s, "finish_reason", finish ? cJSON_Duplicate(finish, true) : cJSON_CreateNull());
   cJSON_AddItemToObject(s, "tool_calls", calls);
   cJSON_AddBoolToObject(s, "usage_chunk", usage_chunk);

@@ -73,14 +73,20 @@ export async function eventually(check, ms = 3000) {
   }
 }
 
-/** Folds the chunks a caller received: chunks, content, finish_reason, tool_calls, usage_chunk. */
+/** Folds the chunks a caller received: chunks, content, contents, finish_reason, tool_calls, usage_chunk. */
 export function foldStream(chunks) {
   let content = '';
   let finish = null;
   let usageChunk = false;
   const calls = [];
+  const contents = [];
   for (const chunk of chunks) {
     if (chunk.usage !== undefined && chunk.usage !== null) usageChunk = true;
+    (chunk.choices ?? []).forEach((each, position) => {
+      const index = Number.isInteger(each.index) ? each.index : position;
+      while (contents.length <= index) contents.push('');
+      if (typeof each.delta?.content === 'string') contents[index] += each.delta.content;
+    });
     const choice = chunk.choices?.[0];
     if (!choice) continue;
     if (typeof choice.delta?.content === 'string') content += choice.delta.content;
@@ -94,7 +100,7 @@ export function foldStream(chunks) {
       if (typeof delta.function?.arguments === 'string') call.arguments += delta.function.arguments;
     }
   }
-  return { chunks: chunks.length, content, finish_reason: finish, tool_calls: calls, usage_chunk: usageChunk };
+  return { chunks: chunks.length, content, contents, finish_reason: finish, tool_calls: calls, usage_chunk: usageChunk };
 }
 
 const SUFFIXES = ['_contains', '_excludes', '_present'];

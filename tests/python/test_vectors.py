@@ -36,10 +36,19 @@ def fold_stream(chunks: List[Dict[str, Any]]) -> Dict[str, Any]:
     finish_reason = None
     usage_chunk = False
     calls: List[Dict[str, Any]] = []
+    contents: List[str] = []
     for chunk in chunks:
         if chunk.get("usage") is not None:
             usage_chunk = True
         choices = chunk.get("choices") or []
+        for position, each in enumerate(choices):
+            index = each.get("index")
+            index = index if isinstance(index, int) else position
+            while len(contents) <= index:
+                contents.append("")
+            text = (each.get("delta") or {}).get("content")
+            if isinstance(text, str):
+                contents[index] += text
         if not choices:
             continue
         choice = choices[0]
@@ -63,6 +72,7 @@ def fold_stream(chunks: List[Dict[str, Any]]) -> Dict[str, Any]:
     return {
         "chunks": len(chunks),
         "content": content,
+        "contents": contents,
         "finish_reason": finish_reason,
         "tool_calls": calls,
         "usage_chunk": usage_chunk,

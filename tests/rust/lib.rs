@@ -32,9 +32,18 @@ pub fn fold_stream(chunks: &[Value]) -> Value {
     let mut finish = Value::Null;
     let mut usage_chunk = false;
     let mut calls: Vec<Map<String, Value>> = Vec::new();
+    let mut contents: Vec<String> = Vec::new();
     for chunk in chunks {
         if chunk.get("usage").is_some_and(|u| !u.is_null()) {
             usage_chunk = true;
+        }
+        let all = chunk.get("choices").and_then(Value::as_array).into_iter().flatten();
+        for (position, choice) in all.enumerate() {
+            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(position as u64) as usize;
+            while contents.len() <= index {
+                contents.push(String::new());
+            }
+            contents[index].push_str(choice.pointer("/delta/content").and_then(Value::as_str).unwrap_or(""));
         }
         let Some(choice) = chunk.pointer("/choices/0") else {
             continue;
@@ -75,6 +84,7 @@ pub fn fold_stream(chunks: &[Value]) -> Value {
     json!({
         "chunks": chunks.len(),
         "content": content,
+        "contents": contents,
         "finish_reason": finish,
         "tool_calls": calls.into_iter().map(Value::Object).collect::<Vec<_>>(),
         "usage_chunk": usage_chunk,

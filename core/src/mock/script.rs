@@ -18,6 +18,9 @@ use std::time::Duration;
 pub struct Step {
     /// Assistant text; by default a deterministic greeting naming the model.
     pub reply: Option<String>,
+    /// With `n` > 1: the text of each choice, in order (cycled when shorter than `n`);
+    /// `reply` otherwise serves every choice.
+    pub replies: Vec<String>,
     /// OpenAI-format `tool_calls` to answer with (arguments as JSON strings).
     pub tool_calls: Option<Value>,
     /// HTTP status; anything but 200 answers with a provider-style error body.
@@ -43,8 +46,9 @@ pub struct Step {
     pub malformed: bool,
 }
 
-const STEP_KEYS: [&str; 12] = [
+const STEP_KEYS: [&str; 13] = [
     "reply",
+    "replies",
     "tool_calls",
     "status",
     "error",
@@ -90,6 +94,13 @@ impl Step {
         };
         Ok(Step {
             reply: map.get("reply").and_then(Value::as_str).map(str::to_owned),
+            replies: match map.get("replies") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+                    items.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+                }
+                Some(_) => return Err(format!("{path}.replies: expected a list of texts, one per choice")),
+            },
             tool_calls: map.get("tool_calls").cloned().filter(|v| !v.is_null()),
             status,
             error: map.get("error").cloned().filter(|v| !v.is_null()),
@@ -200,6 +211,18 @@ impl Step {
         })
     }
 
+    /// The text of choice `index` (see `replies`), cut like [`Step::reply_text`].
+    pub fn choice_text(&self, index: u64, model: &str, request: &Value) -> Option<String> {
+        if self.replies.is_empty() {
+            return self.reply_text(model, request);
+        }
+        let text = &self.replies[index as usize % self.replies.len()];
+        Some(match max_tokens(request) {
+            Some(max) if tokens::estimate_text(text) > max => text.chars().take((max * 4) as usize).collect(),
+            _ => text.clone(),
+        })
+    }
+
     fn cut(&self, model: &str, request: &Value) -> bool {
         let full = self.reply.clone().unwrap_or_else(|| default_reply(model, request));
         self.tool_calls.is_none() && max_tokens(request).is_some_and(|max| tokens::estimate_text(&full) > max)
@@ -219,7 +242,6 @@ impl Step {
 
     /// OpenAI `usage`, computed deterministically unless the step overrides it.
     pub fn usage(&self, model: &str, request: &Value) -> Value {
-        let text = self.reply_text(model, request).unwrap_or_default();
         let tool_tokens: u64 = self
             .tool_calls
             .as_ref()
@@ -236,8 +258,11 @@ impl Step {
         let get = |k: &str| self.usage.as_ref().and_then(|u| u.get(k)).and_then(Value::as_u64);
         let prompt = get("prompt_tokens").unwrap_or_else(|| tokens::estimate_prompt(request));
         // Each of the `n` choices is billed its own output.
-        let completion = get("completion_tokens")
-            .unwrap_or_else(|| (tokens::estimate_text(&text) + tool_tokens) * tokens::choices(request));
+        let completion = get("completion_tokens").unwrap_or_else(|| {
+            (0..tokens::choices(request))
+                .map(|i| tokens::estimate_text(&self.choice_text(i, model, request).unwrap_or_default()) + tool_tokens)
+                .sum()
+        });
         let mut usage = json!({
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -276,13 +301,15 @@ impl Step {
 
     /// A whole Chat Completions response.
     pub fn completion(&self, id: &str, model: &str, request: &Value) -> Value {
-        let mut message = json!({"role": "assistant", "content": self.reply_text(model, request)});
-        if let Some(calls) = &self.tool_calls {
-            message["tool_calls"] = calls.clone();
-        }
         let finish = self.finish_reason(model, request);
         let choices: Vec<Value> = (0..tokens::choices(request))
-            .map(|index| json!({"index": index, "message": message, "logprobs": null, "finish_reason": finish}))
+            .map(|index| {
+                let mut message = json!({"role": "assistant", "content": self.choice_text(index, model, request)});
+                if let Some(calls) = &self.tool_calls {
+                    message["tool_calls"] = calls.clone();
+                }
+                json!({"index": index, "message": message, "logprobs": null, "finish_reason": finish})
+            })
             .collect();
         let mut response = json!({
             "id": id,
@@ -306,18 +333,26 @@ impl Step {
         };
         let chunk = |delta: Value, finish: Value| choice(0, delta, finish);
         let mut out = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
-        // With `n` > 1 the other choices come first, each whole, then choice 0 as usual.
-        let text = self.reply_text(model, request);
-        for index in 1..tokens::choices(request) {
-            for piece in text.as_deref().map(split_words).unwrap_or_default() {
-                out.push(choice(index, json!({"content": piece}), Value::Null));
+        // With `n` > 1 the choices' words interleave, one chunk each in turn, as OpenAI sends
+        // them; the other choices then finish, and choice 0 goes on with its tool calls.
+        let n = tokens::choices(request);
+        let pieces: Vec<Vec<String>> = (0..n)
+            .map(|i| {
+                self.choice_text(i, model, request)
+                    .as_deref()
+                    .map(split_words)
+                    .unwrap_or_default()
+            })
+            .collect();
+        for at in 0..pieces.iter().map(Vec::len).max().unwrap_or(0) {
+            for (index, words) in pieces.iter().enumerate() {
+                if let Some(piece) = words.get(at) {
+                    out.push(choice(index as u64, json!({"content": piece}), Value::Null));
+                }
             }
-            out.push(choice(index, json!({}), json!(self.finish_reason(model, request))));
         }
-        if let Some(text) = &text {
-            for piece in split_words(text) {
-                out.push(chunk(json!({"content": piece}), Value::Null));
-            }
+        for index in 1..n {
+            out.push(choice(index, json!({}), json!(self.finish_reason(model, request))));
         }
         if let Some(calls) = self.tool_calls.as_ref().and_then(Value::as_array) {
             for (index, call) in calls.iter().enumerate() {
