@@ -93,6 +93,11 @@ impl StreamGuard {
         for (position, choice) in choices.iter_mut().enumerate() {
             let index = choice.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
             let finished = choice.get("finish_reason").is_some_and(|f| !f.is_null());
+            // A chunk's logprobs spell out the tokens of text the hold-back may still be
+            // keeping (or about to redact): under output guardrails they are not passed on.
+            if let Some(logprobs) = choice.get_mut("logprobs") {
+                *logprobs = Value::Null;
+            }
             if let Some(delta) = choice.get_mut("delta").and_then(Value::as_object_mut) {
                 self.delta(guards, index, delta, report)?;
                 if finished {
@@ -305,6 +310,16 @@ mod tests {
         assert_eq!(got[0], "first answer: write to [EMAIL] please. ");
         assert_eq!(got[1], texts[1]);
         assert!(guard.finish(&g, &mut report).unwrap().is_none());
+    }
+
+    #[test]
+    fn streamed_logprobs_do_not_spell_out_held_text() {
+        let g = guards(GuardAction::Redact);
+        let mut guard = StreamGuard::default();
+        let mut chunk = json!({"choices": [{"index": 0, "delta": {"content": "jane.doe@"}, "finish_reason": null,
+            "logprobs": {"content": [{"token": "jane.doe@", "logprob": -0.1}]}}]});
+        guard.chunk(&g, &mut chunk, &mut GuardReport::default()).unwrap();
+        assert!(!chunk.to_string().contains("jane"), "{chunk}");
     }
 
     #[test]
