@@ -8,8 +8,13 @@ use sluicegate::policy::audit;
 use sluicegate::{CallOptions, Gateway};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+const KEY: &str = "sk-sg-bad-inputs-0001";
+
 fn config(audit_path: &std::path::Path) -> Value {
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(KEY.as_bytes()));
     json!({
+        "keys": {"app": {"sha256": sha, "tags": {"team": "bank", "data_class": "pii"}, "pin_tags": ["data_class"]}},
         "providers": {"p": {"type": "mock", "script": {
             "limited": [{"status": 429, "retry_after": "1e300"}],
             "limited_ms": [{"status": 429, "retry_after": "1e300"}]
@@ -21,9 +26,22 @@ fn config(audit_path: &std::path::Path) -> Value {
         "routes": {"chat": {"targets": ["d"]}, "limited": {"targets": ["l"]}},
         "pricing": {"models": {"priced": {"input_per_mtok": 1000.0, "output_per_mtok": 1000.0},
                                "limited": {"input_per_mtok": 1000.0, "output_per_mtok": 1000.0}}},
-        "policies": {"budgets": [{"scope": "global", "usd": 0.5}]},
+        "policies": {"require_tags": ["user"], "budgets": [{"scope": "global", "usd": 0.5}]},
         "audit": {"path": audit_path.to_string_lossy()}
     })
+}
+
+/// The options of a good call, with `extra` options on top.
+fn good_options(extra: &Value) -> Value {
+    let mut options = json!({"key": KEY, "tags": {"user": "u1"}});
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        options[k] = v.clone();
+    }
+    options
+}
+
+fn good() -> CallOptions {
+    CallOptions::from_json(&good_options(&json!({}))).unwrap()
 }
 
 fn good_request() -> Value {
@@ -42,7 +60,7 @@ fn outcome(run: impl FnOnce() -> Result<(), sluicegate::Error>) -> String {
 /// Good calls until the budget refuses one: how many fit.
 fn calls_until_budget(gw: &Gateway) -> usize {
     for n in 0..10_000 {
-        match gw.chat_blocking(good_request(), CallOptions::default()) {
+        match gw.chat_blocking(good_request(), good()) {
             Ok(_) => continue,
             Err(e) if e.kind == sluicegate::ErrorKind::BudgetExceeded => return n,
             Err(e) => panic!("a good call failed: {e}"),
@@ -89,7 +107,7 @@ fn hostile_inputs_are_clear_errors_and_lose_nothing() {
     ];
     for (what, opts, expected) in options {
         let got = outcome(|| {
-            let opts = CallOptions::from_json(&opts)?;
+            let opts = CallOptions::from_json(&good_options(&opts))?;
             reached_gateway += 1;
             gw.chat_blocking(good_request(), opts).map(|_| ())
         });
@@ -102,7 +120,7 @@ fn hostile_inputs_are_clear_errors_and_lose_nothing() {
     let got = catch_unwind(AssertUnwindSafe(|| {
         gw.chat_blocking(
             json!({"model": "limited", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 10}),
-            CallOptions::default(),
+            good(),
         )
     }));
     reached_gateway += 1;
@@ -125,11 +143,57 @@ fn hostile_inputs_are_clear_errors_and_lose_nothing() {
             reached_gateway += 1;
             let mut request = good_request();
             request["max_tokens"] = max_tokens;
-            gw.chat_blocking(request, CallOptions::default()).map(|_| ())
+            gw.chat_blocking(request, good()).map(|_| ())
         });
         succeeded += usize::from(got == "ok");
         if got == "panic" || got == "internal" {
             failures.push(format!("{what}: got {got}"));
+        }
+    }
+
+    // Identity and routes: the caller cannot pick who it is, or skip a route's rules.
+    let identity: [(&str, &str, Value, &str); 6] = [
+        ("no key", "chat", json!({"tags": {"user": "u1"}}), "authentication"),
+        (
+            "an unknown key",
+            "chat",
+            json!({"key": "sk-sg-guess", "tags": {"user": "u1"}}),
+            "authentication",
+        ),
+        (
+            "a pinned tag overridden",
+            "chat",
+            good_options(&json!({"tags": {"user": "u1", "data_class": "public"}})),
+            "permission_denied",
+        ),
+        (
+            "a required tag left out",
+            "chat",
+            json!({"key": KEY}),
+            "invalid_request",
+        ),
+        (
+            "a deployment by its name",
+            "d",
+            good_options(&json!({})),
+            "permission_denied",
+        ),
+        (
+            "an unknown route",
+            "no-such-route",
+            good_options(&json!({})),
+            "not_found",
+        ),
+    ];
+    for (what, model, opts, expected) in identity {
+        let got = outcome(|| {
+            let opts = CallOptions::from_json(&opts)?;
+            reached_gateway += 1;
+            let request = json!({"model": model, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 10});
+            gw.chat_blocking(request, opts).map(|_| ())
+        });
+        if got != expected {
+            failures.push(format!("{what}: expected {expected}, got {got}"));
         }
     }
 

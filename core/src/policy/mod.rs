@@ -37,6 +37,7 @@ pub struct Policy {
     keys: HashMap<String, KeyConfig>,
     /// Route names (a key's empty route list means these, not deployments).
     routes: std::collections::HashSet<String>,
+    deployments: std::collections::HashSet<String>,
     policies: Policies,
     pub guards: guard::Guards,
     state: Arc<dyn StateBackend>,
@@ -205,6 +206,7 @@ impl Policy {
         Ok(Policy {
             keys: config.keys.values().map(|k| (k.sha256.clone(), k.clone())).collect(),
             routes: config.routes.keys().cloned().collect(),
+            deployments: config.deployments.keys().cloned().collect(),
             policies: config.policies.clone(),
             guards: guard::Guards::new(&config.policies.guardrails),
             state,
@@ -322,7 +324,10 @@ impl Policy {
         if key.routes.iter().any(|r| r == model) {
             return true;
         }
-        (key.routes.is_empty() || key.routes.iter().any(|r| r == "all")) && self.routes.contains(model)
+        let every_route = key.routes.is_empty() || key.routes.iter().any(|r| r == "all");
+        // A name that is neither route nor deployment goes on, to be `not_found` with a hint.
+        (every_route && self.routes.contains(model))
+            || !self.routes.contains(model) && !self.deployments.contains(model)
     }
 
     /// Reserves every rate limit and budget the call falls under, all or nothing. With a shared
