@@ -210,3 +210,19 @@ fn bare_cr_streams_work_end_to_end() {
     }
     assert_eq!(content, "hello there");
 }
+
+#[test]
+fn every_provider_type_is_held_to_the_index_bound() {
+    // 200 function calls in one Gemini chunk would become tool-call indexes 0..199.
+    let calls: Vec<Value> = (0..200).map(|i| json!({"functionCall": {"name": format!("f{i}"), "args": {}}})).collect();
+    let event = json!({"candidates": [{"content": {"role": "model", "parts": calls}, "finishReason": "STOP"}],
+                       "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 5, "totalTokenCount": 8}});
+    let url = serve("text/event-stream", format!("data: {event}\r\n\r\n").into_bytes());
+    let gw = Gateway::from_value(json!({
+        "providers": {"p": {"type": "gemini", "api_base": url, "api_key": "g-test"}},
+        "deployments": {"d": {"provider": "p", "model": "gemini-2.5-flash"}},
+        "routes": {"chat": {"targets": ["d"], "breaker": false, "retry": {"attempts": 1}}}
+    }))
+    .unwrap();
+    assert_provider_error(stream_error(&gw), &["index"]);
+}
