@@ -230,6 +230,10 @@ impl Pump {
     }
 
     fn push(&mut self, decoded: Result<Vec<Value>>, label: &str, scrubber: &Scrubber) {
+        let decoded = decoded.and_then(|chunks| {
+            chunks.iter().try_for_each(super::openai::check_indexes)?;
+            Ok(chunks)
+        });
         match decoded {
             Ok(chunks) => self.ready.extend(chunks.into_iter().map(Ok)),
             Err(mut e) => {

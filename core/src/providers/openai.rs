@@ -187,7 +187,9 @@ impl Dialect for OpenAi {
 /// by index into arrays, so a runaway index from a buggy provider must not size them.
 pub const MAX_STREAM_INDEX: u64 = 128;
 
-fn check_indexes(chunk: &Value) -> Result<()> {
+/// Refuses an OpenAI chunk whose choice or tool-call `index` is past [`MAX_STREAM_INDEX`]
+/// (every dialect's decoded chunks pass here, see `http::Pump`).
+pub(crate) fn check_indexes(chunk: &Value) -> Result<()> {
     for choice in chunk["choices"].as_array().into_iter().flatten() {
         let calls = choice.at("/delta/tool_calls").and_then(Value::as_array);
         let indexes = std::iter::once(&choice["index"]).chain(calls.into_iter().flatten().map(|c| &c["index"]));
@@ -226,7 +228,6 @@ impl StreamDecoder for OpenAiStream {
                 format!("sent an error in the stream: {}", provider_message(data)),
             ));
         }
-        check_indexes(&chunk)?;
         // vLLM sends `choices: null` (or none) on the usage chunk; Groq's older streams put
         // usage under `x_groq`.
         if !chunk.get("choices").is_some_and(Value::is_array) {
