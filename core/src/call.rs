@@ -504,9 +504,23 @@ impl Gateway {
         Some((crate::cache::key(&p.plan.route, &scope, &p.request), ttl))
     }
 
-    /// A cached answer for this call, with its `gateway` object (a hit costs nothing).
+    /// A cached answer for this call, with its `gateway` object (a hit costs nothing). The
+    /// answer passes this gateway's output guardrails like a fresh one: a shared store may hold
+    /// answers written by a process with other (or no) guardrails. One they would block is not
+    /// served from the cache.
     pub(crate) async fn cache_hit(&self, key: &str, record: &mut CallRecord) -> Option<Value> {
         let mut response = self.response_cache().get(key).await?;
+        let guards = &self.policy().guards;
+        if guards.has_output() {
+            let mut report = GuardReport::default();
+            guards.check_output(&mut response, &mut report).ok()?;
+            for (side, counts) in [("redacted", &report.redacted), ("logged", &report.logged)] {
+                for (label, n) in counts {
+                    let slot = &mut record.policy["guardrails"][side][label];
+                    *slot = json!(slot.as_u64().unwrap_or(0) + n);
+                }
+            }
+        }
         let original = response.as_object_mut()?.remove("gateway").unwrap_or(Value::Null);
         record.cache_hit = true;
         record.deployment = original["deployment"].as_str().map(str::to_owned);

@@ -233,3 +233,40 @@ fn least_busy_counts_the_calls_other_processes_have_in_flight() {
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(call(&fresh).unwrap()["gateway"]["deployment"], "x");
 }
+
+#[test]
+fn a_cached_answer_passes_the_output_guardrails_of_the_process_that_serves_it() {
+    let Some(redis) = Redis::start(Redis::free_port()) else {
+        return;
+    };
+    // One process without output guardrails caches an answer with an e-mail address in it...
+    let mut cfg = config(redis.port, json!({}), "fail_closed");
+    cfg["providers"]["p"]["script"] = json!({"priced": [{"reply": "write to jane.doe@example.com"}]});
+    cfg["routes"]["chat"]["cache"] = json!({"ttl": "1m"});
+    cfg["cache"] = json!({"backend": "redis"});
+    let open = Gateway::from_value(cfg.clone()).unwrap();
+    // ...and one that redacts output serves it from the shared store.
+    cfg["policies"] = json!({"guardrails": [{"name": "pii", "type": "pii", "entities": ["email"], "action": "redact", "apply_to": ["output"]}]});
+    let guarded = Gateway::from_value(cfg).unwrap();
+    let ask = || json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]});
+    assert!(open.chat_blocking(ask(), CallOptions::default()).unwrap().to_string().contains("jane.doe"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let hit = loop {
+        let r = guarded.chat_blocking(ask(), CallOptions::default()).unwrap();
+        if r["gateway"]["cache_hit"] == true || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(hit["gateway"]["cache_hit"], true, "{hit}");
+    assert_eq!(hit["choices"][0]["message"]["content"], "write to [EMAIL]", "{hit}");
+    assert_eq!(hit["gateway"]["policy"]["guardrails"]["redacted"]["email"], 1, "{hit}");
+    let mut request = ask();
+    request["stream"] = json!(true);
+    let mut stream = guarded.chat_stream_blocking(request, CallOptions::default()).unwrap();
+    let mut text = String::new();
+    while let Some(chunk) = stream.next_blocking() {
+        text.push_str(chunk.unwrap()["choices"][0]["delta"]["content"].as_str().unwrap_or(""));
+    }
+    assert_eq!(text, "write to [EMAIL]");
+}
