@@ -91,6 +91,8 @@ export interface GatewayUsage {
   cached_tokens: number;
   /** Prompt tokens written to the provider's prompt cache (absent from request-end events). */
   cache_write_tokens?: number;
+  /** The part of cache_write_tokens cached for an hour (Anthropic's 1-hour TTL, billed higher; absent from request-end events). */
+  cache_write_1h_tokens?: number;
   reasoning_tokens: number;
   /** True when the provider reported no usage and the gateway estimated it. */
   estimated?: boolean | null;

@@ -315,6 +315,7 @@ fn translation(sizes: &Sizes) -> Value {
         tpm: None,
         weight: 1,
         max_input_tokens: None,
+        max_tokens_default: None,
     };
     let request = json!({"model": "m", "max_tokens": 256, "messages": [
         {"role": "system", "content": "You are terse."},

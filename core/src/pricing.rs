@@ -19,7 +19,10 @@ pub struct Price {
     pub input: f64,
     pub output: f64,
     pub cached_input: Option<f64>,
+    /// Cache writes with the default (5-minute) lifetime.
     pub cache_write: Option<f64>,
+    /// Cache writes kept for an hour (Anthropic: 2× input, against 1.25× for 5 minutes).
+    pub cache_write_1h: Option<f64>,
     pub max_input_tokens: Option<u64>,
     pub max_output_tokens: Option<u64>,
 }
@@ -34,14 +37,18 @@ const fn p(input_mtok: f64, output_mtok: f64, cached_mtok: f64, max_in: u64, max
             None
         },
         cache_write: None,
+        cache_write_1h: None,
         max_input_tokens: Some(max_in),
         max_output_tokens: Some(max_out),
     }
 }
 
+/// An Anthropic price: 5-minute cache writes at `write_mtok` (1.25× input on current models),
+/// 1-hour writes at 2× input, as Anthropic's prompt-caching price list gives them.
 const fn with_write(price: Price, write_mtok: f64) -> Price {
     Price {
         cache_write: Some(write_mtok / 1e6),
+        cache_write_1h: Some(price.input * 2.0),
         ..price
     }
 }
@@ -218,6 +225,7 @@ impl PriceBook {
                     output: o.output_per_mtok / 1e6,
                     cached_input: o.cached_input_per_mtok.map(|c| c / 1e6),
                     cache_write: None,
+                    cache_write_1h: None,
                     max_input_tokens: base.and_then(|b| b.max_input_tokens),
                     max_output_tokens: base.and_then(|b| b.max_output_tokens),
                 },
@@ -252,6 +260,7 @@ impl PriceBook {
                     output,
                     cached_input: num("cache_read_input_token_cost"),
                     cache_write: num("cache_creation_input_token_cost"),
+                    cache_write_1h: num("cache_creation_input_token_cost_above_1hr"),
                     max_input_tokens: whole("max_input_tokens"),
                     max_output_tokens: whole("max_output_tokens").or_else(|| whole("max_tokens")),
                 },
@@ -281,7 +290,8 @@ impl PriceBook {
     }
 
     /// The cost split by what was paid for. Cached and written tokens are counted inside input
-    /// tokens and reasoning tokens inside output tokens (OpenAI's convention, which usage follows).
+    /// tokens and reasoning tokens inside output tokens (OpenAI's convention, which usage follows);
+    /// `cache_write` prices 1-hour writes at the 1-hour rate and the rest at the 5-minute rate.
     pub fn breakdown(&self, model: &str, usage: &Usage) -> Option<CostBreakdown> {
         self.get(model).map(|price| price.breakdown(usage))
     }
@@ -294,10 +304,14 @@ impl Price {
         let round = |x: f64| (x * 1e12).round() / 1e12;
         let cached = usage.cached_tokens.min(usage.input_tokens);
         let written = usage.cache_write_tokens.min(usage.input_tokens - cached);
+        let hour = usage.cache_write_1h_tokens.min(written);
         let fresh = usage.input_tokens - cached - written;
         let input = round(fresh as f64 * price.input);
         let cached_input = round(cached as f64 * price.cached_input.unwrap_or(price.input));
-        let cache_write = round(written as f64 * price.cache_write.unwrap_or(price.input));
+        // Without a 1-hour price the hour is billed as a 5-minute write: never below that.
+        let write_5m = price.cache_write.unwrap_or(price.input);
+        let write_1h = price.cache_write_1h.unwrap_or(write_5m);
+        let cache_write = round((written - hour) as f64 * write_5m + hour as f64 * write_1h);
         let output = round(usage.output_tokens as f64 * price.output);
         let reasoning = round(usage.reasoning_tokens.min(usage.output_tokens) as f64 * price.output);
         CostBreakdown {
@@ -334,5 +348,26 @@ mod tests {
         assert!((cost - expected).abs() < 1e-12);
         assert_eq!(book.cost("no-such-model", &usage), None);
         assert!(book.cost("openai/gpt-4o", &usage).is_some());
+    }
+
+    #[test]
+    fn anthropic_cache_writes_cost_by_lifetime() {
+        // Anthropic's prompt-caching prices: 5-minute writes 1.25× input, 1-hour writes 2×,
+        // reads 0.1× (claude-sonnet-4-5: $3 input, $3.75, $6, $0.30 per million).
+        let book = PriceBook::builtin();
+        let usage = Usage {
+            input_tokens: 10_000,
+            cached_tokens: 5_000,
+            cache_write_tokens: 3_000,
+            cache_write_1h_tokens: 2_000,
+            ..Usage::default()
+        };
+        let b = book.breakdown("claude-sonnet-4-5", &usage).unwrap();
+        assert!((b.input - 2_000.0 * 3e-6).abs() < 1e-12);
+        assert!((b.cached_input - 5_000.0 * 0.3e-6).abs() < 1e-12);
+        assert!(
+            (b.cache_write - (1_000.0 * 3.75e-6 + 2_000.0 * 6e-6)).abs() < 1e-12,
+            "{b:?}"
+        );
     }
 }

@@ -12,6 +12,9 @@ pub struct Usage {
     pub cached_tokens: u64,
     /// Prompt tokens written to the provider's cache (Anthropic bills them at a premium).
     pub cache_write_tokens: u64,
+    /// The part of `cache_write_tokens` cached for an hour (Anthropic's 1-hour TTL, billed
+    /// higher than the default 5 minutes).
+    pub cache_write_1h_tokens: u64,
     pub reasoning_tokens: u64,
 }
 
@@ -27,6 +30,7 @@ impl Usage {
             output_tokens: n("/completion_tokens"),
             cached_tokens: n("/prompt_tokens_details/cached_tokens"),
             cache_write_tokens: n("/prompt_tokens_details/cache_write_tokens"),
+            cache_write_1h_tokens: n("/prompt_tokens_details/cache_write_1h_tokens"),
             reasoning_tokens: n("/completion_tokens_details/reasoning_tokens"),
         })
     }
@@ -37,6 +41,7 @@ impl Usage {
             "output_tokens": self.output_tokens,
             "cached_tokens": self.cached_tokens,
             "cache_write_tokens": self.cache_write_tokens,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
             "reasoning_tokens": self.reasoning_tokens,
         })
     }

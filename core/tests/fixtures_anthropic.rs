@@ -36,7 +36,10 @@ fn adapter(model: &str, extra: &Value) -> (Anthropic, DeploymentConfig) {
         "routes": {"chat": {"targets": ["d"]}},
     }))
     .expect("fixture config loads");
-    (Anthropic::for_provider(&config.providers["p"]), config.deployments["d"].clone())
+    (
+        Anthropic::for_provider(&config.providers["p"]),
+        config.deployments["d"].clone(),
+    )
 }
 
 /// A message's string `content` as the one text block it stands for (the API takes either).
@@ -75,13 +78,15 @@ fn requests_the_api_cannot_take_are_invalid_requests_naming_the_field() {
     let (dialect, deployment) = adapter(file["model"].as_str().unwrap(), &Value::Null);
     for case in file["invalid"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
-        let err = dialect
-            .encode(&case["openai"], &deployment, false)
-            .expect_err(name);
+        let err = dialect.encode(&case["openai"], &deployment, false).expect_err(name);
         assert_eq!(err.kind, sluicegate::ErrorKind::InvalidRequest, "{name}: {err}");
         for needle in case["error_contains"].as_array().unwrap() {
             let needle = needle.as_str().unwrap();
-            assert!(err.message.contains(needle), "{name}: `{}` lacks `{needle}`", err.message);
+            assert!(
+                err.message.contains(needle),
+                "{name}: `{}` lacks `{needle}`",
+                err.message
+            );
         }
     }
 }
@@ -92,7 +97,11 @@ fn default_max_tokens_is_not_the_catalog_maximum() {
     // limit must not reserve (and risk paying for) that much.
     let (dialect, deployment) = adapter("claude-sonnet-4-5", &Value::Null);
     let body = dialect
-        .encode(&json!({"messages": [{"role": "user", "content": "hi"}]}), &deployment, false)
+        .encode(
+            &json!({"messages": [{"role": "user", "content": "hi"}]}),
+            &deployment,
+            false,
+        )
         .unwrap();
     assert_eq!(body["max_tokens"], 4096);
 }
@@ -107,7 +116,11 @@ fn plain_facts(out: &Value) -> Value {
 #[test]
 fn documented_responses_decode_to_the_expected_openai_completion() {
     let expected = fixture("decoded.json");
-    for name in ["response_text.json", "response_tool_use.json", "response_thinking_cache.json"] {
+    for name in [
+        "response_text.json",
+        "response_tool_use.json",
+        "response_thinking_cache.json",
+    ] {
         let (dialect, deployment) = adapter("claude-haiku-4-5", &Value::Null);
         let out = dialect.decode(fixture(name), &deployment).expect(name);
         assert_eq!(plain_facts(&out), expected[name], "{name}");
@@ -137,7 +150,8 @@ fn decode_stream(pieces: &[&[u8]]) -> Result<Value, String> {
 
 /// Chunks folded the way a client reads them (as the contract vectors do).
 fn fold(chunks: &[Value]) -> Value {
-    let (mut id, mut model, mut content, mut finish, mut usage) = (json!(null), json!(null), String::new(), json!(null), json!(null));
+    let (mut id, mut model, mut content, mut finish, mut usage) =
+        (json!(null), json!(null), String::new(), json!(null), json!(null));
     let mut calls: Vec<Value> = Vec::new();
     for c in chunks {
         id = c["id"].clone();
@@ -162,7 +176,10 @@ fn fold(chunks: &[Value]) -> Value {
                 if let Some(v) = call.pointer("/function/name").filter(|v| !v.is_null()) {
                     calls[i]["name"] = v.clone();
                 }
-                let more = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("");
+                let more = call
+                    .pointer("/function/arguments")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 let joined = format!("{}{more}", calls[i]["arguments"].as_str().unwrap());
                 calls[i]["arguments"] = json!(joined);
             }
@@ -186,7 +203,8 @@ fn documented_streams_decode_to_the_expected_openai_chunks() {
 fn a_tool_call_without_arguments_reads_the_same_plain_and_streamed() {
     let expected = fixture("decoded.json");
     let plain = &expected["response_thinking_cache.json"]["message"]["tool_calls"][0]["function"]["arguments"];
-    let streamed = &decode_stream(&[text("stream_thinking_cache.sse").as_bytes()]).unwrap()["tool_calls"][0]["arguments"];
+    let streamed =
+        &decode_stream(&[text("stream_thinking_cache.sse").as_bytes()]).unwrap()["tool_calls"][0]["arguments"];
     assert_eq!(plain, "{}");
     assert_eq!(streamed, plain);
 }
@@ -224,7 +242,10 @@ proptest! {
 // ---- the mock provider against the same fixtures ----
 
 fn with_mock<T>(script: Value, f: impl AsyncFnOnce(String) -> T) -> T {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let script = sluicegate::mock::Script::from_value(&script).unwrap();
         let server = sluicegate::mock::MockServer::start(0, script, None).await.unwrap();
@@ -252,9 +273,16 @@ fn the_mock_refuses_what_the_api_refuses() {
             let (status, body) = post(&url, &case["body"]).await;
             assert_eq!(status, 400, "{name}: the mock took it: {body}");
             let body: Value = serde_json::from_str(&body).unwrap();
-            assert_eq!(body.pointer("/error/type"), Some(&json!("invalid_request_error")), "{name}");
+            assert_eq!(
+                body.pointer("/error/type"),
+                Some(&json!("invalid_request_error")),
+                "{name}"
+            );
             let message = body.pointer("/error/message").and_then(Value::as_str).unwrap();
-            assert!(message.contains(case["error_contains"].as_str().unwrap()), "{name}: {message}");
+            assert!(
+                message.contains(case["error_contains"].as_str().unwrap()),
+                "{name}: {message}"
+            );
         }
     });
 }
@@ -280,7 +308,9 @@ fn keys(v: &Value) -> Vec<String> {
 fn the_mock_answers_in_the_documented_shape() {
     let script = json!({"*": [{"tool_calls": [{"id": "toolu_mock", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}],
                               "usage": {"prompt_tokens": 8028, "completion_tokens": 61, "cached_tokens": 5000, "cache_write_tokens": 3000, "cache_write_1h_tokens": 2000}}]});
-    let request = json!({"model": "claude-haiku-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "time?"}]});
+    // A cache breakpoint: without one the API (and the mock) reports no cache reads or writes.
+    let request = json!({"model": "claude-haiku-4-5", "max_tokens": 100, "cache_control": {"type": "ephemeral"},
+                         "messages": [{"role": "user", "content": "time?"}]});
     let (plain, stream) = with_mock(script, async |url: String| {
         let plain = post(&url, &request).await;
         let mut streamed = request.clone();
@@ -297,7 +327,10 @@ fn the_mock_answers_in_the_documented_shape() {
     // The mock reports no thinking and no region; every other usage field is the API's.
     assert_eq!(
         keys(&plain["usage"]),
-        without(keys(&documented["usage"]), &["output_tokens_details", "inference_geo", "service_tier"])
+        without(
+            keys(&documented["usage"]),
+            &["output_tokens_details", "inference_geo", "service_tier"]
+        )
     );
     assert_eq!(plain["usage"]["cache_creation"], documented["usage"]["cache_creation"]);
     assert_eq!(plain["usage"]["input_tokens"], 28);
@@ -305,9 +338,14 @@ fn the_mock_answers_in_the_documented_shape() {
     let (dialect, deployment) = adapter("claude-haiku-4-5", &Value::Null);
     let decoded = dialect.decode(plain, &deployment).unwrap();
     let expected = fixture("decoded.json");
-    assert_eq!(decoded["usage"]["prompt_tokens_details"], expected["stream_thinking_cache.sse"]["usage"]["prompt_tokens_details"]);
-    let _ = &dialect;
+    assert_eq!(
+        decoded["usage"]["prompt_tokens_details"],
+        expected["stream_thinking_cache.sse"]["usage"]["prompt_tokens_details"]
+    );
     let folded = decode_stream(&[stream.1.as_bytes()]).unwrap();
     assert_eq!(folded["tool_calls"][0]["arguments"], "{}");
-    assert_eq!(folded["usage"]["prompt_tokens_details"], expected["stream_thinking_cache.sse"]["usage"]["prompt_tokens_details"]);
+    assert_eq!(
+        folded["usage"]["prompt_tokens_details"],
+        expected["stream_thinking_cache.sse"]["usage"]["prompt_tokens_details"]
+    );
 }

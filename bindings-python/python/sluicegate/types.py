@@ -239,6 +239,9 @@ class GatewayUsage(BaseObject):
     cached_tokens: int
     #: Prompt tokens written to the provider's prompt cache (absent from request-end events).
     cache_write_tokens: Optional[int]
+    #: The part of cache_write_tokens cached for an hour (Anthropic's 1-hour TTL, billed higher;
+    #: absent from request-end events).
+    cache_write_1h_tokens: Optional[int]
     reasoning_tokens: int
     #: True when the provider reported no usage and the gateway estimated it.
     estimated: Optional[bool]

@@ -83,6 +83,8 @@ pub struct DeploymentConfig {
     /// Whether a request may name this deployment directly (default false): a direct call
     /// would skip every route's `rules`, so it must be the config's explicit choice.
     pub callable: bool,
+    /// `max_tokens` sent when the caller names none, for providers that require one (Anthropic).
+    pub max_tokens_default: Option<u64>,
 }
 
 /// Prices per million tokens, from `pricing.models` in config.
@@ -140,7 +142,7 @@ const PROVIDER_KEYS: [&str; 10] = [
     "latency",
     "description",
 ];
-const DEPLOYMENT_KEYS: [&str; 9] = [
+const DEPLOYMENT_KEYS: [&str; 10] = [
     "callable",
     "provider",
     "model",
@@ -149,6 +151,7 @@ const DEPLOYMENT_KEYS: [&str; 9] = [
     "tpm",
     "weight",
     "max_input_tokens",
+    "max_tokens_default",
     "description",
 ];
 const PRICING_KEYS: [&str; 2] = ["file", "models"];
@@ -387,6 +390,13 @@ fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> 
     }
     let model = read::required_string(map, &path, "model", p);
     let weight = read::whole(map, &path, "weight", p).unwrap_or(1);
+    let max_tokens_default = read::whole(map, &path, "max_tokens_default", p);
+    if max_tokens_default == Some(0) {
+        p.push(
+            &join(&path, "max_tokens_default"),
+            "must be at least 1 (it is the output limit sent when a call names none)",
+        );
+    }
     Some(DeploymentConfig {
         name: name.to_owned(),
         provider: provider?,
@@ -404,6 +414,7 @@ fn read_deployment(name: &str, v: &Value, config: &Config, p: &mut Problems) -> 
                 false
             }
         },
+        max_tokens_default,
     })
 }
 

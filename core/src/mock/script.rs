@@ -33,7 +33,8 @@ pub struct Step {
     pub delay: Option<Duration>,
     /// Pause between stream chunks.
     pub chunk_delay: Option<Duration>,
-    /// Usage override: `{prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens}`.
+    /// Usage override: `{prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens,
+    /// cache_write_1h_tokens, reasoning_tokens}`.
     pub usage: Option<Value>,
     /// `usage: false`: answer without any `usage` (some providers and proxies do).
     pub no_usage: bool,
@@ -270,6 +271,9 @@ impl Step {
         });
         if get("cached_tokens").is_some() || get("cache_write_tokens").is_some() {
             usage["prompt_tokens_details"] = json!({"cached_tokens": get("cached_tokens").unwrap_or(0), "cache_write_tokens": get("cache_write_tokens").unwrap_or(0)});
+            if let Some(hour) = get("cache_write_1h_tokens") {
+                usage["prompt_tokens_details"]["cache_write_1h_tokens"] = json!(hour);
+            }
         }
         if let Some(reasoning) = get("reasoning_tokens") {
             usage["completion_tokens_details"] = json!({"reasoning_tokens": reasoning});

@@ -138,7 +138,7 @@ fn reservation_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 

@@ -326,6 +326,7 @@ mod tests {
             weight: 1,
             max_input_tokens: None,
             callable: false,
+            max_tokens_default: None,
         }
     }
 

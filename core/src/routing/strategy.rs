@@ -129,6 +129,7 @@ mod tests {
             weight,
             max_input_tokens: None,
             callable: false,
+            max_tokens_default: None,
         }
     }
 

@@ -193,6 +193,7 @@ pub fn asked(
 pub fn refused(flavor: Flavor, query: &str, body: &Value) -> Option<(u16, Value)> {
     match flavor {
         Flavor::Cohere => cohere::refuse(body),
+        Flavor::Anthropic => anthropic::refusal(body).map(|message| (400, anthropic::invalid(&message))),
         _ => openai::refused(flavor, query, body),
     }
 }
@@ -274,6 +275,8 @@ pub(crate) struct Answer {
     completion: u64,
     cached: u64,
     cache_write: u64,
+    /// The part of `cache_write` written for an hour (Anthropic's `ephemeral_1h_input_tokens`).
+    cache_write_1h: u64,
     reasoning: u64,
     finish: String,
 }
@@ -310,6 +313,7 @@ fn answer(step: &Step, asked: &Asked) -> Answer {
         completion: n("/completion_tokens"),
         cached: n("/prompt_tokens_details/cached_tokens"),
         cache_write: n("/prompt_tokens_details/cache_write_tokens"),
+        cache_write_1h: n("/prompt_tokens_details/cache_write_1h_tokens"),
         reasoning: n("/completion_tokens_details/reasoning_tokens"),
         finish: step.finish_reason(&asked.model, &asked.neutral),
     };
