@@ -148,10 +148,26 @@ const PREDICTION: &str = "a latency hint (predicted output); the answer is the s
 const CACHE_KEY: &str = "an OpenAI prompt-cache routing hint; the answer is the same";
 
 const ANTHROPIC: &[Row] = &[
-    ("temperature", Mapped, "`temperature`"),
-    ("top_p", Mapped, "`top_p`"),
-    ("max_completion_tokens", Mapped, "`max_tokens`"),
-    ("max_tokens", Mapped, "`max_tokens`"),
+    (
+        "temperature",
+        Mapped,
+        "`temperature`, 0 to 1 (above 1 is `invalid_request` naming it); it wins over `top_p`",
+    ),
+    (
+        "top_p",
+        Mapped,
+        "`top_p` when no `temperature` is set; beside `temperature` it is not sent (current Claude models refuse both)",
+    ),
+    (
+        "max_completion_tokens",
+        Mapped,
+        "`max_tokens`; without it or `max_tokens`, the deployment's `max_tokens_default`, else 4096",
+    ),
+    (
+        "max_tokens",
+        Mapped,
+        "`max_tokens`; without it or `max_completion_tokens`, the deployment's `max_tokens_default`, else 4096",
+    ),
     ("stop", Mapped, "`stop_sequences`"),
     (
         "seed",
@@ -224,7 +240,11 @@ const ANTHROPIC: &[Row] = &[
     ("metadata", Ignored, STORE),
     ("store", Ignored, STORE),
     ("service_tier", Ignored, TIER),
-    ("user", Mapped, "`metadata.user_id`"),
+    (
+        "user",
+        Mapped,
+        "`metadata.user_id` as the SHA-256 hex of the value (the API takes only an opaque id, never an e-mail address)",
+    ),
     ("safety_identifier", Ignored, ABUSE_ID),
     ("prompt_cache_key", Ignored, CACHE_KEY),
 ];
