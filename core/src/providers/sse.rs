@@ -200,6 +200,15 @@ mod tests {
     }
 
     #[test]
+    fn a_leading_byte_order_mark_is_skipped() {
+        let mut p = SseParser::default();
+        assert!(p.feed(b"\xEF\xBB").is_empty());
+        let events = p.feed(b"\xBFdata: x\n\n");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].data, "x");
+    }
+
+    #[test]
     fn bare_cr_ends_lines() {
         let mut p = SseParser::default();
         let events = p.feed(b"data: one\r\rdata: two\r");
