@@ -19,6 +19,8 @@ pub struct SseParser {
     scanned: usize,
     /// The last line ended in `\r`; a `\n` first in the next read belongs to it.
     after_cr: bool,
+    /// Whether the stream's start was checked for a byte-order mark (skipped, per the spec).
+    past_bom: bool,
     data: Vec<String>,
     /// Bytes in `data` so far (for the cap).
     size: u64,
@@ -49,6 +51,7 @@ impl SseParser {
             buffer: Vec::new(),
             scanned: 0,
             after_cr: false,
+            past_bom: false,
             data: Vec::new(),
             size: 0,
             event: None,
@@ -87,6 +90,16 @@ impl SseParser {
             }
         }
         self.buffer.extend_from_slice(bytes);
+        if !self.past_bom {
+            const BOM: &[u8] = b"\xEF\xBB\xBF";
+            if self.buffer.len() < BOM.len() && BOM.starts_with(&self.buffer) {
+                return events; // the mark may still be arriving
+            }
+            if self.buffer.starts_with(BOM) {
+                self.buffer.drain(..BOM.len());
+            }
+            self.past_bom = true;
+        }
         let mut start = 0;
         loop {
             let from = start + self.scanned;
