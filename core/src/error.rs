@@ -1,8 +1,9 @@
 //! The one error type of sluicegate: a kind from a fixed set, a message for humans, and the
 //! facts a caller needs to react (upstream status, whether a retry can help, when to retry).
 //!
-//! Every binding maps [`ErrorKind`] exhaustively: C status numbers, Python exception classes
-//! and JS error classes all derive from [`ErrorKind::code`] and [`ErrorKind::status_number`].
+//! Every binding maps [`ErrorKind`] exhaustively: Python exception classes and JS error classes
+//! derive from [`ErrorKind::code`]; the C status numbers are the C binding's own
+//! (`bindings-c/src/error.rs`).
 
 use serde_json::{Value, json};
 use std::fmt;
@@ -61,26 +62,6 @@ impl ErrorKind {
             ErrorKind::StreamInterrupted => "stream_interrupted",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Internal => "internal",
-        }
-    }
-
-    /// The fixed C status number. 0 is success; numbers are never reused.
-    pub fn status_number(self) -> i32 {
-        match self {
-            ErrorKind::InvalidRequest => 1,
-            ErrorKind::InvalidConfig => 2,
-            ErrorKind::Authentication => 3,
-            ErrorKind::PermissionDenied => 4,
-            ErrorKind::NotFound => 5,
-            ErrorKind::RateLimited => 6,
-            ErrorKind::BudgetExceeded => 7,
-            ErrorKind::GuardrailBlocked => 8,
-            ErrorKind::ProviderError => 9,
-            ErrorKind::Timeout => 10,
-            ErrorKind::Connection => 11,
-            ErrorKind::StreamInterrupted => 12,
-            ErrorKind::Cancelled => 13,
-            ErrorKind::Internal => 14,
         }
     }
 
@@ -202,12 +183,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_and_numbers_are_unique_and_round_trip() {
-        let mut numbers: Vec<i32> = ErrorKind::ALL.iter().map(|k| k.status_number()).collect();
-        numbers.sort();
-        numbers.dedup();
-        assert_eq!(numbers.len(), ErrorKind::ALL.len());
-        assert!(!numbers.contains(&0));
+    fn codes_round_trip() {
         for kind in ErrorKind::ALL {
             assert_eq!(ErrorKind::from_code(kind.code()), Some(kind));
         }
