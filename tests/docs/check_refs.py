@@ -16,7 +16,8 @@ from pathlib import Path
 root = Path(__file__).resolve().parents[2]
 files = subprocess.run(["git", "ls-files"], cwd=root, check=True, capture_output=True, text=True).stdout.split()
 text_suffixes = {".rs", ".md", ".py", ".pyi", ".mjs", ".js", ".ts", ".mts", ".toml", ".sh", ".c", ".h", ".cpp", ".txt", ".yaml", ".yml", ".json"}
-doc_ref = re.compile(r"docs/([A-Za-z0-9_\-/]+\.md)(?:\s*§(\d+))?")
+# Our docs/ is flat; `x/docs/…` or `docs/a/b.md` are other projects' paths (SDK sources cited in fixtures).
+doc_ref = re.compile(r"(?<![\w/.\-])docs/([A-Za-z0-9_\-]+\.md)(?:\s*§(\d+))?")
 md_link = re.compile(r"\]\(([^)\s]+)\)")
 
 problems = []

@@ -2,11 +2,16 @@
 //! ([`MockProvider`](crate::providers::mock)) or over loopback HTTP ([`MockServer`]).
 
 mod script;
+// The HTTP mock server is for tests and the CLI's `mock-provider`; applications embedding the
+// library do not carry it unless they ask for the `mock-server` feature.
+#[cfg(feature = "mock-server")]
 pub mod server;
 /// Public so fixture tests can check the mock against the providers' own material.
+#[cfg(any(feature = "mock-server", test))]
 pub mod wire;
 
 pub use script::{STALL, Script, Step, default_reply, split_words};
+#[cfg(feature = "mock-server")]
 pub use server::MockServer;
 
 /// A deterministic unit-length embedding derived from the text (FNV-1a seeded).
