@@ -342,6 +342,10 @@ impl Gateway {
 
     /// Usage grouped by dimensions since a time: `{"group_by": ["team", "model"], "since": "2026-11-01" | unix seconds | "1h"}`.
     pub fn usage(&self, query: &Value) -> Result<Value> {
+        crate::runtime::no_panic(|| self.usage_report(query))
+    }
+
+    fn usage_report(&self, query: &Value) -> Result<Value> {
         match query {
             Value::Null => {}
             Value::Object(map) => {

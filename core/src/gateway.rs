@@ -460,14 +460,16 @@ impl Gateway {
     /// `prompt_tokens` is the prompt size to plan for; `None` plans for
     /// [`routing::explain::DEFAULT_PROMPT_TOKENS`](crate::routing::explain::DEFAULT_PROMPT_TOKENS).
     pub fn explain(&self, model: &str, options: &CallOptions, prompt_tokens: Option<u64>) -> Result<Value> {
-        crate::routing::explain::explain(
-            &self.inner.config,
-            &self.inner.prices,
-            &self.inner.router,
-            model,
-            options,
-            prompt_tokens,
-        )
+        runtime::no_panic(|| {
+            crate::routing::explain::explain(
+                &self.inner.config,
+                &self.inner.prices,
+                &self.inner.router,
+                model,
+                options,
+                prompt_tokens,
+            )
+        })
     }
 
     async fn run_chat(&self, request: Value, options: CallOptions) -> Result<Value> {

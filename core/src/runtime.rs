@@ -284,3 +284,18 @@ pub fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_becomes_an_internal_error() {
+        let e = super::no_panic(|| -> crate::Result<()> { panic!("boom {}", 42) }).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Internal);
+        assert!(
+            e.message.contains("boom 42") && e.message.contains("report"),
+            "{}",
+            e.message
+        );
+        assert_eq!(super::no_panic(|| Ok(7)).unwrap(), 7);
+    }
+}
