@@ -111,6 +111,7 @@ impl Exporter {
             call_attrs.push(("gen_ai.usage.input_tokens", json!(u.input_tokens)));
             call_attrs.push(("gen_ai.usage.output_tokens", json!(u.output_tokens)));
             call_attrs.push(("gen_ai.usage.cache_read.input_tokens", json!(u.cached_tokens)));
+            call_attrs.push(("gen_ai.usage.cache_creation.input_tokens", json!(u.cache_write_tokens)));
             call_attrs.push(("gen_ai.usage.reasoning.output_tokens", json!(u.reasoning_tokens)));
         }
         if let Some(c) = record.cost_usd {

@@ -214,7 +214,9 @@ fn bare_cr_streams_work_end_to_end() {
 #[test]
 fn every_provider_type_is_held_to_the_index_bound() {
     // 200 function calls in one Gemini chunk would become tool-call indexes 0..199.
-    let calls: Vec<Value> = (0..200).map(|i| json!({"functionCall": {"name": format!("f{i}"), "args": {}}})).collect();
+    let calls: Vec<Value> = (0..200)
+        .map(|i| json!({"functionCall": {"name": format!("f{i}"), "args": {}}}))
+        .collect();
     let event = json!({"candidates": [{"content": {"role": "model", "parts": calls}, "finishReason": "STOP"}],
                        "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 5, "totalTokenCount": 8}});
     let url = serve("text/event-stream", format!("data: {event}\r\n\r\n").into_bytes());

@@ -249,7 +249,12 @@ fn a_cached_answer_passes_the_output_guardrails_of_the_process_that_serves_it() 
     cfg["policies"] = json!({"guardrails": [{"name": "pii", "type": "pii", "entities": ["email"], "action": "redact", "apply_to": ["output"]}]});
     let guarded = Gateway::from_value(cfg).unwrap();
     let ask = || json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]});
-    assert!(open.chat_blocking(ask(), CallOptions::default()).unwrap().to_string().contains("jane.doe"));
+    assert!(
+        open.chat_blocking(ask(), CallOptions::default())
+            .unwrap()
+            .to_string()
+            .contains("jane.doe")
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     let hit = loop {
         let r = guarded.chat_blocking(ask(), CallOptions::default()).unwrap();

@@ -110,6 +110,11 @@ fn spans_for_calls_and_attempts_continue_the_callers_trace() {
         attribute(call, "gen_ai.usage.input_tokens").unwrap()["intValue"],
         r["gateway"]["usage"]["input_tokens"].to_string()
     );
+    // OTel GenAI names cache writes apart from reads (Anthropic bills them at a premium).
+    assert_eq!(
+        attribute(call, "gen_ai.usage.cache_creation.input_tokens").map(|a| a["intValue"].clone()),
+        Some(json!(r["gateway"]["usage"]["cache_write_tokens"].to_string()))
+    );
     assert_eq!(attribute(call, "sluicegate.attempts").unwrap()["intValue"], "2");
     let attempts: Vec<&Value> = spans.iter().filter(|s| s["parentSpanId"] == call["spanId"]).collect();
     assert_eq!(attempts.len(), 2, "{spans:#?}");

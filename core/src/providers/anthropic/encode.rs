@@ -10,7 +10,7 @@
 //! - `max_tokens` is required: the caller's, else the deployment's `max_tokens_default`, else
 //!   [`DEFAULT_MAX_TOKENS`].
 //! - `cache_control` passes through on system parts (system is then sent as blocks), content
-//!   parts, whole messages (their last block), tools, and at the top level.
+//!   parts, tool results, whole messages (their last block), tools, and at the top level.
 
 use super::super::dialect::{data_url, max_tokens, parse_arguments, push_turn, stop_list};
 use crate::config::DeploymentConfig;
@@ -195,6 +195,11 @@ pub fn encode(request: &Value, deployment: &DeploymentConfig, stream: bool) -> R
                 let text = super::super::dialect::text_of(content);
                 if !text.trim().is_empty() {
                     result["content"] = json!(text);
+                }
+                // The result is sent as text, so a breakpoint on any of its parts marks the block.
+                let parts = content.as_array().into_iter().flatten();
+                if let Some(c) = parts.filter_map(cache_control).last() {
+                    result["cache_control"] = c.clone();
                 }
                 let mut blocks = vec![result];
                 mark_last(m, &mut blocks);
