@@ -4,32 +4,43 @@
 //! lines a crash tore, and which writers did not close. Exit status 0 only when the chain holds
 //! and the log was closed (or `--live`: a gateway is still writing it).
 
+use crate::args::{Arg, Args, Outcome, Spec};
 use sluicegate::policy::audit::{self, Report};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let usage = "usage: sluicegate audit verify FILE [--key-env VAR | --key KEY] [--live] [--json]";
-    let mut it = args.iter();
-    if it.next().map(String::as_str) != Some("verify") {
-        return Err(usage.into());
-    }
-    let file = PathBuf::from(it.next().ok_or(usage)?);
-    let mut key = None;
+pub static SPEC: Spec = Spec {
+    name: "audit",
+    about: "check an audit log's hash chain, signatures, checkpoints and end",
+    usage: "sluicegate audit verify FILE [--key-env VAR | --key KEY] [--live] [--json]",
+};
+
+pub fn run(argv: Vec<OsString>) -> Outcome {
+    let mut args = Args::new(&SPEC, argv);
+    let (mut verb, mut file, mut key) = (None, None, None);
     let (mut live, mut as_json) = (false, false);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--key" => key = Some(it.next().ok_or(usage)?.clone()),
-            "--key-env" => {
-                let var = it.next().ok_or(usage)?;
-                key = Some(std::env::var(var).map_err(|_| format!("environment variable `{var}` is not set"))?);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Arg::Long(o) if o == "key" => key = Some(args.value()?),
+            Arg::Long(o) if o == "key-env" => {
+                let var = args.value()?;
+                key = Some(std::env::var(&var).map_err(|_| format!("environment variable `{var}` is not set"))?);
             }
-            "--live" => live = true,
-            "--json" => as_json = true,
-            other => return Err(format!("unknown option `{other}`\n{usage}")),
+            Arg::Long(o) if o == "live" => live = true,
+            Arg::Long(o) if o == "json" => as_json = true,
+            Arg::Value(v) if verb.is_none() => verb = Some(args.text(v)?),
+            Arg::Value(v) if file.is_none() => file = Some(PathBuf::from(v)),
+            other => return Err(args.unexpected(other)),
         }
     }
+    match verb.as_deref() {
+        Some("verify") => {}
+        Some(other) => return Err(args.wrong(format!("unknown audit command `{other}` (known: verify)"))),
+        None => return Err(args.missing("the audit command (verify)")),
+    }
+    let file = file.ok_or_else(|| args.missing("the audit log FILE"))?;
     if !file.exists() {
-        return Err(format!("no audit log at `{}`", file.display()));
+        return Err(format!("no audit log at `{}`", file.display()).into());
     }
     let files = audit::chain_files(&file);
     let report = audit::verify_report(&files, key.as_deref())?;
@@ -52,18 +63,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("{line}");
     }
     if let Some(p) = &report.first_bad {
-        return Err(format!("audit log is NOT intact: {}: {}", p.at, p.reason));
+        return Err(format!("audit log is NOT intact: {}: {}", p.at, p.reason).into());
     }
     if let Some(at) = report.truncations.first() {
         return Err(format!(
             "audit log is NOT intact: {at}: a writer found the file shorter than it had left it: lines before this one were cut"
-        ));
+        )
+        .into());
     }
     if !ok {
         return Err(format!(
             "audit log is NOT complete: {}; pass --live if a gateway is still writing it",
             open_end(&report)
-        ));
+        )
+        .into());
     }
     let signed = if key.is_some() {
         ", signatures valid"

@@ -1,38 +1,41 @@
 //! `sluicegate explain CONFIG --model M [--tag k=v]... [--prompt-tokens N] [--json]`: which
 //! deployment would serve, and why each candidate was kept or skipped.
 
+use crate::args::{Arg, Args, Outcome, Spec};
 use serde_json::{Map, Value, json};
 use sluicegate::{CallOptions, Gateway};
+use std::ffi::OsString;
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let usage = "usage: sluicegate explain CONFIG --model M [--tag k=v]... [--prompt-tokens N] [--json]";
-    let mut it = args.iter();
-    let config = it.next().ok_or(usage)?;
-    let (mut model, mut tags, mut prompt_tokens, mut as_json) = (None, Map::new(), None, false);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--model" => model = Some(it.next().ok_or(usage)?.clone()),
-            "--tag" => {
-                let kv = it.next().ok_or(usage)?;
+pub static SPEC: Spec = Spec {
+    name: "explain",
+    about: "which deployment would serve a call, and why each candidate was kept or skipped",
+    usage: "sluicegate explain CONFIG --model M [--tag k=v]... [--prompt-tokens N] [--json]",
+};
+
+pub fn run(argv: Vec<OsString>) -> Outcome {
+    let mut args = Args::new(&SPEC, argv);
+    let (mut config, mut model, mut tags, mut prompt_tokens, mut as_json) = (None, None, Map::new(), None, false);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Arg::Long(o) if o == "model" => model = Some(args.value()?),
+            Arg::Long(o) if o == "tag" => {
+                let kv = args.value()?;
                 let (k, v) = kv
                     .split_once('=')
-                    .ok_or_else(|| format!("`--tag {kv}`: write tags as key=value"))?;
+                    .ok_or_else(|| args.wrong(format!("`--tag {kv}`: write tags as key=value")))?;
                 tags.insert(k.to_owned(), json!(v));
             }
-            "--prompt-tokens" => {
-                prompt_tokens = Some(
-                    it.next()
-                        .ok_or(usage)?
-                        .parse()
-                        .map_err(|_| "`--prompt-tokens` takes a whole number")?,
-                )
+            Arg::Long(o) if o == "prompt-tokens" => {
+                prompt_tokens = Some(args.parsed("prompt-tokens", "a whole number")?)
             }
-            "--json" => as_json = true,
-            other => return Err(format!("unknown option `{other}`\n{usage}")),
+            Arg::Long(o) if o == "json" => as_json = true,
+            Arg::Value(v) if config.is_none() => config = Some(args.text(v)?),
+            other => return Err(args.unexpected(other)),
         }
     }
-    let model = model.ok_or(usage)?;
-    let gw = Gateway::from_file(config).map_err(|e| e.to_string())?;
+    let config = config.ok_or_else(|| args.missing("the CONFIG file"))?;
+    let model = model.ok_or_else(|| args.wrong("missing `--model M` (a route or deployment name)"))?;
+    let gw = Gateway::from_file(&config).map_err(|e| e.to_string())?;
     let options = CallOptions::from_json(&json!({"tags": tags})).map_err(|e| e.to_string())?;
     let report = gw.explain(&model, &options, prompt_tokens).map_err(|e| e.to_string())?;
     if as_json {

@@ -1,5 +1,7 @@
-//! The `sluicegate` command: `demo`, `validate`, `mock-provider`, `version`.
+//! The `sluicegate` command: `demo`, `validate`, `explain`, `mock-provider`, `audit verify`,
+//! `usage`, `version`; `sluicegate CMD --help` for each.
 
+mod args;
 mod audit;
 mod demo;
 mod explain;
@@ -7,52 +9,82 @@ mod mock_provider;
 mod usage;
 mod validate;
 
+use args::{Failure, Spec};
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: sluicegate <command>
+static DEMO: Spec = Spec {
+    name: "demo",
+    about: "run a built-in config on mock providers (no keys, no network)",
+    usage: "sluicegate demo",
+};
 
-commands:
-  demo                         run a built-in config on mock providers (no keys, no network)
-  validate FILE                check a config file; prints OK or every problem found
-  explain FILE --model M [--tag k=v]... [--prompt-tokens N] [--json]
-                               which deployment would serve, and why each candidate was kept or skipped
-  mock-provider [--port N] [--script FILE|JSON] [--api-key KEY]
-                               serve a mock OpenAI-compatible API on 127.0.0.1
-  audit verify FILE [--key-env VAR | --key KEY] [--live] [--json]
-                               check an audit log's hash chain, signatures, checkpoints and end
-  usage AUDIT_FILE [--by team,route,model] [--since DATE|DURATION] [--json]
-                               spend, tokens and latency from an audit log, as a table
-  version                      print the version";
+/// Every command, in the order `sluicegate --help` lists them.
+static COMMANDS: [&Spec; 6] = [
+    &DEMO,
+    &validate::SPEC,
+    &explain::SPEC,
+    &mock_provider::SPEC,
+    &audit::SPEC,
+    &usage::SPEC,
+];
+
+fn overview() -> String {
+    let mut text = String::from(
+        "usage: sluicegate <command> [options]   (sluicegate <command> --help for its options)\n\ncommands:\n",
+    );
+    for spec in COMMANDS {
+        text += &format!("  {:<15} {}\n", spec.name, spec.about);
+    }
+    text + "  version         print the version"
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(command) = args.first() else {
-        eprintln!("{USAGE}");
+    let mut argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if argv.is_empty() {
+        eprintln!("{}", overview());
         return ExitCode::from(2);
-    };
-    let rest = &args[1..];
+    }
+    let command = argv.remove(0).to_string_lossy().into_owned();
     let result = match command.as_str() {
-        "demo" => demo::run(),
-        "validate" => validate::run(rest),
-        "explain" => explain::run(rest),
-        "audit" => audit::run(rest),
-        "usage" | "report" => usage::run(rest),
-        "mock-provider" => mock_provider::run(rest),
+        "demo" => demo(argv),
+        "validate" => validate::run(argv),
+        "explain" => explain::run(argv),
+        "audit" => audit::run(argv),
+        "usage" | "report" => usage::run(argv),
+        "mock-provider" => mock_provider::run(argv),
         "version" | "--version" | "-V" => {
             println!("sluicegate {}", sluicegate::VERSION);
             Ok(())
         }
         "help" | "--help" | "-h" => {
-            println!("{USAGE}");
+            println!("{}", overview());
             Ok(())
         }
-        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+        other => {
+            let names: Vec<&str> = COMMANDS.iter().map(|s| s.name).collect();
+            let near = sluicegate::config::suggest::hint(other, names.iter().copied());
+            eprintln!("sluicegate: unknown command `{other}`{near}\n\n{}", overview());
+            return ExitCode::from(2);
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(Failure::Usage(spec, message)) => {
+            eprintln!("sluicegate {}: {message}\n\nusage: {}", spec.name, spec.usage);
+            ExitCode::from(2)
+        }
+        Err(Failure::Failed(message)) => {
             eprintln!("sluicegate: {message}");
             ExitCode::from(1)
         }
     }
+}
+
+fn demo(argv: Vec<OsString>) -> args::Outcome {
+    let mut args = args::Args::new(&DEMO, argv);
+    if let Some(arg) = args.next()? {
+        return Err(args.unexpected(arg));
+    }
+    Ok(demo::run()?)
 }

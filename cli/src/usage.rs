@@ -2,31 +2,41 @@
 //! latency from an audit log, as a table (the log is the durable record; `usage()` in the
 //! library covers the running process).
 
+use crate::args::{Arg, Args, Outcome, Spec};
 use serde_json::{Value, json};
 use sluicegate::metrics::{Event, usage_report};
 use sluicegate::policy::{audit, clock};
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let usage = "usage: sluicegate usage AUDIT_FILE [--by team,route,model] [--since DATE|DURATION] [--json]";
-    let mut it = args.iter();
-    let file = std::path::PathBuf::from(it.next().ok_or(usage)?);
-    let (mut by, mut since, mut as_json) = (
+pub static SPEC: Spec = Spec {
+    name: "usage",
+    about: "spend, tokens and latency from an audit log, as a table",
+    usage: "sluicegate usage AUDIT_FILE [--by team,route,model] [--since DATE|DURATION] [--json]",
+};
+
+pub fn run(argv: Vec<OsString>) -> Outcome {
+    let mut args = Args::new(&SPEC, argv);
+    let (mut file, mut by, mut since, mut as_json) = (
+        None,
         vec!["team".to_owned(), "route".to_owned(), "model".to_owned()],
         0.0,
         false,
     );
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--by" => by = it.next().ok_or(usage)?.split(',').map(str::to_owned).collect(),
-            "--since" => {
-                let s = it.next().ok_or(usage)?;
-                since = clock::parse_since(s).ok_or_else(|| format!("--since `{s}`: use {}", clock::SINCE_FORMS))?;
+    while let Some(arg) = args.next()? {
+        match arg {
+            Arg::Long(o) if o == "by" => by = args.value()?.split(',').map(str::to_owned).collect(),
+            Arg::Long(o) if o == "since" => {
+                let s = args.value()?;
+                since = clock::parse_since(&s)
+                    .ok_or_else(|| args.wrong(format!("--since `{s}`: use {}", clock::SINCE_FORMS)))?;
             }
-            "--json" => as_json = true,
-            other => return Err(format!("unknown option `{other}`\n{usage}")),
+            Arg::Long(o) if o == "json" => as_json = true,
+            Arg::Value(v) if file.is_none() => file = Some(std::path::PathBuf::from(v)),
+            other => return Err(args.unexpected(other)),
         }
     }
+    let file = file.ok_or_else(|| args.missing("the AUDIT_FILE"))?;
     let mut events = Vec::new();
     for path in audit::chain_files(&file) {
         let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
@@ -44,7 +54,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 {
                     continue;
                 }
-                Err(e) => return Err(format!("`{}`: a line is not JSON: {e}", path.display())),
+                Err(e) => return Err(format!("`{}`: a line is not JSON: {e}", path.display()).into()),
             };
             if !audit::is_call_record(&r) {
                 continue;

@@ -177,3 +177,42 @@ fn audit_verify_reports_a_cut_end_and_torn_lines() {
     assert_eq!(report["torn"][0]["line"], lines.len() + 1);
     assert_eq!(report["torn"][0]["fenced"], false);
 }
+
+#[test]
+fn every_command_answers_help_and_reports_bad_arguments_the_same_way() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sluicegate"))
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for command in ["demo", "validate", "explain", "mock-provider", "audit", "usage"] {
+        let (code, stdout, _) = run(&[command, "--help"]);
+        assert_eq!(code, Some(0), "{command} --help");
+        assert!(
+            stdout.contains(&format!("usage: sluicegate {command}")),
+            "{command} --help: {stdout}"
+        );
+        let (code, _, stderr) = run(&[command, "--no-such-option"]);
+        assert_eq!(code, Some(2), "{command} with a bad option");
+        assert!(
+            stderr.starts_with(&format!("sluicegate {command}: unknown option `--no-such-option`")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&format!("usage: sluicegate {command}")), "{stderr}");
+    }
+    let (code, stdout, _) = run(&["--help"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("mock-provider") && stdout.contains("audit"), "{stdout}");
+    let (code, _, stderr) = run(&["valdate"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("did you mean `validate`?"), "{stderr}");
+    let (code, _, stderr) = run(&["mock-provider", "--port", "70000"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("port takes a number from 0 to 65535"), "{stderr}");
+}
