@@ -137,9 +137,13 @@ impl NativeGateway {
     }
 
     /// Refuses new calls from now on; calls and streams already running are not affected.
+    /// Waits (up to 5 s) until finished calls' spend has reached a shared state store.
     #[napi]
     pub fn close(&self) {
-        self.inner.write().unwrap_or_else(|e| e.into_inner()).take();
+        let closed = self.inner.write().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(gateway) = closed {
+            gateway.flush(sluicegate::policy::FLUSH_LIMIT);
+        }
     }
 
     #[napi(getter)]

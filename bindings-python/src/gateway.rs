@@ -240,6 +240,12 @@ impl NativeGateway {
         py.detach(|| self.inner.metrics_text())
     }
 
+    /// Waits (up to 5 s, without the GIL) until finished calls' spend has reached the shared
+    /// state store; `close()` calls it.
+    fn flush(&self, py: Python<'_>) -> bool {
+        py.detach(|| self.inner.flush(sluicegate::policy::FLUSH_LIMIT))
+    }
+
     /// Sets (or, with `None`, removes) the callable that receives every finished call's
     /// `on_request_end` event dict, on a background thread.
     #[pyo3(signature = (dispatch))]

@@ -227,6 +227,17 @@ impl Gateway {
         Charge::of(usage, self.inner.prices.cost(&deployment.model, &usage))
     }
 
+    /// Waits, up to `limit`, until the spend of finished calls has reached the shared state
+    /// store (settling runs in the background); `true` when nothing is left. Blocking: not for
+    /// use inside an async runtime. The bindings' `close` calls it, and dropping the last clone
+    /// of a gateway does too, so that spend is not lost when a process ends.
+    pub fn flush(&self, limit: std::time::Duration) -> bool {
+        match &self.inner.policy.redis {
+            Some(store) if tokio::runtime::Handle::try_current().is_err() => store.flush(limit),
+            _ => true,
+        }
+    }
+
     /// What `sluicegate validate` warns about: a config that loads but may not do what its
     /// author expects. Every deployment without a price while a USD budget exists (a typo in a
     /// model name would otherwise make its calls free for the budget).

@@ -229,8 +229,11 @@ class _GatewayBase:
         return self._native is None
 
     def close(self) -> None:
-        """Releases the gateway; streams already open keep working until they end."""
-        self._native = None
+        """Releases the gateway; streams already open keep working until they end. Waits (up to
+        5 s) until the spend of finished calls has reached a shared state store."""
+        native, self._native = self._native, None
+        if native is not None:
+            native.flush()
 
 
 class Gateway(_GatewayBase):

@@ -1,6 +1,7 @@
 //! The mock provider: deterministic, scriptable answers with no network, in-process
 //! ([`MockProvider`](crate::providers::mock)) or over loopback HTTP ([`MockServer`]).
 
+pub mod billing;
 mod script;
 // The HTTP mock server is for tests and the CLI's `mock-provider`; applications embedding the
 // library do not carry it unless they ask for the `mock-server` feature.

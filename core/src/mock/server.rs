@@ -5,6 +5,7 @@
 //! wire: `GET /_mock/stats`, `GET /_mock/requests`, `POST /_mock/script`, `POST /_mock/reset`.
 //! `sluicegate mock-provider --port N` runs it as a process.
 
+use super::billing::{Ledger, StreamBill};
 use super::script::{Script, Step};
 use super::wire::{self, Flavor};
 use bytes::Bytes;
@@ -39,6 +40,7 @@ struct State {
     counters: Counters,
     by_model: Mutex<BTreeMap<String, u64>>,
     log: Mutex<Vec<Value>>,
+    billed: Arc<Ledger>,
 }
 
 /// A running mock server; it stops when dropped.
@@ -61,6 +63,7 @@ impl MockServer {
             counters: Counters::default(),
             by_model: Mutex::new(BTreeMap::new()),
             log: Mutex::new(Vec::new()),
+            billed: Arc::default(),
         });
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = state.clone();
@@ -119,6 +122,7 @@ fn stats(state: &State) -> Value {
         "disconnects": c.disconnects.load(Ordering::Relaxed),
         "completed_streams": c.completed_streams.load(Ordering::Relaxed),
         "by_model": *state.by_model.lock().unwrap_or_else(|e| e.into_inner()),
+        "billed": state.billed.to_json(),
     })
 }
 
@@ -173,6 +177,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
                 counter.store(0, Ordering::Relaxed);
             }
             state.by_model.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            state.billed.clear();
             state.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
             Some(full(StatusCode::OK, json!({"ok": true})))
         }
@@ -232,6 +237,17 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     let script = state.script.read().unwrap_or_else(|e| e.into_inner()).clone();
     let step = script.next_step(&asked.model);
     let guard = InFlight::new(state.clone());
+    // A provider bills the prompt of a request it has accepted, even if the client leaves.
+    if step.status == 200 && !step.malformed {
+        let prompt = if is_embeddings {
+            crate::tokens::estimate_prompt(&asked.neutral)
+        } else {
+            step.usage(&asked.model, &asked.neutral)["prompt_tokens"]
+                .as_u64()
+                .unwrap_or(0)
+        };
+        state.billed.bill(&asked.model, prompt, 0);
+    }
     if let Some(delay) = step.delay {
         tokio::time::sleep(delay).await;
     }
@@ -274,9 +290,14 @@ fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, asked: &wire::As
         "chatcmpl-mock-{}",
         state.counters.ids.fetch_add(1, Ordering::Relaxed) + 1
     );
+    let output = step.usage(&asked.model, &asked.neutral)["completion_tokens"]
+        .as_u64()
+        .unwrap_or(0);
     if !asked.stream {
+        state.billed.bill(&asked.model, 0, output);
         return full(StatusCode::OK, wire::body(asked.flavor, step, &id, asked));
     }
+    let bill = StreamBill::new(state.billed.clone(), &asked.model, output);
     let mut events: Vec<Result<Bytes, std::io::Error>> = wire::events(asked.flavor, step, &id, asked)
         .into_iter()
         .map(|e| Ok(Bytes::from(e)))
@@ -291,13 +312,17 @@ fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, asked: &wire::As
     let chunk_delay = step.chunk_delay;
     let stall_after = step.stall_after;
     guard.streaming = true;
+    let cut = step.cut_after.is_some();
     let stream = futures_util::stream::unfold(
-        (events.into_iter().enumerate(), guard, true),
-        move |(mut it, mut guard, first)| async move {
+        (events.into_iter().enumerate(), (guard, bill), true),
+        move |(mut it, (mut guard, mut bill), first)| async move {
             let next = it.next();
             match next {
                 None => {
                     guard.finished();
+                    if !cut {
+                        bill.complete();
+                    }
                     None
                 }
                 Some((index, item)) => {
@@ -311,7 +336,10 @@ fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, asked: &wire::As
                         // Let hyper flush the chunks before the cut, as a real broken stream would.
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    Some((item.map(Frame::data), (it, guard, false)))
+                    if let Ok(event) = &item {
+                        bill.sent(event);
+                    }
+                    Some((item.map(Frame::data), (it, (guard, bill), false)))
                 }
             }
         },

@@ -507,8 +507,13 @@ impl Policy {
         } else {
             None
         };
+        let live = match (&self.redis, &degraded) {
+            (Some(store), None) if !items.is_empty() => Some(store.live()),
+            _ => None,
+        };
         Ok(Ticket {
             _hold: hold,
+            _live: live,
             state,
             items,
             reprice,
@@ -582,6 +587,8 @@ pub struct Ticket {
     reached: bool,
     /// Keeps the reservations alive on a shared store while the call runs.
     _hold: Option<crate::runtime::AbortOnDrop<()>>,
+    /// Counts the call for `flush` until its settlement is on its way (dropped after it).
+    _live: Option<redis_state::Pending>,
 }
 
 impl Ticket {

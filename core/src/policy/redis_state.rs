@@ -340,7 +340,13 @@ impl RedisState {
         matches!(done, Ok(Ok(_)))
     }
 
-    /// Waits, up to `limit`, until every settlement has reached the store; `false` if some have
+    /// Counts a call holding reservations until it is dropped: [`RedisState::flush`] waits for
+    /// it too (a cancelled call's ticket may be dropped a moment after its caller gave up).
+    pub fn live(&self) -> Pending {
+        Pending::new(&self.pending)
+    }
+
+    /// Waits, up to `limit`, until every call and settlement has reached the store; `false` if some have
     /// not. Called when the gateway is dropped, so spend is not lost when a process ends.
     pub fn flush(&self, limit: Duration) -> bool {
         let deadline = std::time::Instant::now() + limit;
@@ -383,8 +389,8 @@ impl RedisState {
 /// How long a settlement is retried before its spend is given up.
 pub const SETTLE_FOR: Duration = Duration::from_secs(60);
 
-/// Counts one settlement in flight for as long as it lives.
-struct Pending(Arc<std::sync::atomic::AtomicUsize>);
+/// Counts one call or settlement not yet on the store, for as long as it lives.
+pub struct Pending(Arc<std::sync::atomic::AtomicUsize>);
 
 impl Pending {
     fn new(count: &Arc<std::sync::atomic::AtomicUsize>) -> Pending {
