@@ -492,3 +492,22 @@ mod mock {
         }
     }
 }
+
+/// Cohere has no effort levels, only thinking on (the default for reasoning models) or off
+/// (cohere-python `types/thinking.py`).
+#[test]
+fn reasoning_effort_turns_thinking_on_or_off() {
+    let thinking = |effort: &str| {
+        encode(
+            json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": effort}),
+            "command-a-reasoning-08-2025",
+            false,
+        )
+        .unwrap()["thinking"]
+            .clone()
+    };
+    assert_eq!(thinking("none"), json!({"type": "disabled"}));
+    for effort in ["minimal", "low", "medium", "high"] {
+        assert_eq!(thinking(effort), json!({"type": "enabled"}), "{effort}");
+    }
+}

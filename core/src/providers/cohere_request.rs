@@ -2,7 +2,7 @@
 //! is rejected here with `invalid_request` rather than dropped (see docs/providers.md, `cohere`).
 //!
 //! Facts from Cohere's SDK (cohere-python `v2/client.py`, `types/content.py`,
-//! `types/response_format_v2.py`): `p` is 0.01–0.99, `tool_choice` is only `REQUIRED`/`NONE`,
+//! `types/response_format_v2.py`, `types/thinking.py`): `p` is 0.01–0.99, `tool_choice` is only `REQUIRED`/`NONE`,
 //! user content parts are `text` and `image_url`, and a JSON schema goes in
 //! `response_format: {type: json_object, json_schema}`.
 
@@ -204,6 +204,11 @@ pub fn encode(request: &Value, deployment: &DeploymentConfig, stream: bool) -> R
     }
     if let Some(stop) = stop_list(request) {
         body.insert("stop_sequences".into(), stop);
+    }
+    // Cohere has no effort levels: thinking is on by default for reasoning models, or off.
+    if let Some(effort) = request.get("reasoning_effort").and_then(Value::as_str) {
+        let kind = if effort == "none" { "disabled" } else { "enabled" };
+        body.insert("thinking".into(), json!({"type": kind}));
     }
     tool_choice(request, &mut body)?;
     response_format(request, &mut body)?;

@@ -382,8 +382,8 @@ const COHERE: &[Row] = &[
     ),
     (
         "reasoning_effort",
-        Rejected,
-        "not mapped to Cohere's `thinking` yet; remove it",
+        Mapped,
+        "`thinking: {type: disabled}` for none, else `{type: enabled}` (Cohere has no effort levels)",
     ),
     ("verbosity", Rejected, NO_SUCH),
     ("logprobs", Rejected, "not mapped to Cohere's `logprobs` yet; remove it"),

@@ -46,6 +46,11 @@ pub fn refuse(body: &Value) -> Option<(u16, Value)> {
     {
         return bad_request(format!("invalid request: p must be between 0.01 and 0.99, got {p}"));
     }
+    if let Some(thinking) = body.get("thinking")
+        && !matches!(thinking["type"].as_str(), Some("enabled" | "disabled"))
+    {
+        return bad_request(format!("invalid request: thinking.type must be enabled or disabled, got {}", thinking["type"]));
+    }
     let has_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
     match body.get("tool_choice") {
         None => {}
