@@ -511,3 +511,37 @@ fn reasoning_effort_turns_thinking_on_or_off() {
         assert_eq!(thinking(effort), json!({"type": "enabled"}), "{effort}");
     }
 }
+
+/// `logprobs: true` is sent, and Cohere's `LogprobItem`s (a text chunk with the log probability
+/// of each of its tokens; cohere-python `types/logprob_item.py`) come back as OpenAI
+/// `logprobs.content` entries, one per chunk, plain and streamed alike.
+#[test]
+fn logprobs_are_asked_for_and_decoded_per_text_chunk() {
+    let body = encode(
+        json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "logprobs": true}),
+        "command-r",
+        false,
+    )
+    .unwrap();
+    assert_eq!(body["logprobs"], true);
+    let item = json!({"text": "Hi", "token_ids": [1, 2], "logprobs": [-0.25, -0.5]});
+    let expected = json!({"content": [{"token": "Hi", "logprob": -0.75, "bytes": [72, 105], "top_logprobs": []}]});
+    let plain = Cohere
+        .decode(
+            json!({"id": "x", "message": {"role": "assistant", "content": [{"type": "text", "text": "Hi"}]},
+                   "finish_reason": "COMPLETE", "logprobs": [item]}),
+            &deployment("m"),
+        )
+        .unwrap();
+    assert_eq!(plain["choices"][0]["logprobs"], expected);
+    let stream = format!(
+        "event: message-start\ndata: {}\n\nevent: content-delta\ndata: {}\n\nevent: message-end\ndata: {}\n\n",
+        json!({"type": "message-start", "id": "x", "delta": {"message": {"role": "assistant"}}}),
+        json!({"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": "Hi"}}}, "logprobs": item}),
+        json!({"type": "message-end", "delta": {"finish_reason": "COMPLETE"}}),
+    );
+    let chunks = decode_stream(&[stream.as_bytes()]).unwrap();
+    let with: Vec<&Value> = chunks.iter().filter(|c| !c["choices"][0]["logprobs"].is_null()).collect();
+    assert_eq!(with.len(), 1);
+    assert_eq!(with[0]["choices"][0]["logprobs"], expected);
+}

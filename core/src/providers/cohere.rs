@@ -43,6 +43,25 @@ fn usage(u: &Value) -> Value {
     openai_usage(n("input_tokens"), n("output_tokens"), 0, 0, 0)
 }
 
+/// Cohere's `LogprobItem`s (a text chunk, the log probability of each of its tokens) as OpenAI
+/// `logprobs.content` entries: one per chunk, whose log probability is the sum over its tokens
+/// (Cohere gives no per-token text and no alternatives, so `top_logprobs` is empty).
+fn logprobs<'a>(items: impl IntoIterator<Item = &'a Value>) -> Value {
+    let content: Vec<Value> = items
+        .into_iter()
+        .filter_map(|item| {
+            let text = item["text"].as_str()?;
+            let logprob: f64 = item["logprobs"].as_array()?.iter().filter_map(Value::as_f64).sum();
+            Some(json!({"token": text, "logprob": logprob, "bytes": text.as_bytes(), "top_logprobs": []}))
+        })
+        .collect();
+    if content.is_empty() {
+        Value::Null
+    } else {
+        json!({"content": content})
+    }
+}
+
 fn content_text(message: &Value) -> String {
     match message.get("content") {
         Some(Value::Array(parts)) => parts
@@ -131,7 +150,7 @@ impl Dialect for Cohere {
             "object": "chat.completion",
             "created": crate::runtime::unix_now(),
             "model": deployment.model,
-            "choices": [{"index": 0, "message": out, "logprobs": null, "finish_reason": finish}],
+            "choices": [{"index": 0, "message": out, "logprobs": logprobs(body["logprobs"].as_array().into_iter().flatten()), "finish_reason": finish}],
             "usage": usage(body.get("usage").unwrap_or(&json!({}))),
         }))
     }
@@ -179,7 +198,11 @@ impl StreamDecoder for CohereStream {
                 vec![self.maker.delta(json!({"role": "assistant", "content": ""}), None)]
             }
             "content-delta" => match data.at("/delta/message/content/text").and_then(Value::as_str) {
-                Some(t) if !t.is_empty() => vec![self.maker.delta(json!({"content": t}), None)],
+                Some(t) if !t.is_empty() => {
+                    let mut chunk = self.maker.delta(json!({"content": t}), None);
+                    chunk["choices"][0]["logprobs"] = logprobs(data.get("logprobs"));
+                    vec![chunk]
+                }
                 _ => vec![],
             },
             "tool-call-start" => {

@@ -205,6 +205,9 @@ pub fn encode(request: &Value, deployment: &DeploymentConfig, stream: bool) -> R
     if let Some(stop) = stop_list(request) {
         body.insert("stop_sequences".into(), stop);
     }
+    if request.get("logprobs") == Some(&Value::Bool(true)) {
+        body.insert("logprobs".into(), json!(true));
+    }
     // Cohere has no effort levels: thinking is on by default for reasoning models, or off.
     if let Some(effort) = request.get("reasoning_effort").and_then(Value::as_str) {
         let kind = if effort == "none" { "disabled" } else { "enabled" };

@@ -386,7 +386,11 @@ const COHERE: &[Row] = &[
         "`thinking: {type: disabled}` for none, else `{type: enabled}` (Cohere has no effort levels)",
     ),
     ("verbosity", Rejected, NO_SUCH),
-    ("logprobs", Rejected, "not mapped to Cohere's `logprobs` yet; remove it"),
+    (
+        "logprobs",
+        Mapped,
+        "`logprobs: true`; each Cohere text chunk comes back as one `logprobs.content` entry (its tokens' log probabilities summed)",
+    ),
     (
         "top_logprobs",
         Rejected,
