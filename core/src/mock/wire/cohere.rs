@@ -31,7 +31,7 @@ pub fn neutral(body: &Value) -> Value {
         _ => Value::Null,
     };
     json!({"model": body["model"], "messages": messages, "max_tokens": body["max_tokens"],
-           "tools": body["tools"], "tool_choice": tool_choice})
+           "tools": body["tools"], "tool_choice": tool_choice, "logprobs": body["logprobs"]})
 }
 
 fn bad_request(message: String) -> Option<(u16, Value)> {
@@ -114,13 +114,27 @@ fn calls(a: &super::Answer) -> Vec<Value> {
     a.calls.iter().map(|(id, name, args)| json!({"id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}})).collect()
 }
 
+/// A `LogprobItem` for one streamed word, when the request asked for `logprobs` (a fixed,
+/// deterministic -0.5 per token, a token per character run of up to 4).
+fn logprob(asked: &Asked, word: &str) -> Option<Value> {
+    (asked.neutral["logprobs"] == true).then(|| {
+        let tokens = word.chars().count().div_ceil(4).max(1);
+        json!({"text": word, "token_ids": (0..tokens).collect::<Vec<_>>(), "logprobs": vec![-0.5; tokens]})
+    })
+}
+
 pub fn body(step: &Step, id: &str, asked: &Asked) -> Value {
     let a = answer(step, asked);
     let mut message = json!({"role": "assistant", "content": a.text.iter().map(|t| json!({"type": "text", "text": t})).collect::<Vec<_>>()});
     if !a.calls.is_empty() {
         message["tool_calls"] = json!(calls(&a));
     }
-    json!({"id": id, "message": message, "finish_reason": finish_reason(&a.finish), "usage": usage(&a)})
+    let mut out = json!({"id": id, "message": message, "finish_reason": finish_reason(&a.finish), "usage": usage(&a)});
+    let items: Vec<Value> = a.text.iter().flat_map(|t| words(t)).filter_map(|w| logprob(asked, &w)).collect();
+    if !items.is_empty() {
+        out["logprobs"] = json!(items);
+    }
+    out
 }
 
 fn event(name: &str, mut data: Value) -> String {
@@ -140,10 +154,11 @@ pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
             json!({"index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}}),
         ));
         for w in words(t) {
-            out.push(event(
-                "content-delta",
-                json!({"index": 0, "delta": {"message": {"content": {"text": w}}}}),
-            ));
+            let mut delta = json!({"index": 0, "delta": {"message": {"content": {"text": w}}}});
+            if let Some(item) = logprob(asked, &w) {
+                delta["logprobs"] = item;
+            }
+            out.push(event("content-delta", delta));
         }
         out.push(event("content-end", json!({"index": 0})));
     }
