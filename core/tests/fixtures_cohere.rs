@@ -541,7 +541,10 @@ fn logprobs_are_asked_for_and_decoded_per_text_chunk() {
         json!({"type": "message-end", "delta": {"finish_reason": "COMPLETE"}}),
     );
     let chunks = decode_stream(&[stream.as_bytes()]).unwrap();
-    let with: Vec<&Value> = chunks.iter().filter(|c| !c["choices"][0]["logprobs"].is_null()).collect();
+    let with: Vec<&Value> = chunks
+        .iter()
+        .filter(|c| !c["choices"][0]["logprobs"].is_null())
+        .collect();
     assert_eq!(with.len(), 1);
     assert_eq!(with[0]["choices"][0]["logprobs"], expected);
 }

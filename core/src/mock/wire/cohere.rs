@@ -49,7 +49,10 @@ pub fn refuse(body: &Value) -> Option<(u16, Value)> {
     if let Some(thinking) = body.get("thinking")
         && !matches!(thinking["type"].as_str(), Some("enabled" | "disabled"))
     {
-        return bad_request(format!("invalid request: thinking.type must be enabled or disabled, got {}", thinking["type"]));
+        return bad_request(format!(
+            "invalid request: thinking.type must be enabled or disabled, got {}",
+            thinking["type"]
+        ));
     }
     let has_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
     match body.get("tool_choice") {
@@ -130,7 +133,12 @@ pub fn body(step: &Step, id: &str, asked: &Asked) -> Value {
         message["tool_calls"] = json!(calls(&a));
     }
     let mut out = json!({"id": id, "message": message, "finish_reason": finish_reason(&a.finish), "usage": usage(&a)});
-    let items: Vec<Value> = a.text.iter().flat_map(|t| words(t)).filter_map(|w| logprob(asked, &w)).collect();
+    let items: Vec<Value> = a
+        .text
+        .iter()
+        .flat_map(|t| words(t))
+        .filter_map(|w| logprob(asked, &w))
+        .collect();
     if !items.is_empty() {
         out["logprobs"] = json!(items);
     }
