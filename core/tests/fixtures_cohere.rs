@@ -34,6 +34,7 @@ fn deployment(model: &str) -> DeploymentConfig {
         weight: 1,
         max_input_tokens: None,
         callable: false,
+        max_tokens_default: None,
     }
 }
 
