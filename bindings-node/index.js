@@ -158,6 +158,22 @@ class Embeddings {
   }
 }
 
+// Gateways still open when the process exits are closed then, so that each writes the `close`
+// record of its audit log (a log whose end lacks it is reported as possibly cut). Weak: a
+// gateway the program dropped is not kept alive by this list.
+const openGateways = new Set();
+function closeAtExit(native) {
+  if (openGateways.size === 0) {
+    process.once('exit', () => {
+      for (const ref of openGateways) ref.deref()?.close();
+    });
+  }
+  if (openGateways.size >= 64) {
+    for (const ref of openGateways) if (ref.deref() === undefined) openGateways.delete(ref);
+  }
+  openGateways.add(new WeakRef(native));
+}
+
 class Gateway {
   #native;
 
@@ -171,6 +187,7 @@ class Gateway {
     } else {
       this.#native = Gateway.#build(options);
     }
+    closeAtExit(this.#native);
     /** OpenAI-style namespaces: `gw.chat.completions.create(...)`, `gw.embeddings.create(...)`. */
     this.chat = Object.freeze({ completions: new Completions(this) });
     this.embeddings = new Embeddings(this);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import * as sg from '../../bindings-node/index.mjs';
-import { ROOT, startMockServer, eventually } from './helpers.mjs';
+import { ROOT, SLUICEGATE_BIN, startMockServer, eventually } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const PKG = join(ROOT, 'bindings-node');
@@ -668,6 +668,32 @@ describe('logging and onRequestEnd hooks', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /event ok/);
     assert.match(r.stdout, /done/);
+  });
+
+  test('a gateway open at exit closes its audit log (verify sees a close record, not a cut end)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluicegate-audit-exit-'));
+    try {
+      const log = join(dir, 'audit.jsonl');
+      const config = { ...MOCK_CONFIG, audit: { path: log, key: 'k-exit' } };
+      const script = `
+        const sg = require(${JSON.stringify(PKG)});
+        const gw = new sg.Gateway({ config: ${JSON.stringify(JSON.stringify(config))} });
+        gw.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }).then(() => {
+          console.log('done');
+          process.exit(0); // the usual end of a server: no close(), no teardown of the addon
+        });
+      `;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /done/);
+      const v = spawnSync(SLUICEGATE_BIN, ['audit', 'verify', log, '--key', 'k-exit', '--json'], { encoding: 'utf8' });
+      assert.equal(v.status, 0, v.stdout + v.stderr);
+      const report = JSON.parse(v.stdout);
+      assert.equal(report.closed, true);
+      assert.equal(report.records, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

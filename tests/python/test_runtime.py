@@ -208,6 +208,28 @@ def test_children_after_fork_write_one_audit_chain(tmp_path: Any) -> None:
     assert verify.returncode != 0 and f"{log}:31:" in verify.stderr, verify.stdout + verify.stderr
 
 
+def test_a_gateway_open_at_exit_closes_its_audit_log(tmp_path: Any) -> None:
+    """A program that exits without close(): the gateway is closed at interpreter exit, so its
+    audit log ends with a close record and verify does not take it for a cut end."""
+    log = tmp_path / "audit.jsonl"
+    cfg = mock_config()
+    cfg["audit"] = {"path": str(log), "key": "k-exit"}
+    script = (
+        "import json, sys, threading, time, sluicegate\n"
+        "gw = sluicegate.Gateway(json.loads(sys.argv[1]))\n"
+        "gw.chat.completions.create(model='chat', messages=[{'role': 'user', 'content': 'x'}])\n"
+        "# A daemon thread still holding it at exit: finalization never releases it, the exit hook does.\n"
+        "threading.Thread(target=lambda g=gw: time.sleep(60), daemon=True).start()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(cfg)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    verify = subprocess.run(
+        [str(sluicegate_bin()), "audit", "verify", str(log), "--key", "k-exit", "--json"], capture_output=True, text=True
+    )
+    report = json.loads(verify.stdout)
+    assert verify.returncode == 0 and report["closed"] and report["records"] == 1, verify.stdout + verify.stderr
+
+
 # --- asyncio ------------------------------------------------------------------------------
 
 

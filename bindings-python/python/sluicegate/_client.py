@@ -8,7 +8,9 @@ core.
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 from types import TracebackType
 from typing import (
     TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Type, TypeVar, Union, cast,
@@ -122,12 +124,25 @@ def _log_failure(callback: object, error: Optional[BaseException]) -> None:
     _log.logger().error("on_request_end callback %r raised; the call was not affected", callback, exc_info=error)
 
 
+# Gateways still open when the interpreter exits are closed then, so that each writes the
+# `close` record of its audit log (a log whose end lacks it is reported as possibly cut). Weak:
+# a gateway the program dropped is not kept alive by this set.
+_open_gateways: "weakref.WeakSet[_GatewayBase]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_gateways() -> None:
+    for gateway in list(_open_gateways):
+        gateway.close()
+
+
 class _GatewayBase:
     _native: Optional[NativeGateway]
     _request_end: List[RequestEndCallback]
 
     def __init__(self, config: ConfigInput, *, on_request_end: Optional[RequestEndCallback] = None) -> None:
         self._native = _load(config)
+        _open_gateways.add(self)
         self._request_end = []
         if on_request_end is not None:
             self.on_request_end(on_request_end)
