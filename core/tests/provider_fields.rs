@@ -184,3 +184,117 @@ fn ignored_fields_are_removed_before_encoding() {
     let openai = presets::find("openai").unwrap();
     assert_eq!(*fields::apply(openai, "o", &request).unwrap(), request);
 }
+
+/// A request that asks for `field` (see `fields::asks_for`), and the same request without it.
+fn with_and_without(field: &str) -> Option<(serde_json::Value, serde_json::Value)> {
+    let tool =
+        json!({"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}});
+    let mut base = json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]});
+    let (key, value, needs_tools) = match field {
+        "temperature" | "top_p" | "frequency_penalty" | "presence_penalty" => (field, json!(0.5), false),
+        "max_completion_tokens" | "max_tokens" => (field, json!(77), false),
+        "stop" => (field, json!(["x"]), false),
+        "seed" => (field, json!(7), false),
+        "tools" => (field, json!([tool]), false),
+        "tool_choice" => (field, json!("required"), true),
+        "tool_choice (named)" => (
+            "tool_choice",
+            json!({"type": "function", "function": {"name": "f"}}),
+            true,
+        ),
+        "parallel_tool_calls" => (field, json!(false), true),
+        "n" => (field, json!(2), false),
+        "response_format json_object" => ("response_format", json!({"type": "json_object"}), false),
+        "response_format json_schema" => (
+            "response_format",
+            json!({"type": "json_schema", "json_schema": {"name": "s", "schema": {"type": "object"}}}),
+            false,
+        ),
+        "reasoning_effort" | "verbosity" => (field, json!("low"), false),
+        "logprobs" => (field, json!(true), false),
+        "top_logprobs" => (field, json!(2), false),
+        "logit_bias" => (field, json!({"1": 1}), false),
+        "prediction" => (field, json!({"type": "content", "content": "x"}), false),
+        "modalities" => (field, json!(["text", "audio"]), false),
+        "audio" => (field, json!({"voice": "alloy", "format": "wav"}), false),
+        "web_search_options" => (field, json!({}), false),
+        "metadata" => (field, json!({"k": "v"}), false),
+        "store" => (field, json!(true), false),
+        "service_tier" => (field, json!("flex"), false),
+        "user" | "safety_identifier" | "prompt_cache_key" => (field, json!("u-1"), false),
+        "image parts" | "file parts" | "audio parts" | "developer role" => ("", json!(null), false),
+        // Only the gateway acts on it (the usage chunk); nothing to compare on the wire.
+        "stream_options" => return None,
+        other => panic!("no sample for `{other}`: add one"),
+    };
+    if needs_tools {
+        base["tools"] = json!([tool]);
+    }
+    let mut with = base.clone();
+    let part = match field {
+        "image parts" => Some(json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}})),
+        "file parts" => Some(
+            json!({"type": "file", "file": {"file_data": "data:application/pdf;base64,AAAA", "filename": "a.pdf"}}),
+        ),
+        "audio parts" => Some(json!({"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}})),
+        _ => None,
+    };
+    if let Some(part) = part {
+        with["messages"][0]["content"] = json!([{"type": "text", "text": "hi"}, part]);
+    } else if field == "developer role" {
+        with["messages"] = json!([{"role": "developer", "content": "be brief"}, {"role": "user", "content": "hi"}]);
+    } else {
+        with[key] = value;
+    }
+    Some((with, base))
+}
+
+/// The table tells the truth about the adapters that translate: a mapped field changes what is
+/// sent, an ignored one does not (after the table is applied, as the HTTP provider does).
+#[test]
+fn mapped_fields_are_sent_and_ignored_ones_are_not() {
+    for (provider, model) in [
+        ("anthropic", "claude-sonnet-4-5"),
+        ("gemini", "gemini-2.5-flash"),
+        ("cohere", "command-a-03-2025"),
+    ] {
+        let config = sluicegate::Config::from_value(json!({
+            "providers": {"p": {"type": provider, "api_key": "k"}},
+            "deployments": {"d": {"provider": "p", "model": model}},
+            "routes": {"chat": {"targets": ["d"]}},
+        }))
+        .unwrap();
+        let (pc, deployment) = (&config.providers["p"], &config.deployments["d"]);
+        let dialect = sluicegate::providers::dialect_for(pc).unwrap();
+        let sent = |request: &serde_json::Value| {
+            let request = fields::apply(pc.preset, "p", request).unwrap_or_else(|e| panic!("{provider}: {e}"));
+            dialect
+                .encode(&request, deployment, false)
+                .unwrap_or_else(|e| panic!("{provider}: {e} for {request}"))
+        };
+        for rule in fields::table(provider) {
+            let Some((with, without)) = with_and_without(rule.field) else {
+                continue;
+            };
+            match rule.disposition {
+                fields::Disposition::Mapped => {
+                    assert_ne!(
+                        sent(&with),
+                        sent(&without),
+                        "{provider}: `{}` is mapped but changes nothing sent",
+                        rule.field
+                    )
+                }
+                fields::Disposition::Ignored => {
+                    assert_eq!(
+                        sent(&with),
+                        sent(&without),
+                        "{provider}: `{}` is ignored but changes what is sent",
+                        rule.field
+                    )
+                }
+                fields::Disposition::Rejected => {}
+            }
+        }
+    }
+}

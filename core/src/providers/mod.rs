@@ -65,6 +65,18 @@ pub(crate) async fn within_first_token<T>(
     }
 }
 
+/// The wire translation for a configured provider (`None` for the in-process mock). Public so
+/// tests can hold each adapter to its published field table (core/tests/provider_fields.rs).
+pub fn dialect_for(config: &ProviderConfig) -> Option<Box<dyn dialect::Dialect>> {
+    Some(match config.preset.wire {
+        Wire::Mock => return None,
+        Wire::OpenAi | Wire::AzureOpenAi => Box::new(openai::OpenAi::for_provider(config)),
+        Wire::Anthropic => Box::new(anthropic::Anthropic::for_provider(config)),
+        Wire::Gemini => Box::new(gemini::Gemini),
+        Wire::Cohere => Box::new(cohere::Cohere),
+    })
+}
+
 /// A configured provider, ready to serve its deployments.
 pub enum Provider {
     Http(http::HttpProvider),
@@ -73,14 +85,10 @@ pub enum Provider {
 
 impl Provider {
     pub fn new(config: &ProviderConfig, scrubber: Scrubber) -> Provider {
-        let dialect: Box<dyn dialect::Dialect> = match config.preset.wire {
-            Wire::Mock => return Provider::Mock(mock::MockProvider::new(config)),
-            Wire::OpenAi | Wire::AzureOpenAi => Box::new(openai::OpenAi::for_provider(config)),
-            Wire::Anthropic => Box::new(anthropic::Anthropic::for_provider(config)),
-            Wire::Gemini => Box::new(gemini::Gemini),
-            Wire::Cohere => Box::new(cohere::Cohere),
-        };
-        Provider::Http(http::HttpProvider::new(config, dialect, scrubber))
+        match dialect_for(config) {
+            None => Provider::Mock(mock::MockProvider::new(config)),
+            Some(dialect) => Provider::Http(http::HttpProvider::new(config, dialect, scrubber)),
+        }
     }
 
     /// One non-streaming call. `request.model` is already the deployment's model.
