@@ -23,19 +23,15 @@ fn json_fixture(name: &str) -> Value {
     serde_json::from_str(&fixture(name)).expect("fixture is JSON")
 }
 
+/// A deployment of `model` as the config reader builds it (so new config keys need no edit here).
 fn deployment(model: &str) -> DeploymentConfig {
-    DeploymentConfig {
-        name: "d".into(),
-        provider: "cohere".into(),
-        model: model.into(),
-        region: None,
-        rpm: None,
-        tpm: None,
-        weight: 1,
-        max_input_tokens: None,
-        callable: false,
-        max_tokens_default: None,
-    }
+    let config = sluicegate::Config::from_value(json!({
+        "providers": {"cohere": {"type": "cohere", "api_key": "k"}},
+        "deployments": {"d": {"provider": "cohere", "model": model}},
+        "routes": {"chat": {"targets": ["d"]}},
+    }))
+    .expect("config loads");
+    config.deployments["d"].clone()
 }
 
 /// The documented request without `stream: false` (we leave the default out).
