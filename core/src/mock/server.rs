@@ -228,7 +228,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             body,
         ));
     }
-    if let Some((status, body)) = wire::refused(asked.flavor, &query, &request).filter(|_| !is_embeddings) {
+    if let Some((status, body)) = wire::refused(asked.flavor, &query, &request)
+        .or_else(|| wire::refused_for_model(&asked, &request))
+        .filter(|_| !is_embeddings)
+    {
         return Ok(full(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             body,

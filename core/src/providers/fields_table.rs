@@ -259,7 +259,11 @@ const GEMINI: &[Row] = &[
     ("frequency_penalty", Mapped, "`generationConfig.frequencyPenalty`"),
     ("presence_penalty", Mapped, "`generationConfig.presencePenalty`"),
     ("stream_options", Mapped, STREAM_USAGE),
-    ("tools", Mapped, "`tools[].functionDeclarations`"),
+    (
+        "tools",
+        Mapped,
+        "`tools[].functionDeclarations[]`, the JSON Schema whole in `parametersJsonSchema` (`strict` is not sent)",
+    ),
     (
         "tool_choice",
         Mapped,
@@ -275,7 +279,11 @@ const GEMINI: &[Row] = &[
         Rejected,
         "Gemini cannot turn parallel calls off; remove `parallel_tool_calls: false`",
     ),
-    ("n", Mapped, "`generationConfig.candidateCount`"),
+    (
+        "n",
+        Mapped,
+        "`generationConfig.candidateCount` (1–8), every candidate a choice",
+    ),
     (
         "response_format json_object",
         Mapped,
@@ -288,8 +296,8 @@ const GEMINI: &[Row] = &[
     ),
     (
         "reasoning_effort",
-        Rejected,
-        "not mapped to `thinkingConfig` yet; remove it",
+        Mapped,
+        "`thinkingConfig`: `thinkingLevel` on Gemini 3 and later, `thinkingBudget` on 1.x/2.x",
     ),
     ("verbosity", Rejected, NO_SUCH),
     (
@@ -318,14 +326,10 @@ const GEMINI: &[Row] = &[
     ),
     (
         "file parts",
-        Rejected,
-        "not mapped to Gemini file parts yet; send the text, or route to OpenAI",
+        Mapped,
+        "`inlineData` from `file.file_data` (a data: URL); a `file_id` is refused",
     ),
-    (
-        "audio parts",
-        Rejected,
-        "not mapped to Gemini audio parts yet; route audio to OpenAI",
-    ),
+    ("audio parts", Mapped, "`inlineData` with MIME type `audio/<format>`"),
     ("developer role", Mapped, "`systemInstruction`"),
     ("metadata", Ignored, STORE),
     ("store", Ignored, STORE),

@@ -1,11 +1,16 @@
 //! Google Gemini `generateContent`: `systemInstruction`, `contents` with `user`/`model` roles,
-//! `functionDeclarations`, whole function calls (with `STOP` as the finish reason), cumulative
-//! stream usage, CRLF-separated events and no end marker.
+//! `functionDeclarations` with full JSON Schema (`parametersJsonSchema`), whole function calls
+//! (with `STOP` as the finish reason) whose thought signatures travel in the tool-call ids
+//! ([`signature`]), one choice per candidate, finish reasons from one table ([`finish`]),
+//! cumulative stream usage, CRLF-separated events and no end marker. Fields Gemini cannot
+//! honour are refused ([`fields`]).
 
-use super::dialect::{
-    ChunkMaker, Dialect, StreamDecoder, data_url, max_tokens, openai_usage, parse_arguments, stop_list, text_of,
-};
-use super::sse::SseEvent;
+mod fields;
+mod finish;
+pub mod signature;
+mod stream;
+
+use super::dialect::{Dialect, StreamDecoder, data_url, max_tokens, openai_usage, parse_arguments, stop_list, text_of};
 use crate::config::{DeploymentConfig, ProviderConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json_path::At;
@@ -14,22 +19,6 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
 pub struct Gemini;
-
-fn finish_reason(reason: &str, has_calls: bool) -> &'static str {
-    match reason {
-        "MAX_TOKENS" => "length",
-        "SAFETY"
-        | "RECITATION"
-        | "BLOCKLIST"
-        | "PROHIBITED_CONTENT"
-        | "SPII"
-        | "IMAGE_SAFETY"
-        | "IMAGE_PROHIBITED_CONTENT"
-        | "IMAGE_RECITATION" => "content_filter",
-        _ if has_calls => "tool_calls",
-        _ => "stop",
-    }
-}
 
 fn usage(u: &Value) -> Value {
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -44,40 +33,106 @@ fn usage(u: &Value) -> Value {
     )
 }
 
-fn part(p: &Value) -> Option<Value> {
-    match p.get("type").and_then(Value::as_str)? {
+fn unsupported_part(kind: &str) -> Error {
+    Error::invalid_request(format!(
+        "content parts of type `{kind}` are not supported by the gemini provider; send text, image_url, input_audio or file (file_data) parts"
+    ))
+}
+
+fn part(p: &Value) -> Result<Option<Value>> {
+    let kind = p.get("type").and_then(Value::as_str).unwrap_or("");
+    Ok(match kind {
         "text" => Some(json!({"text": p.get("text").cloned().unwrap_or(json!(""))})),
+        "refusal" => Some(json!({"text": p.get("refusal").cloned().unwrap_or(json!(""))})),
         "image_url" => {
-            let url = p.at("/image_url/url").and_then(Value::as_str)?;
+            let Some(url) = p.at("/image_url/url").and_then(Value::as_str) else {
+                return Err(Error::invalid_request("an image_url part needs `image_url.url`"));
+            };
             Some(match data_url(url) {
                 Some((mime, data)) => json!({"inlineData": {"mimeType": mime, "data": data}}),
                 None => json!({"fileData": {"fileUri": url}}),
             })
         }
-        _ => None,
-    }
+        "input_audio" => {
+            let data = p.at("/input_audio/data").cloned().unwrap_or(json!(""));
+            let format = p.at("/input_audio/format").and_then(Value::as_str).unwrap_or("wav");
+            Some(json!({"inlineData": {"mimeType": format!("audio/{format}"), "data": data}}))
+        }
+        "file" => match p.at("/file/file_data").and_then(Value::as_str).and_then(data_url) {
+            Some((mime, data)) => Some(json!({"inlineData": {"mimeType": mime, "data": data}})),
+            None => {
+                return Err(Error::invalid_request(
+                    "a file part for the gemini provider needs `file.file_data` as a data: URL (an OpenAI `file_id` means nothing to Gemini)",
+                ));
+            }
+        },
+        other => return Err(unsupported_part(other)),
+    })
 }
 
-fn parts_of(content: &Value) -> Vec<Value> {
-    match content {
+fn parts_of(content: &Value) -> Result<Vec<Value>> {
+    Ok(match content {
         Value::String(s) if !s.is_empty() => vec![json!({"text": s})],
-        Value::Array(items) => items.iter().filter_map(part).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(part)
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect(),
         _ => vec![],
-    }
+    })
 }
 
 fn push(turns: &mut Vec<Value>, role: &str, items: Vec<Value>) {
     super::dialect::push_turn(turns, role, "parts", items);
 }
 
-/// OpenAI tool calls from a candidate's `functionCall` parts (ids made up when absent).
-fn calls_of(parts: &[Value], first_index: usize) -> Vec<Value> {
+/// The `functionCall` parts of one assistant step, thought signatures restored from the ids
+/// (or taken from `extra_content.google.thought_signature`, where Google's own OpenAI-compatible
+/// endpoint puts them). A step that carries none gets the documented placeholder on its first
+/// call, which is where Gemini 3 looks for it.
+fn call_parts(calls: &[Value], names: &mut HashMap<String, Value>) -> Result<Vec<Value>> {
+    let mut parts = Vec::new();
+    let mut signed = false;
+    for call in calls {
+        let name = call.at("/function/name").cloned().unwrap_or(json!(""));
+        let id = call.get("id").and_then(Value::as_str).unwrap_or("");
+        if !id.is_empty() {
+            names.insert(id.to_owned(), name.clone());
+        }
+        let args = parse_arguments(call.at("/function/arguments").unwrap_or(&Value::Null))?;
+        let mut part = json!({"functionCall": {"name": name, "args": args}});
+        let carried = signature::signature_of(id).or_else(|| {
+            call.at("/extra_content/google/thought_signature")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        if let Some(sig) = carried {
+            part["thoughtSignature"] = json!(sig);
+            signed = true;
+        }
+        parts.push(part);
+    }
+    if !signed && let Some(first) = parts.first_mut() {
+        first["thoughtSignature"] = json!(signature::PLACEHOLDER);
+    }
+    Ok(parts)
+}
+
+/// OpenAI tool calls from a candidate's `functionCall` parts, each with a unique id that
+/// carries the part's thought signature (see [`signature`]). `first` numbers the calls.
+fn calls_of(parts: &[Value], response_id: &str, candidate: u64, first: usize) -> Vec<Value> {
     parts
         .iter()
-        .filter_map(|p| p.get("functionCall"))
+        .filter(|p| p.get("functionCall").is_some())
         .enumerate()
-        .map(|(i, fc)| {
-            let id = fc.get("id").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("call_{}", first_index + i));
+        .map(|(i, p)| {
+            let fc = &p["functionCall"];
+            let id = signature::attach(
+                &signature::unique_id(response_id, candidate, first + i),
+                p.get("thoughtSignature").and_then(Value::as_str),
+            );
             json!({"id": id, "type": "function", "function": {"name": fc["name"], "arguments": fc.get("args").unwrap_or(&json!({})).to_string()}})
         })
         .collect()
@@ -100,6 +155,14 @@ fn blocked(body: &Value) -> Option<Error> {
         )
         .with_retryable(false),
     )
+}
+
+/// A response id to derive tool-call ids from: the API's, or a random one when it sent none.
+fn response_id(body: &Value) -> String {
+    body.get("responseId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("gemini-{:016x}", rand::random::<u64>()))
 }
 
 impl Dialect for Gemini {
@@ -155,7 +218,8 @@ impl Dialect for Gemini {
         }
     }
 
-    fn encode(&self, request: &Value, _deployment: &DeploymentConfig, _stream: bool) -> Result<Value> {
+    fn encode(&self, request: &Value, deployment: &DeploymentConfig, _stream: bool) -> Result<Value> {
+        fields::check(request)?;
         let mut system = Vec::new();
         let mut contents = Vec::new();
         let mut call_names: HashMap<String, Value> = HashMap::new();
@@ -164,15 +228,13 @@ impl Dialect for Gemini {
             match m["role"].as_str().unwrap_or("") {
                 "system" | "developer" => system.push(json!({"text": text_of(content)})),
                 "assistant" => {
-                    let mut parts = parts_of(content);
-                    for call in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-                        let name = call.at("/function/name").cloned().unwrap_or(json!(""));
-                        if let Some(id) = call.get("id").and_then(Value::as_str) {
-                            call_names.insert(id.to_owned(), name.clone());
-                        }
-                        let args = parse_arguments(call.at("/function/arguments").unwrap_or(&Value::Null))?;
-                        parts.push(json!({"functionCall": {"name": name, "args": args}}));
-                    }
+                    let mut parts = parts_of(content)?;
+                    let calls = m
+                        .get("tool_calls")
+                        .and_then(Value::as_array)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    parts.extend(call_parts(calls, &mut call_names)?);
                     push(&mut contents, "model", parts);
                 }
                 "tool" | "function" => {
@@ -181,7 +243,7 @@ impl Dialect for Gemini {
                         .get(id)
                         .cloned()
                         .or_else(|| m.get("name").cloned())
-                        .unwrap_or(json!(id));
+                        .unwrap_or(json!(signature::plain_id(id)));
                     let text = text_of(content);
                     let response = match serde_json::from_str::<Value>(&text) {
                         Ok(v @ Value::Object(_)) => v,
@@ -193,7 +255,7 @@ impl Dialect for Gemini {
                         vec![json!({"functionResponse": {"name": name, "response": response}})],
                     );
                 }
-                _ => push(&mut contents, "user", parts_of(content)),
+                _ => push(&mut contents, "user", parts_of(content)?),
             }
         }
         let mut body = Map::new();
@@ -233,19 +295,25 @@ impl Dialect for Gemini {
             }
             _ => {}
         }
+        if let Some(thinking) = fields::thinking(request, &deployment.model)? {
+            generation.insert("thinkingConfig".into(), thinking);
+        }
         if !generation.is_empty() {
             body.insert("generationConfig".into(), Value::Object(generation));
         }
         if let Some(tools) = request.get("tools").and_then(Value::as_array).filter(|t| !t.is_empty()) {
+            // `parameters` takes only an OpenAPI subset (no additionalProperties, $schema, const…);
+            // `parametersJsonSchema` takes the JSON Schema an OpenAI tool is written in, unchanged.
             let decls: Vec<Value> = tools
                 .iter()
                 .map(|t| {
                     let f = t.get("function").unwrap_or(t);
                     let mut d = json!({"name": f["name"]});
-                    for key in ["description", "parameters"] {
-                        if let Some(v) = f.get(key) {
-                            d[key] = v.clone();
-                        }
+                    if let Some(v) = f.get("description") {
+                        d["description"] = v.clone();
+                    }
+                    if let Some(v) = f.get("parameters").filter(|v| !v.is_null()) {
+                        d["parametersJsonSchema"] = v.clone();
                     }
                     d
                 })
@@ -277,21 +345,27 @@ impl Dialect for Gemini {
             return Err(blocked(&body)
                 .unwrap_or_else(|| Error::new(ErrorKind::ProviderError, "the response has no candidates")));
         }
-        let choices: Vec<Value> = candidates
+        let response_id = response_id(&body);
+        let choices = candidates
             .iter()
             .enumerate()
             .map(|(i, c)| {
+                let index = c.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
                 let parts = c.at("/content/parts").and_then(Value::as_array).cloned().unwrap_or_default();
-                let calls = calls_of(&parts, 0);
+                let calls = calls_of(&parts, &response_id, index, 0);
                 let text = text_parts(&parts);
                 let mut message = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) }});
                 if !calls.is_empty() {
                     message["tool_calls"] = Value::Array(calls.clone());
                 }
-                let reason = finish_reason(c["finishReason"].as_str().unwrap_or("STOP"), !calls.is_empty());
-                json!({"index": c.get("index").and_then(Value::as_u64).unwrap_or(i as u64), "message": message, "logprobs": null, "finish_reason": reason})
+                let reason = finish::finish_reason(
+                    c["finishReason"].as_str().unwrap_or("STOP"),
+                    !calls.is_empty(),
+                    c["finishMessage"].as_str(),
+                )?;
+                Ok(json!({"index": index, "message": message, "logprobs": null, "finish_reason": reason}))
             })
-            .collect();
+            .collect::<Result<Vec<Value>>>()?;
         Ok(json!({
             "id": body.get("responseId").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("gemini-{}", crate::runtime::unix_now())),
             "object": "chat.completion",
@@ -303,16 +377,7 @@ impl Dialect for Gemini {
     }
 
     fn stream_decoder(&self, deployment: &DeploymentConfig) -> Box<dyn StreamDecoder> {
-        Box::new(GeminiStream {
-            maker: ChunkMaker::new(
-                format!("gemini-{}", crate::runtime::unix_now()),
-                deployment.model.clone(),
-            ),
-            started: false,
-            calls: 0,
-            finished: false,
-            usage: None,
-        })
+        Box::new(stream::GeminiStream::new(deployment))
     }
 
     fn classify(&self, status: u16, body: &Value) -> Option<(ErrorKind, bool)> {
@@ -331,86 +396,5 @@ impl Dialect for Gemini {
             "PERMISSION_DENIED" => Some((ErrorKind::PermissionDenied, false)),
             _ => None,
         }
-    }
-}
-
-struct GeminiStream {
-    maker: ChunkMaker,
-    started: bool,
-    calls: usize,
-    finished: bool,
-    usage: Option<Value>,
-}
-
-impl StreamDecoder for GeminiStream {
-    fn event(&mut self, event: &SseEvent) -> Result<Vec<Value>> {
-        let data: Value = serde_json::from_str(event.data.trim()).map_err(|e| {
-            Error::new(
-                ErrorKind::ProviderError,
-                format!("sent a stream event that is not JSON: {e}"),
-            )
-        })?;
-        if data.get("error").is_some() {
-            let message = data.at("/error/message").and_then(Value::as_str).unwrap_or("");
-            return Err(Error::new(
-                ErrorKind::ProviderError,
-                format!("sent an error in the stream: {message}"),
-            ));
-        }
-        let mut out = Vec::new();
-        if !self.started {
-            self.started = true;
-            if let Some(id) = data.get("responseId").and_then(Value::as_str) {
-                self.maker.id = id.to_owned();
-            }
-            if let Some(model) = data.get("modelVersion").and_then(Value::as_str) {
-                self.maker.model = model.to_owned();
-            }
-            if data
-                .get("candidates")
-                .and_then(Value::as_array)
-                .is_none_or(Vec::is_empty)
-                && let Some(e) = blocked(&data)
-            {
-                return Err(e);
-            }
-            out.push(self.maker.delta(json!({"role": "assistant", "content": ""}), None));
-        }
-        if let Some(u) = data.get("usageMetadata") {
-            self.usage = Some(usage(u));
-        }
-        let candidate = data.at("/candidates/0").cloned().unwrap_or(json!({}));
-        let parts = candidate
-            .at("/content/parts")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let text = text_parts(&parts);
-        if !text.is_empty() {
-            out.push(self.maker.delta(json!({"content": text}), None));
-        }
-        for call in calls_of(&parts, self.calls) {
-            out.push(self.maker.delta(json!({"tool_calls": [{"index": self.calls, "id": call["id"], "type": "function", "function": call["function"]}]}), None));
-            self.calls += 1;
-        }
-        if let Some(reason) = candidate.get("finishReason").and_then(Value::as_str) {
-            self.finished = true;
-            out.push(self.maker.delta(json!({}), Some(finish_reason(reason, self.calls > 0))));
-        }
-        Ok(out)
-    }
-
-    fn done(&self) -> bool {
-        false // Gemini has no end marker: the stream ends when the body does.
-    }
-
-    fn end(&mut self) -> Result<Vec<Value>> {
-        if !self.finished {
-            return Err(Error::new(
-                ErrorKind::Connection,
-                "the stream ended before a finish reason",
-            ));
-        }
-        Ok(self.usage.take().map(|u| vec![self.maker.usage(u)]).unwrap_or_default())
     }
 }

@@ -1,5 +1,11 @@
-//! Gemini `generateContent` as the mock sends it: whole function calls with `STOP`, usage
-//! repeated cumulatively, CRLF event separators, and no end marker.
+//! Gemini `generateContent` as the mock sends it: whole function calls with `STOP`, a
+//! `thoughtSignature` on the first function call of each answer from a Gemini 3 model, one
+//! candidate per `candidateCount`, usage repeated cumulatively, CRLF event separators, and no
+//! end marker. What the API refuses is in [`check`].
+
+mod check;
+
+pub use check::{refuse, refuse_for_model};
 
 use super::{Asked, Step, answer, message, words};
 use crate::json_path::At;
@@ -25,7 +31,8 @@ pub fn neutral(body: &Value) -> Value {
             messages.push(json!({"role": "tool", "content": said}));
         }
     }
-    json!({"messages": messages, "max_tokens": body.at("/generationConfig/maxOutputTokens").cloned().unwrap_or(Value::Null)})
+    json!({"messages": messages, "max_tokens": body.at("/generationConfig/maxOutputTokens").cloned().unwrap_or(Value::Null),
+           "n": body.at("/generationConfig/candidateCount").cloned().unwrap_or(Value::Null)})
 }
 
 fn text(parts: &[Value]) -> String {
@@ -36,12 +43,20 @@ fn text(parts: &[Value]) -> String {
         .join(" ")
 }
 
-fn finish_reason(finish: &str) -> &'static str {
+/// A scripted OpenAI finish reason in Gemini's words; a Gemini reason (upper case, such as
+/// `MALFORMED_FUNCTION_CALL`) is sent as written.
+fn finish_reason(finish: &str) -> String {
     match finish {
-        "length" => "MAX_TOKENS",
-        "content_filter" => "SAFETY",
-        _ => "STOP", // Gemini says STOP for function calls too
+        "length" => "MAX_TOKENS".into(),
+        "content_filter" => "SAFETY".into(),
+        native if !native.is_empty() && native.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') => native.into(),
+        _ => "STOP".into(), // Gemini says STOP for function calls too
     }
+}
+
+/// How many candidates the request asked for (`generationConfig.candidateCount`).
+fn candidates(asked: &Asked) -> u64 {
+    asked.neutral["n"].as_u64().unwrap_or(1).max(1)
 }
 
 pub fn error(step: &Step) -> Value {
@@ -72,18 +87,60 @@ fn usage(a: &super::Answer, done: bool) -> Value {
     u
 }
 
-fn call_parts(a: &super::Answer) -> Vec<Value> {
+/// Function-call parts; from a Gemini 3 model the first one carries a thought signature, as
+/// the API documents for parallel calls.
+fn call_parts(a: &super::Answer, asked: &Asked, id: &str) -> Vec<Value> {
     a.calls
         .iter()
-        .map(|(_, name, args)| json!({"functionCall": {"name": name, "args": args}}))
+        .enumerate()
+        .map(|(i, (_, name, args))| {
+            let mut part = json!({"functionCall": {"name": name, "args": args}});
+            if i == 0 && check::checks_signatures(&asked.model) {
+                part["thoughtSignature"] = json!(signature(&format!("mock thought for {name} in {id}")));
+            }
+            part
+        })
+        .collect()
+}
+
+/// A stand-in signature: standard base64 (with `+`, `/` and padding, as the API sends bytes).
+fn signature(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes: Vec<u8> = text.bytes().map(|b| b ^ 0xfb).collect(); // high bits, so `+` and `/` appear
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+/// The same candidate `count` times, indexed.
+fn each(candidate: &Value, count: u64) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            let mut c = candidate.clone();
+            c["index"] = json!(i);
+            c
+        })
         .collect()
 }
 
 pub fn body(step: &Step, id: &str, asked: &Asked) -> Value {
     let a = answer(step, asked);
     let mut parts: Vec<Value> = a.text.iter().map(|t| json!({"text": t})).collect();
-    parts.extend(call_parts(&a));
-    json!({"candidates": [{"content": {"parts": parts, "role": "model"}, "finishReason": finish_reason(&a.finish), "index": 0}],
+    parts.extend(call_parts(&a, asked, id));
+    let candidate = json!({"content": {"parts": parts, "role": "model"}, "finishReason": finish_reason(&a.finish)});
+    json!({"candidates": each(&candidate, candidates(asked)),
            "usageMetadata": usage(&a, true), "modelVersion": asked.model, "responseId": id})
 }
 
@@ -97,7 +154,7 @@ pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
         .into_iter()
         .map(|w| vec![json!({"text": w})])
         .collect();
-    let calls = call_parts(&a);
+    let calls = call_parts(&a, asked, id);
     if !calls.is_empty() {
         pieces.push(calls);
     }
@@ -113,7 +170,7 @@ pub fn events(step: &Step, id: &str, asked: &Asked) -> Vec<String> {
             if i == last {
                 candidate["finishReason"] = json!(finish_reason(&a.finish));
             }
-            let chunk = json!({"candidates": [candidate], "usageMetadata": usage(&a, i == last), "modelVersion": asked.model, "responseId": id});
+            let chunk = json!({"candidates": each(&candidate, candidates(asked)), "usageMetadata": usage(&a, i == last), "modelVersion": asked.model, "responseId": id});
             format!("data: {chunk}\r\n\r\n")
         })
         .collect()

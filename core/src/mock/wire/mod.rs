@@ -189,12 +189,23 @@ pub fn asked(
 }
 
 /// The status and body a provider answers a request it does not accept with (fields its
-/// schema lacks, values outside a documented range), before any scripted step plays.
+/// schema lacks, values outside a documented range, a Gemini tool schema outside its subset),
+/// before any scripted step plays.
 pub fn refused(flavor: Flavor, query: &str, body: &Value) -> Option<(u16, Value)> {
     match flavor {
         Flavor::Cohere => cohere::refuse(body),
         Flavor::Anthropic => anthropic::refusal(body).map(|message| (400, anthropic::invalid(&message))),
+        Flavor::Gemini => gemini::refuse(body),
         _ => openai::refused(flavor, query, body),
+    }
+}
+
+/// What a provider refuses because of the model asked for: a Gemini 3 turn whose function call
+/// comes back without its thought signature.
+pub fn refused_for_model(asked: &Asked, body: &Value) -> Option<(u16, Value)> {
+    match asked.flavor {
+        Flavor::Gemini => gemini::refuse_for_model(&asked.model, body),
+        _ => None,
     }
 }
 
