@@ -118,6 +118,7 @@ fn gateway() -> Gateway {
             "t": {"provider": "p", "model": "tools"}
         },
         "routes": {"chat": {"targets": ["a"]}, "tools": {"targets": ["t"]}},
+        "pricing": {"models": {"tools": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}},
         "keys": {"k": {"sha256": "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b", "tags": {"team": "x"}}},
         "policies": {
             "rate_limits": [{"scope": {"tag": "team"}, "rpm": 1000}],
