@@ -2,7 +2,9 @@
 //! audit log's hash chain (and signatures, with the key), across rotated files: names the first
 //! bad line, and says whether the log ends with a `close` record (a cut end does not), which
 //! lines a crash tore, and which writers did not close. Exit status 0 only when the chain holds
-//! and the log was closed (or `--live`: a gateway is still writing it).
+//! and the log was closed (or `--live`: a gateway is still writing it). `--expect LINES:HEAD`
+//! checks the log against an anchor kept elsewhere (`lines` and `head` of an earlier report):
+//! the only way to catch a log cut back to an earlier close.
 
 use crate::args::{Arg, Args, Outcome, Spec};
 use sluicegate::policy::audit::{self, Report};
@@ -12,13 +14,14 @@ use std::path::PathBuf;
 pub static SPEC: Spec = Spec {
     name: "audit",
     about: "check an audit log's hash chain, signatures, checkpoints and end",
-    usage: "sluicegate audit verify FILE [--key-env VAR | --key KEY] [--live] [--json]",
+    usage: "sluicegate audit verify FILE [--key-env VAR | --key KEY] [--live] [--json] [--expect LINES:HEAD]",
 };
 
 pub fn run(argv: Vec<OsString>) -> Outcome {
     let mut args = Args::new(&SPEC, argv);
     let (mut verb, mut file, mut key) = (None, None, None);
     let (mut live, mut as_json) = (false, false);
+    let mut expect: Option<(u64, String)> = None;
     while let Some(arg) = args.next()? {
         match arg {
             Arg::Long(o) if o == "key" => key = Some(args.value()?),
@@ -28,6 +31,17 @@ pub fn run(argv: Vec<OsString>) -> Outcome {
             }
             Arg::Long(o) if o == "live" => live = true,
             Arg::Long(o) if o == "json" => as_json = true,
+            Arg::Long(o) if o == "expect" => {
+                let text = args.value()?;
+                let parsed = text
+                    .split_once(':')
+                    .and_then(|(n, h)| Some((n.parse::<u64>().ok().filter(|&n| n > 0)?, h.to_owned())));
+                expect = Some(parsed.ok_or_else(|| {
+                    args.wrong(format!(
+                        "--expect `{text}`: give LINES:HEAD, the `lines` and `head` of an earlier report"
+                    ))
+                })?);
+            }
             Arg::Value(v) if verb.is_none() => verb = Some(args.text(v)?),
             Arg::Value(v) if file.is_none() => file = Some(PathBuf::from(v)),
             other => return Err(args.unexpected(other)),
@@ -43,14 +57,27 @@ pub fn run(argv: Vec<OsString>) -> Outcome {
         return Err(format!("no audit log at `{}`", file.display()).into());
     }
     let files = audit::chain_files(&file);
-    let report = audit::verify_report(&files, key.as_deref())?;
-    let ok = report.ok(live);
+    let report = audit::verify_report_at(&files, key.as_deref(), expect.as_ref().map(|e| e.0))?;
+    let anchor_problem = expect.as_ref().and_then(|(n, head)| match &report.hash_at {
+        None => Some(format!(
+            "the chain has {} line(s), fewer than the {n} recorded in the anchor: its end was cut",
+            report.lines
+        )),
+        Some(h) if h != head => Some(format!(
+            "line {n} of the chain is not the line recorded in the anchor (its hash differs): the log was rewritten"
+        )),
+        Some(_) => None,
+    });
+    let ok = report.ok(live) && anchor_problem.is_none();
     if as_json {
         let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
         value["ok"] = ok.into();
         value["unclosed_writers"] = report.unclosed_writers().map(|w| w.id.clone()).collect();
+        if expect.is_some() {
+            value["anchor"] = serde_json::json!({"ok": anchor_problem.is_none(), "problem": anchor_problem});
+        }
         println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
-        let intact = report.first_bad.is_none() && report.truncations.is_empty();
+        let intact = report.first_bad.is_none() && report.truncations.is_empty() && anchor_problem.is_none();
         return match (ok, intact) {
             (true, _) => Ok(()),
             (false, true) => {
@@ -70,6 +97,9 @@ pub fn run(argv: Vec<OsString>) -> Outcome {
             "audit log is NOT intact: {at}: a writer found the file shorter than it had left it: lines before this one were cut"
         )
         .into());
+    }
+    if let Some(problem) = anchor_problem {
+        return Err(format!("audit log is NOT intact: {problem}").into());
     }
     if !ok {
         return Err(format!(
@@ -91,6 +121,10 @@ pub fn run(argv: Vec<OsString>) -> Outcome {
     if !report.closed && !report.is_legacy() {
         println!("open: {}", open_end(&report));
     }
+    println!(
+        "anchor: {}:{} (keep it elsewhere; `--expect {}:{}` later proves nothing before it was cut or rewritten)",
+        report.lines, report.head, report.lines, report.head
+    );
     Ok(())
 }
 

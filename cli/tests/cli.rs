@@ -126,7 +126,7 @@ fn audit_verify_reports_a_cut_end_and_torn_lines() {
         "routes": {"chat": {"targets": ["d"]}},
         "audit": {"path": audit.to_string_lossy(), "key": "k-test", "checkpoint_every": 2}
     });
-    let gw = sluicegate::Gateway::from_value(config).unwrap();
+    let gw = sluicegate::Gateway::from_value(config.clone()).unwrap();
     for _ in 0..5 {
         gw.chat_blocking(
             json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}),
@@ -166,6 +166,38 @@ fn audit_verify_reports_a_cut_end_and_torn_lines() {
     assert_eq!(report["closed"], false);
     assert_eq!(report["last_checkpoint"]["kind"], "checkpoint");
     assert_eq!(report["writers"].as_array().unwrap().len(), 1);
+    // An anchor kept from the closed log catches a cut back to an earlier close, which the
+    // file alone cannot: a second session is appended, then cut off again.
+    std::fs::write(&audit, &text).unwrap();
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test"]);
+    let anchor = out
+        .lines()
+        .find_map(|l| l.strip_prefix("anchor: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(ok && anchor.starts_with(&format!("{}:", lines.len())), "{out}");
+    let gw = sluicegate::Gateway::from_value(config.clone()).unwrap();
+    gw.chat_blocking(
+        json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}),
+        sluicegate::CallOptions::default(),
+    )
+    .unwrap();
+    drop(gw);
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test", "--expect", &anchor]);
+    assert!(ok && out.contains("OK: 6 record(s)"), "{out}");
+    std::fs::write(&audit, &text).unwrap();
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test"]);
+    assert!(
+        ok,
+        "a cut back to an earlier close looks complete without an anchor: {out}"
+    );
+    let later = format!("{}:{}", lines.len() + 3, "0".repeat(64));
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test", "--expect", &later]);
+    assert!(!ok && out.contains("fewer than the") && out.contains("cut"), "{out}");
+    let wrong = format!("{}:{}", lines.len(), "0".repeat(64));
+    let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test", "--expect", &wrong]);
+    assert!(!ok && out.contains("rewritten"), "{out}");
     // Restore, then a crash mid-line: a warning with its line number, not tampering.
     std::fs::write(&audit, format!("{text}{{\"ts\":\"2026")).unwrap();
     let (ok, out) = sluicegate(&["audit", "verify", file, "--key", "k-test"]);

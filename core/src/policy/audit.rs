@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use crate::policy::audit_file::{chain_files, rotated};
-pub use crate::policy::audit_verify::{Report, is_call_record, verify, verify_report};
+pub use crate::policy::audit_verify::{Report, is_call_record, verify, verify_report, verify_report_at};
 
 /// The `prev` of the very first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -95,6 +95,11 @@ pub struct Report {
     pub last_line: Option<Place>,
     /// Lines written before records carried `seq` (a log from an older version).
     pub legacy_lines: u64,
+    /// The SHA-256 of the chain's last line: with `lines`, an anchor to keep outside the log and
+    /// check later with `verify_report_at` (a log cut back to an earlier close is caught only so).
+    pub head: String,
+    /// With `verify_report_at(…, Some(n))`: the hash of line `n` of the chain, if it has one.
+    pub hash_at: Option<String>,
 }
 
 impl Report {
@@ -136,11 +141,23 @@ const TRUNCATED: &str = "a writer found the file shorter than it left it: lines 
 
 /// The full check of a chain of files (oldest first). `Err` only when a file cannot be read.
 pub fn verify_report(files: &[PathBuf], key: Option<&str>) -> std::result::Result<Report, String> {
+    verify_report_at(files, key, None)
+}
+
+/// `verify_report`, also keeping the hash of chain line `anchor` (1-based) in `hash_at`, to
+/// compare with a `lines` and `head` recorded earlier.
+pub fn verify_report_at(
+    files: &[PathBuf],
+    key: Option<&str>,
+    anchor: Option<u64>,
+) -> std::result::Result<Report, String> {
     let mut check = Check {
+        anchor,
         report: Report {
             files: files.iter().map(|f| f.display().to_string()).collect(),
             chain: "intact",
             signatures: if key.is_some() { "valid" } else { "not_checked" },
+            head: GENESIS.to_owned(),
             ..Report::default()
         },
         key,
@@ -184,6 +201,7 @@ pub fn verify_report(files: &[PathBuf], key: Option<&str>) -> std::result::Resul
 }
 
 struct Check<'k> {
+    anchor: Option<u64>,
     report: Report,
     key: Option<&'k str>,
     prev: String,
@@ -308,6 +326,10 @@ impl Check<'_> {
         r.last_line = Some(at.clone());
         r.lines += 1;
         self.prev = line_hash(line);
+        r.head.clone_from(&self.prev);
+        if self.anchor == Some(r.lines) {
+            r.hash_at = Some(self.prev.clone());
+        }
         Ok(())
     }
 }
