@@ -545,3 +545,27 @@ fn logprobs_are_asked_for_and_decoded_per_text_chunk() {
     assert_eq!(with.len(), 1);
     assert_eq!(with[0]["choices"][0]["logprobs"], expected);
 }
+
+/// OpenAI's per-function `strict: true` is Cohere's request-wide `strict_tools: true`; a Cohere
+/// tool function has only name, description and parameters (cohere-python `types/tool_v2function.py`).
+#[test]
+fn strict_tools_become_strict_tools() {
+    let tool = |strict: bool| json!({"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}, "strict": strict}});
+    let body = encode(
+        json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "tools": [tool(true), tool(false)]}),
+        "command-a-03-2025",
+        false,
+    )
+    .unwrap();
+    assert_eq!(body["strict_tools"], true);
+    let plain =
+        json!({"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}}});
+    assert_eq!(body["tools"], json!([plain, plain]));
+    let body = encode(
+        json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}], "tools": [tool(false)]}),
+        "command-a-03-2025",
+        false,
+    )
+    .unwrap();
+    assert_eq!(body.get("strict_tools"), None);
+}

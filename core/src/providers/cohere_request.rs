@@ -124,11 +124,13 @@ fn tool_choice(request: &Value, body: &mut Map<String, Value>) -> Result<()> {
         }
         (None, Some("function")) => {
             let name = choice.at("/function/name").and_then(Value::as_str).unwrap_or("");
-            let tool = request["tools"]
-                .as_array()
+            let tool = body
+                .get("tools")
+                .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
                 .find(|t| t.at("/function/name").and_then(Value::as_str) == Some(name))
+                .cloned()
                 .ok_or_else(|| {
                     Error::invalid_request(format!(
                         "`tool_choice` names the function `{name}`, which is not in `tools`; add it to `tools` or name one that is"
@@ -191,9 +193,28 @@ pub fn encode(request: &Value, deployment: &DeploymentConfig, stream: bool) -> R
     let mut body = Map::new();
     body.insert("model".into(), json!(deployment.model));
     body.insert("messages".into(), Value::Array(messages));
-    for key in ["temperature", "seed", "frequency_penalty", "presence_penalty", "tools"] {
+    for key in ["temperature", "seed", "frequency_penalty", "presence_penalty"] {
         if let Some(v) = request.get(key).filter(|v| !v.is_null()) {
             body.insert(key.into(), v.clone());
+        }
+    }
+    if let Some(tools) = request["tools"].as_array().filter(|t| !t.is_empty()) {
+        // OpenAI marks strictness per function; Cohere has one `strict_tools` for the request
+        // and no `strict` key in a tool function.
+        let mut strict = false;
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                if let Some(f) = t.get_mut("function").and_then(Value::as_object_mut) {
+                    strict |= f.remove("strict") == Some(Value::Bool(true));
+                }
+                t
+            })
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+        if strict {
+            body.insert("strict_tools".into(), json!(true));
         }
     }
     if let Some(p) = request.get("top_p").and_then(Value::as_f64) {
