@@ -54,6 +54,19 @@ fn blocked(rule: &str, label: &str, side: &str) -> Error {
         .with_retryable(false)
 }
 
+/// A base64 blob (a `data:…;base64,` URL, or 256+ characters of nothing but base64): no
+/// detector can read a value in it, and scanning megabytes of image data would be waste. The
+/// test is strict, so that a text merely starting with `data:` is still checked.
+fn is_base64_payload(s: &str) -> bool {
+    let body = match s.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,")) {
+        Some((media, body)) if !media.contains(char::is_whitespace) => body,
+        Some(_) => return false,
+        None if s.len() >= 256 => s,
+        None => return false,
+    };
+    body.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+}
+
 impl Guards {
     pub fn new(configs: &[GuardrailConfig]) -> Guards {
         let rules = configs
@@ -142,6 +155,8 @@ impl Guards {
             }
         }
         hits.sort_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
+        // A pattern that matched both the folded and the original text counts once.
+        hits.dedup_by(|a, b| (a.start, a.end, a.rule) == (b.start, b.end, b.rule));
         hits
     }
 
@@ -204,16 +219,16 @@ impl Guards {
 
     /// Checks every string in a value, object keys included, and `arguments` strings as JSON.
     /// Only what cannot carry readable user data is skipped: the top-level `model` (the
-    /// route) and base64 payloads (`input_audio`, `file_data`, `data:` image URLs).
+    /// route) and base64 payloads (images, audio, files; see [`is_base64_payload`]).
     fn walk(&self, value: &mut Value, output: bool, top: bool, report: &mut GuardReport) -> Result<()> {
         match value {
-            Value::String(s) if s.starts_with("data:") && s.contains(";base64,") => Ok(()),
+            Value::String(s) if is_base64_payload(s) => Ok(()),
             Value::String(s) => self.apply_in_place(s, output, report),
             Value::Array(items) => items.iter_mut().try_for_each(|v| self.walk(v, output, false, report)),
             Value::Object(map) => {
                 let mut renamed = Vec::new();
                 for (key, v) in map.iter_mut() {
-                    if (top && key == "model") || key == "input_audio" || key == "file_data" {
+                    if top && key == "model" {
                         continue;
                     }
                     let checked = self.apply(key, output, report)?;
@@ -368,6 +383,21 @@ mod tests {
                 "embeddings leaked: {request}"
             );
         }
+    }
+
+    #[test]
+    fn only_real_base64_payloads_are_skipped() {
+        let g = guards(GuardAction::Redact);
+        let image = format!("data:image/png;base64,{}", "iVBORw0KGgoAAAANSUhEUgAA".repeat(20));
+        let mut request = json!({"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "data:x;base64, card 4111 1111 1111 1111"},
+            {"type": "image_url", "image_url": {"url": image.clone()}},
+            {"type": "input_audio", "input_audio": {"data": "mail jane.doe@example.com", "format": "wav"}},
+        ]}]});
+        g.check_input(&mut request, &mut GuardReport::default()).unwrap();
+        let sent = request.to_string();
+        assert!(!sent.contains("4111") && !sent.contains("jane.doe"), "{sent}");
+        assert!(sent.contains(&image), "the image is passed untouched");
     }
 
     #[test]
