@@ -35,9 +35,10 @@ impl StreamRedactor {
         // Never cut through a match: move the cut to its start (within MAX_HOLD, beyond which
         // the part passed on is redacted as it stands).
         let floor = self.held.len().saturating_sub(pii::MAX_HOLD);
+        let hits = guards.hits(&self.held, true);
         loop {
             let before = cut;
-            for h in guards.hits(&self.held, true) {
+            for h in &hits {
                 if h.start < cut && cut < h.end && h.start >= floor {
                     cut = h.start;
                 }
