@@ -36,7 +36,7 @@ pub struct CallRecord {
     pub first_token: Option<Duration>,
     pub tags: BTreeMap<String, String>,
     /// Deployments passed over for this call, with the reason.
-    pub skipped: Vec<(String, String)>,
+    pub skipped: Vec<(String, crate::routing::SkipReason)>,
     /// What policies did: key, rate limits, budgets, guardrails.
     pub policy: Value,
     pub attempt_log: Vec<AttemptRecord>,
@@ -105,7 +105,7 @@ impl CallRecord {
         let skipped: Vec<Value> = self
             .skipped
             .iter()
-            .map(|(d, why)| json!({"deployment": d, "reason": why}))
+            .map(|(d, why)| json!({"deployment": d, "reason": why.to_string()}))
             .collect();
         // Built field by field: `json!` would serialize (deep-copy) every `Value` it is given.
         let text = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);

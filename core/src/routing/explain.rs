@@ -56,7 +56,7 @@ pub fn explain(
             let health = router.health.get(&d.name);
             let live = health.map(|h| h.check(plan.prompt_tokens.saturating_add(plan.output_tokens), now));
             let (kept, reason) = match live {
-                Some(Err(why)) => (false, why.reason()),
+                Some(Err(why)) => (false, super::SkipReason::from(why).to_string()),
                 _ => (
                     true,
                     match group.strategy {
@@ -95,7 +95,7 @@ pub fn explain(
                 d,
                 &plan.route,
                 false,
-                reason,
+                &reason.to_string(),
                 router.health.get(name).map(|h| h.as_ref()),
                 now,
             ));

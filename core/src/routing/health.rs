@@ -106,15 +106,6 @@ pub enum Unavailable {
     Saturated(Duration),
 }
 
-impl Unavailable {
-    pub fn reason(&self) -> String {
-        match self {
-            Unavailable::BreakerOpen(d) => format!("breaker open (probe in {:.1}s)", d.as_secs_f64()),
-            Unavailable::Saturated(d) => format!("saturated (capacity frees in {:.1}s)", d.as_secs_f64()),
-        }
-    }
-}
-
 impl Health {
     pub fn new(deployment: &DeploymentConfig) -> Arc<Health> {
         Arc::new(Health {

@@ -10,6 +10,7 @@
 pub mod explain;
 pub mod health;
 pub mod peers;
+mod skip;
 pub mod strategy;
 
 use crate::config::{Config, DeploymentConfig, RetryConfig, RouteConfig, Strategy, TimeoutConfig, suggest};
@@ -20,6 +21,7 @@ use crate::tokens;
 use health::{Admission, Health, Unavailable};
 use peers::PeerView;
 use serde_json::Value;
+pub use skip::SkipReason;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,7 +41,7 @@ pub struct Plan {
     pub route: String,
     pub groups: Vec<Group>,
     /// Deployments ruled out by config for this call, with the reason.
-    pub skipped: Vec<(String, String)>,
+    pub skipped: Vec<(String, SkipReason)>,
     pub retry: RetryConfig,
     pub timeout: TimeoutConfig,
     pub breaker: crate::config::BreakerConfig,
@@ -58,51 +60,55 @@ pub fn static_skip(
     tags: &std::collections::BTreeMap<String, String>,
     prompt_tokens: u64,
     context_window: Option<u64>,
-) -> Option<String> {
+) -> Option<SkipReason> {
+    let region = || d.region.as_deref().unwrap_or("unknown").to_owned();
+    let when = |tags: &std::collections::BTreeMap<String, String>| -> Vec<String> {
+        tags.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    };
     for rule in &config.policies.residency {
         if rule.when_tags.iter().all(|(k, v)| tags.get(k) == Some(v))
             && !d.region.as_ref().is_some_and(|r| rule.regions.contains(r))
         {
-            let when: Vec<String> = rule.when_tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let region = d.region.as_deref().unwrap_or("unknown");
-            return Some(format!(
-                "residency: region `{region}` not allowed for {} (allowed: {})",
-                if when.is_empty() {
+            let when = when(&rule.when_tags);
+            return Some(SkipReason::Residency {
+                region: region(),
+                when: if when.is_empty() {
                     "any call".to_owned()
                 } else {
                     when.join(",")
                 },
-                rule.regions.join(", ")
-            ));
+                allowed: rule.regions.join(", "),
+            });
         }
     }
     for rule in route.map(|r| r.rules.as_slice()).unwrap_or_default() {
         if !rule.when_tags.iter().all(|(k, v)| tags.get(k) == Some(v)) {
             continue;
         }
-        let when: Vec<String> = rule.when_tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if let Some(regions) = &rule.regions
             && !d.region.as_ref().is_some_and(|r| regions.contains(r))
         {
-            let region = d.region.as_deref().unwrap_or("unknown");
-            return Some(format!(
-                "region `{region}` not allowed for {} (allowed: {})",
-                when.join(","),
-                regions.join(", ")
-            ));
+            return Some(SkipReason::RouteRegion {
+                region: region(),
+                when: when(&rule.when_tags).join(","),
+                allowed: regions.join(", "),
+            });
         }
         if let Some(targets) = &rule.targets
             && !targets.contains(&d.name)
         {
-            return Some(format!("not a target for {}", when.join(",")));
+            return Some(SkipReason::NotATarget {
+                when: when(&rule.when_tags).join(","),
+            });
         }
     }
     if let Some(window) = context_window
         && prompt_tokens > window
     {
-        return Some(format!(
-            "context window {window} tokens < estimated prompt {prompt_tokens} tokens"
-        ));
+        return Some(SkipReason::ContextWindow {
+            window,
+            prompt: prompt_tokens,
+        });
     }
     None
 }
@@ -260,20 +266,22 @@ impl Plan {
     /// The error when no deployment could even be tried.
     fn unavailable(&self, record: &CallRecord) -> Error {
         let reasons: Vec<String> = record.skipped.iter().map(|(d, why)| format!("`{d}`: {why}")).collect();
-        let any = |needle: &str| record.skipped.iter().any(|(_, why)| why.contains(needle));
-        let (kind, retryable) = if any("saturated") {
+        let any = |wanted: fn(&SkipReason) -> bool| record.skipped.iter().any(|(_, why)| wanted(why));
+        let (kind, retryable) = if any(|w| matches!(w, SkipReason::Saturated { .. })) {
             (ErrorKind::RateLimited, true)
-        } else if any("breaker open") {
+        } else if any(|w| matches!(w, SkipReason::BreakerOpen { .. })) {
             (ErrorKind::ProviderError, true)
-        } else if any("context window") {
+        } else if any(|w| matches!(w, SkipReason::ContextWindow { .. })) {
             (ErrorKind::InvalidRequest, false)
         } else {
             (ErrorKind::PermissionDenied, false)
         };
+        // Tenths of a second, as the reasons show them.
         let retry_after = record
             .skipped
             .iter()
-            .filter_map(|(_, why)| parse_wait(why))
+            .filter_map(|(_, why)| why.wait())
+            .map(|d| (d.as_secs_f64() * 10.0).round() / 10.0)
             .reduce(f64::min);
         Error::new(
             kind,
@@ -287,12 +295,6 @@ impl Plan {
         .with_retry_after(if retryable { retry_after } else { None })
         .with_request_id(&record.request_id)
     }
-}
-
-/// The seconds in a "(… in 12.3s)" skip reason.
-fn parse_wait(reason: &str) -> Option<f64> {
-    let start = reason.rfind(" in ")? + 4;
-    reason[start..].trim_end_matches(')').trim_end_matches('s').parse().ok()
 }
 
 /// The live routing state a gateway keeps.
@@ -405,9 +407,13 @@ impl<'a> Dispatcher<'a> {
             };
             if let Some(left) = self.plan.peers.get(&d.name).and_then(|p| p.open_for) {
                 if !record.skipped.iter().any(|(name, _)| name == &d.name) {
+                    let probe_in = Duration::try_from_secs_f64(left).unwrap_or_default();
                     record.skipped.push((
                         d.name.clone(),
-                        format!("breaker open in another process (probe in {left:.1}s)"),
+                        SkipReason::BreakerOpen {
+                            probe_in,
+                            elsewhere: true,
+                        },
                     ));
                 }
                 continue;
@@ -420,7 +426,7 @@ impl<'a> Dispatcher<'a> {
                 }
                 Err(why) => {
                     if !record.skipped.iter().any(|(name, _)| name == &d.name) {
-                        record.skipped.push((d.name.clone(), why.reason()));
+                        record.skipped.push((d.name.clone(), why.clone().into()));
                     }
                     if matches!(why, Unavailable::Saturated(_)) {
                         self.failed_this_round = true;
