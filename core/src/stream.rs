@@ -268,8 +268,11 @@ async fn open_prepared(
         let provider = gateway.provider(&deployment)?;
         let sent = Instant::now();
         ticket.sending(gateway.prompt_charge(&deployment, plan.prompt_tokens));
+        // Once the provider has answered 200, it has the prompt: a failure from then on is billed.
+        let accepted = std::sync::atomic::AtomicBool::new(false);
         let opened = async {
             let mut chunks = provider.chat_stream(&deployment, &request, &limits).await?;
+            accepted.store(true, std::sync::atomic::Ordering::Relaxed);
             let mut head = VecDeque::new();
             loop {
                 match chunks.next().await {
@@ -358,7 +361,9 @@ async fn open_prepared(
             }
             Err(e) => {
                 let e = plan.cap_retry_after(e);
-                ticket.attempt_failed(e.kind == ErrorKind::Timeout);
+                ticket.attempt_failed(
+                    e.kind == ErrorKind::Timeout || accepted.load(std::sync::atomic::Ordering::Relaxed),
+                );
                 let opened = admission.failed(&e, sent.elapsed(), &plan.breaker);
                 gateway.breaker_opened(&deployment.name, opened);
                 record.attempt(&deployment.name, sent, Err(&e));

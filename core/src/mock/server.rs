@@ -336,8 +336,9 @@ fn answer(state: &Arc<State>, mut guard: InFlight, step: &Step, asked: &wire::As
                         tokio::time::sleep(super::STALL).await;
                     }
                     if item.is_err() {
-                        // Let hyper flush the chunks before the cut, as a real broken stream would.
-                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        // Let hyper flush the chunks before the cut, as a real broken stream would
+                        // (they are billed as sent).
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                     if let Ok(event) = &item {
                         bill.sent(event);
