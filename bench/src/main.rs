@@ -316,6 +316,7 @@ fn translation(sizes: &Sizes) -> Value {
         weight: 1,
         max_input_tokens: None,
         max_tokens_default: None,
+        callable: false,
     };
     let request = json!({"model": "m", "max_tokens": 256, "messages": [
         {"role": "system", "content": "You are terse."},

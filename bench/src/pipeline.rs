@@ -13,6 +13,8 @@ fn stages(audit: &std::path::Path) -> Vec<(&'static str, Value, bool)> {
         "deployments": {"a": {"provider": "m", "model": "gpt-4o-mini"}, "b": {"provider": "m", "model": "gpt-4o"}},
         "routes": {"chat": {"targets": ["a", "b"]}},
         "keys": {"bench": {"sha256": hex::encode(Sha256::digest(b"sk-sg-bench")), "tags": {"team": "bench"}}},
+        // The first stage measures a call without a key; keys make one required by default.
+        "policies": {"require_key": false},
     });
     let mut rows = vec![("route only (2 targets), metering", base.clone(), false)];
     let mut with = |name: &'static str, key: bool, edit: &dyn Fn(&mut Value)| {
