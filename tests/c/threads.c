@@ -143,7 +143,6 @@ int main(void) {
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double elapsed_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
   double serial_ms = THREADS * (CALLS + STREAMS) * DELAY_MS;
-  CHECK(elapsed_ms < 0.8 * serial_ms, "%.0f ms: the threads did not run in parallel (serial: %.0f ms)", elapsed_ms, serial_ms);
   printf("threads: %d calls in %.0f ms (%.0f ms if serial)\n", THREADS * (CALLS + STREAMS), elapsed_ms, serial_ms);
   test_stream_moves_between_threads(gw);
   sg_gateway_free(gw);
@@ -158,6 +157,8 @@ int main(void) {
     CHECK(requests == THREADS * (CALLS + STREAMS) + 1, "requests %d, want %d", requests, THREADS * (CALLS + STREAMS) + 1);
     CHECK(streams == THREADS * STREAMS + 1, "completed_streams %d, want %d", streams, THREADS * STREAMS + 1);
     CHECK(cJSON_GetObjectItem(stats, "in_flight")->valueint == 0, "in_flight %s", body);
+    /* Parallel, proven by what the server saw rather than by a time limit a loaded machine misses. */
+    CHECK(cJSON_GetObjectItem(stats, "peak_in_flight")->valueint >= 2, "the threads did not run in parallel: %s", body);
     CHECK(cJSON_GetObjectItem(stats, "disconnects")->valueint == 0, "disconnects %s", body);
   }
   cJSON_Delete(stats);

@@ -29,6 +29,8 @@ struct Counters {
     requests: AtomicU64,
     connections: AtomicU64,
     in_flight: AtomicU64,
+    /// The most requests in flight at once: proof that callers ran concurrently, without timing.
+    peak_in_flight: AtomicU64,
     disconnects: AtomicU64,
     completed_streams: AtomicU64,
     ids: AtomicU64,
@@ -119,6 +121,7 @@ fn stats(state: &State) -> Value {
         "requests": c.requests.load(Ordering::Relaxed),
         "connections": c.connections.load(Ordering::Relaxed),
         "in_flight": c.in_flight.load(Ordering::Relaxed),
+        "peak_in_flight": c.peak_in_flight.load(Ordering::Relaxed),
         "disconnects": c.disconnects.load(Ordering::Relaxed),
         "completed_streams": c.completed_streams.load(Ordering::Relaxed),
         "by_model": *state.by_model.lock().unwrap_or_else(|e| e.into_inner()),
@@ -173,7 +176,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         ),
         ("POST", "/_mock/reset") => {
             let c = &state.counters;
-            for counter in [&c.requests, &c.connections, &c.disconnects, &c.completed_streams] {
+            for counter in [&c.requests, &c.connections, &c.peak_in_flight, &c.disconnects, &c.completed_streams] {
                 counter.store(0, Ordering::Relaxed);
             }
             state.by_model.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -364,7 +367,8 @@ struct InFlight {
 
 impl InFlight {
     fn new(state: Arc<State>) -> InFlight {
-        state.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        let now = state.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        state.counters.peak_in_flight.fetch_max(now, Ordering::Relaxed);
         InFlight {
             state,
             done: false,
