@@ -20,7 +20,7 @@ cargo test --locked
 echo "== Docs: every reference resolves (doc files, sections, Markdown links, rustdoc links)"
 python3 tests/docs/check_refs.py
 RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -A rustdoc::private_intra_doc_links" \
-  cargo doc --locked --no-deps -q -p sluicegate --document-private-items
+  cargo doc --locked --no-deps -q -p sluicegate --all-features --document-private-items
 
 echo "== C"
 bash tests/c/run.sh

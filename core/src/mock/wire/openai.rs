@@ -92,7 +92,7 @@ const MISTRAL_FIELDS: &[&str] = &[
 
 /// The fields a dated Azure API version's request schema lacks (it answers 400): `stream_options`
 /// before `2024-10-21`; `max_completion_tokens` in GA versions up to `2024-10-21` and previews
-/// before `2024-09-01-preview` (Azure/azure-rest-api-specs, inference/*/<version>).
+/// before `2024-09-01-preview` (Azure/azure-rest-api-specs, `inference/*/<version>`).
 fn azure_lacks(version: &str, field: &str) -> bool {
     match field {
         "stream_options" => version < "2024-10-21",

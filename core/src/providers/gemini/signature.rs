@@ -16,7 +16,7 @@
 //! candidate and the call's position (`call_0`, `call_1`… in every turn would collide in a
 //! history, which Anthropic rejects). A history the model did not write (the application's own,
 //! or another provider's) has no signature; its steps get [`PLACEHOLDER`], the value Google
-//! documents for that case (https://ai.google.dev/gemini-api/docs/thought-signatures, FAQ).
+//! documents for that case (<https://ai.google.dev/gemini-api/docs/thought-signatures>, FAQ).
 
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
