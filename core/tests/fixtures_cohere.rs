@@ -70,8 +70,11 @@ fn decode_stream(pieces: &[&[u8]]) -> sluicegate::Result<Vec<Value>> {
     Ok(out)
 }
 
+/// Content, last finish reason, tool calls (id, name, arguments) merged by index, and usage.
+type Folded = (String, Option<String>, Vec<(String, String, String)>, Option<Value>);
+
 /// Content, last finish reason, tool calls merged by index, and the usage chunk of a stream.
-fn fold(chunks: &[Value]) -> (String, Option<String>, Vec<(String, String, String)>, Option<Value>) {
+fn fold(chunks: &[Value]) -> Folded {
     let mut content = String::new();
     let mut finish = None;
     let mut calls: Vec<(String, String, String)> = Vec::new();

@@ -66,7 +66,7 @@ impl HttpProvider {
     ) -> Result<reqwest::Response> {
         // What this provider type cannot honour fails here, before any network call
         // (docs/providers.md); what it ignores is removed.
-        let request = fields::apply(&self.config.preset, &self.config.name, request)?;
+        let request = fields::apply(self.config.preset, &self.config.name, request)?;
         let body = self.dialect.encode(&request, deployment, stream)?;
         let url = self.dialect.chat_url(&self.config, deployment, stream);
         self.post(deployment, url, &body, limits).await
