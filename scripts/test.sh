@@ -16,6 +16,8 @@ export SG_REQUIRE_REDIS=1
 echo "== Rust: build, unit tests, contract vectors"
 cargo build --locked
 cargo test --locked
+# The benchmark crate is not a default member: check that it still builds.
+cargo check --locked -q -p sluicegate-bench
 
 echo "== Docs: every reference resolves (doc files, sections, Markdown links, rustdoc links)"
 python3 tests/docs/check_refs.py
