@@ -37,4 +37,7 @@ bash tests/node/run.sh
 echo "== Shared state across processes and languages (Redis)"
 bash tests/multiprocess/run.sh
 
+echo "== Budget soak: Python, Node and Rust processes on one budget; recorded spend = billed spend"
+bash tests/soak/run.sh
+
 echo "== all tests passed in $(( $(date +%s) - start ))s"
