@@ -45,9 +45,19 @@ impl Drop for ChatStream {
     fn drop(&mut self) {
         if std::process::id() == self.pid {
             // SAFETY: dropped exactly once, here.
-            unsafe {
+            let pump = unsafe {
                 std::mem::ManuallyDrop::drop(&mut self.rx);
-                std::mem::ManuallyDrop::drop(&mut self.pump);
+                std::mem::ManuallyDrop::take(&mut self.pump)
+            };
+            // A caller outside any async runtime (blocking code, a binding's thread) waits for
+            // the cancelled reader to record and charge the stream, so that its next call sees
+            // the budget and limits with this stream counted. Inside a runtime that happens in
+            // the background, a moment later.
+            if let Some(mut task) = pump
+                && tokio::runtime::Handle::try_current().is_err()
+            {
+                task.0.abort();
+                let _ = runtime().block_on(async { tokio::time::timeout(Duration::from_secs(1), &mut task.0).await });
             }
         }
         // In a forked child the stream is forgotten, not dropped: dropping would deregister the

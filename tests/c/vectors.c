@@ -243,15 +243,35 @@ static int collect_chunk(void *user_data, const char *chunk, size_t len) {
   return 0;
 }
 
-static cJSON *stream_outcome(const sg_gateway *gw, const char *req, const char *opts) {
+/* The callback's state for `read_chunks`: stop (cancel the stream) after `limit` chunks. */
+typedef struct {
+  cJSON *chunks;
+  int limit;
+} reading;
+
+static int collect_some(void *user_data, const char *chunk, size_t len) {
+  reading *r = user_data;
+  collect_chunk(r->chunks, chunk, len);
+  return r->limit >= 0 && cJSON_GetArraySize(r->chunks) >= r->limit;
+}
+
+/* `read_chunks` (`limit` >= 0): the caller reads that many chunks, then drops the stream. */
+static cJSON *stream_outcome(const sg_gateway *gw, const char *req, const char *opts, int limit) {
   cJSON *chunks = cJSON_CreateArray();
   sg_error *err = NULL;
   char *meta = NULL;
   cJSON *outcome;
   bool opened = true;
+  bool dropped = false;
   if (use_callbacks) {
-    sg_status st = sg_chat_stream_cb(gw, req, strlen(req), opts, collect_chunk, chunks, &meta, NULL, &err);
+    reading r = {chunks, limit};
+    sg_status st = sg_chat_stream_cb(gw, req, strlen(req), opts, collect_some, &r, &meta, NULL, &err);
     if (st != SG_OK) opened = cJSON_GetArraySize(chunks) > 0;
+    if (limit >= 0 && cJSON_GetArraySize(chunks) >= limit) {
+      dropped = true;
+      if (err) sg_error_free(err);
+      err = NULL;
+    }
   } else {
     sg_stream *stream = NULL;
     if (sg_chat_stream(gw, req, strlen(req), opts, &stream, &err) != SG_OK) {
@@ -263,8 +283,12 @@ static cJSON *stream_outcome(const sg_gateway *gw, const char *req, const char *
       while ((st = sg_stream_next(stream, &chunk, &len, &err)) == SG_OK) {
         collect_chunk(chunks, chunk, len);
         sg_string_free(chunk);
+        if (limit >= 0 && cJSON_GetArraySize(chunks) >= limit) {
+          dropped = true;
+          break;
+        }
       }
-      if (st == SG_STREAM_END && sg_stream_gateway(stream, &meta, NULL, &err) != SG_OK) {
+      if (!dropped && st == SG_STREAM_END && sg_stream_gateway(stream, &meta, NULL, &err) != SG_OK) {
         fprintf(stderr, "sg_stream_gateway after SG_STREAM_END failed: %s\n", sg_error_message(err));
       }
       sg_stream_free(stream);
@@ -276,7 +300,10 @@ static cJSON *stream_outcome(const sg_gateway *gw, const char *req, const char *
   } else {
     outcome = cJSON_CreateObject();
     cJSON_AddItemToObject(outcome, "stream", fold_stream(chunks));
-    cJSON_AddItemToObject(outcome, "gateway", parse_owned(meta));
+    if (dropped) {
+      if (meta) sg_string_free(meta);
+    } else
+      cJSON_AddItemToObject(outcome, "gateway", parse_owned(meta));
   }
   cJSON_Delete(chunks);
   return outcome;
@@ -350,7 +377,8 @@ static cJSON *run_call(const sg_gateway *gw, const cJSON *call, strbuf *fails, c
     st = sg_embeddings(gw, req, strlen(req), opts, &out, NULL, &err);
     outcome = plain_outcome(st, "response", out, err);
   } else if (cJSON_IsTrue(get(request, "stream"))) {
-    outcome = stream_outcome(gw, req, opts);
+    const cJSON *read_chunks = get(call, "read_chunks");
+    outcome = stream_outcome(gw, req, opts, cJSON_IsNumber(read_chunks) ? read_chunks->valueint : -1);
   } else {
     st = sg_chat(gw, req, strlen(req), opts, &out, NULL, &err);
     outcome = plain_outcome(st, "response", out, err);

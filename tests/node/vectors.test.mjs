@@ -55,8 +55,13 @@ async function runCall(gw, call) {
       return { error: errorObject(e) };
     }
     const chunks = [];
+    const readChunks = call.read_chunks;
     try {
-      for await (const chunk of stream) chunks.push(chunk);
+      for await (const chunk of stream) {
+        chunks.push(chunk);
+        // `read_chunks`: read that many, then drop the stream (break closes it).
+        if (readChunks !== undefined && chunks.length >= readChunks) return { stream: foldStream(chunks) };
+      }
     } catch (e) {
       return { error: errorObject(e), stream: foldStream(chunks) };
     }

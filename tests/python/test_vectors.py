@@ -150,9 +150,14 @@ def run_call_sync(gw: sluicegate.Gateway, call: Dict[str, Any]) -> Dict[str, Any
             stream = stream_or_response
         assert isinstance(stream, sluicegate.Stream)
         opened = True
+        read_chunks = call.get("read_chunks")
         with stream:
             for chunk in stream:
                 chunks.append(chunk.to_dict())
+                if read_chunks is not None and len(chunks) >= read_chunks:
+                    break
+        if read_chunks is not None and len(chunks) >= read_chunks:
+            return {"stream": fold_stream(chunks)}
         gateway = stream.gateway
         return {"stream": fold_stream(chunks), "gateway": gateway.to_dict() if gateway else None}
     except sluicegate.GatewayError as e:
@@ -192,9 +197,14 @@ async def run_call_async(gw: sluicegate.AsyncGateway, call: Dict[str, Any]) -> D
             stream = stream_or_response
         assert isinstance(stream, sluicegate.AsyncStream)
         opened = True
+        read_chunks = call.get("read_chunks")
         async with stream:
             async for chunk in stream:
                 chunks.append(chunk.to_dict())
+                if read_chunks is not None and len(chunks) >= read_chunks:
+                    break
+        if read_chunks is not None and len(chunks) >= read_chunks:
+            return {"stream": fold_stream(chunks)}
         gateway = stream.gateway
         return {"stream": fold_stream(chunks), "gateway": gateway.to_dict() if gateway else None}
     except sluicegate.GatewayError as e:

@@ -91,11 +91,18 @@ pub fn fold_stream(chunks: &[Value]) -> Value {
     })
 }
 
-fn drain(mut stream: ChatStream) -> Value {
+/// Reads the stream to its end, or only `read_chunks` chunks and then drops it.
+fn drain(mut stream: ChatStream, read_chunks: Option<u64>) -> Value {
     let mut chunks = Vec::new();
     while let Some(item) = stream.next_blocking() {
         match item {
-            Ok(chunk) => chunks.push(chunk),
+            Ok(chunk) => {
+                chunks.push(chunk);
+                if read_chunks.is_some_and(|n| chunks.len() as u64 >= n) {
+                    drop(stream);
+                    return json!({"stream": fold_stream(&chunks)});
+                }
+            }
             Err(e) => {
                 let mut out = error_outcome(&e);
                 out["stream"] = fold_stream(&chunks);
@@ -139,7 +146,7 @@ fn run_call(gw: &Gateway, call: &Value) -> Value {
     }
     if request.get("stream").and_then(Value::as_bool) == Some(true) {
         match gw.chat_stream_blocking(request, options) {
-            Ok(stream) => drain(stream),
+            Ok(stream) => drain(stream, call.get("read_chunks").and_then(Value::as_u64)),
             Err(e) => error_outcome(&e),
         }
     } else {
