@@ -57,6 +57,21 @@ fn validate_lists_every_problem() {
 }
 
 #[test]
+fn validate_warns_about_unpriced_deployments_under_a_budget() {
+    let text = "providers: {p: {type: mock}}\ndeployments: {d: {provider: p, model: gpt-4o-typo}, e: {provider: p, model: gpt-4o}}\nroutes: {chat: {targets: [d, e]}}\npolicies: {budgets: [{scope: global, usd: 5}]}\n";
+    let (ok, out) = sluicegate(&["validate", temp("unpriced.yaml", text).to_str().unwrap()]);
+    assert!(ok, "a warning is not an error: {out}");
+    assert!(
+        out.contains("warning: deployments.d: model `gpt-4o-typo` has no price") && out.contains("on_unpriced"),
+        "{out}"
+    );
+    assert!(!out.contains("deployments.e"), "gpt-4o has a price: {out}");
+    let without_budget = text.replace("policies: {budgets: [{scope: global, usd: 5}]}\n", "");
+    let (ok, out) = sluicegate(&["validate", temp("nobudget.yaml", &without_budget).to_str().unwrap()]);
+    assert!(ok && out.starts_with("OK"), "no budget, no warning: {out}");
+}
+
+#[test]
 fn explain_audit_verify_and_usage() {
     let dir = std::env::temp_dir().join(format!("sluicegate-cli-audit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
