@@ -8,6 +8,7 @@ use crate::gateway::Gateway;
 use crate::json_path::At;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::{Event, provider_system};
+use crate::operation::Operation;
 use crate::options::CallOptions;
 use crate::policy::audit_record::{AuditRecord, PrincipalRecord, Served};
 use crate::policy::guard::GuardReport;
@@ -203,14 +204,14 @@ impl Gateway {
     /// `audit.on_error` is `fail_closed` ("no audit, no call").
     pub(crate) fn audit(
         &self,
-        kind: &str,
+        operation: Operation,
         request_id: &str,
         route: &str,
         principal: Option<&Principal>,
         outcome: std::result::Result<&Value, &Error>,
         content: Option<(&Value, &Value)>,
     ) -> Option<Error> {
-        let mut event = self.event(kind, route, principal, outcome);
+        let mut event = self.event(operation, route, principal, outcome);
         self.notify(&event, request_id, outcome.err());
         // A name the config does not know is the caller's free text: one metric series (and
         // usage row) per typo, or per attacker's random string, would grow without bound. The
@@ -222,7 +223,7 @@ impl Gateway {
         let log = self.audit_log()?;
         let record = AuditRecord {
             ts: clock::rfc3339(clock::now_secs()),
-            kind,
+            kind: operation.as_str(),
             request_id,
             principal: PrincipalRecord {
                 key: principal.and_then(|p| p.key.as_deref()),
@@ -303,7 +304,7 @@ fn redact_all(value: &Value) -> Value {
 impl Gateway {
     fn event(
         &self,
-        kind: &str,
+        operation: Operation,
         route: &str,
         principal: Option<&Principal>,
         outcome: std::result::Result<&Value, &Error>,
@@ -314,7 +315,7 @@ impl Gateway {
         let provider = text("provider");
         Event {
             ts: clock::now_secs(),
-            operation: if kind == "embeddings" { "embeddings" } else { "chat" },
+            operation: operation.gen_ai_name(),
             key: principal.and_then(|p| p.key.clone()),
             tags: principal.map(|p| p.tags.clone()).unwrap_or_default(),
             route: route.to_owned(),
@@ -438,7 +439,7 @@ impl Gateway {
 
 impl Gateway {
     /// Exports the call's trace spans, when telemetry is configured.
-    pub(crate) fn trace(&self, operation: &str, record: &CallRecord, stream: bool, error: Option<&Error>) {
+    pub(crate) fn trace(&self, operation: Operation, record: &CallRecord, error: Option<&Error>) {
         let Some(exporter) = self.exporter() else { return };
         let provider_system = record
             .provider
@@ -446,26 +447,21 @@ impl Gateway {
             .and_then(|p| self.config().providers.get(p))
             .map(|p| provider_system(p.preset.name).to_owned());
         let model = record.model.clone().unwrap_or_else(|| record.route.clone());
-        let operation = if operation == "embeddings" {
-            "embeddings"
-        } else {
-            "chat"
-        };
         exporter.record(
             record,
             crate::telemetry::Finished {
-                operation,
+                operation: operation.gen_ai_name(),
                 route: &record.route,
                 model: &model,
                 provider_system,
-                stream,
+                stream: operation.is_stream(),
                 error,
             },
         );
     }
 
     /// Records a call that failed before any provider was tried (metering, trace, audit).
-    pub(crate) fn failed_early(&self, operation: &str, request: &Value, options: &CallOptions, e: &Error) {
+    pub(crate) fn failed_early(&self, operation: Operation, request: &Value, options: &CallOptions, e: &Error) {
         let route = request.get("model").and_then(Value::as_str).unwrap_or("");
         let mut record = CallRecord::new(
             e.request_id.clone().unwrap_or_default(),
@@ -473,7 +469,7 @@ impl Gateway {
             options.tags.clone(),
         );
         record.continue_trace(options.traceparent.as_deref());
-        self.trace(operation, &record, operation == "chat_stream", Some(e));
+        self.trace(operation, &record, Some(e));
         self.audit(
             operation,
             e.request_id.as_deref().unwrap_or(""),

@@ -10,6 +10,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::json_path::At;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::Meter;
+use crate::operation::Operation;
 use crate::options::CallOptions;
 use crate::policy::audit::AuditLog;
 use crate::policy::{Charge, Policy, Ticket};
@@ -279,11 +280,11 @@ impl Gateway {
         let p = match prepared {
             Ok(p) => p,
             Err(e) => {
-                self.failed_early("embeddings", &request, &options, &e);
+                self.failed_early(Operation::Embeddings, &request, &options, &e);
                 return Err(e);
             }
         };
-        self.finish("embeddings", p, None, |p, d, u, l| async move {
+        self.finish(Operation::Embeddings, p, None, |p, d, u, l| async move {
             p.embeddings(&d, &u, &l).await
         })
         .await
@@ -292,7 +293,7 @@ impl Gateway {
     /// Runs a prepared non-streaming call: dispatch, settle, guard the output, audit.
     async fn finish<F, Fut>(
         &self,
-        kind: &str,
+        kind: Operation,
         p: Prepared,
         cache: Option<(String, std::time::Duration)>,
         call: F,
@@ -316,7 +317,7 @@ impl Gateway {
             None => None,
         };
         if let Some(hit) = hit {
-            self.trace(kind, &record, false, None);
+            self.trace(kind, &record, None);
             if let Some(e) = self.audit(
                 kind,
                 &request_id,
@@ -393,7 +394,7 @@ impl Gateway {
     /// non-streaming call (`call` is the provider operation).
     async fn dispatch<F, Fut>(
         &self,
-        operation: &str,
+        operation: Operation,
         shared: &Arc<Value>,
         plan: &Plan,
         mut record: CallRecord,
@@ -437,7 +438,7 @@ impl Gateway {
                     admission.succeeded(took, usage.map(|u| u.input_tokens + u.output_tokens));
                     record.attempt(&deployment.name, sent, Ok(()));
                     self.settle(&mut record, &deployment, usage);
-                    self.trace(operation, &record, false, None);
+                    self.trace(operation, &record, None);
                     response["gateway"] = record.into_json();
                     return Ok(response);
                 }
@@ -450,7 +451,7 @@ impl Gateway {
                     let out_of_time = e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d);
                     if out_of_time || !e.retryable {
                         let e = e.with_request_id(&record.request_id);
-                        self.trace(operation, &record, false, Some(&e));
+                        self.trace(operation, &record, Some(&e));
                         return Err(e);
                     }
                     dispatcher.failed(&e);
@@ -459,7 +460,7 @@ impl Gateway {
             }
         }
         let e = plan.exhausted(last_error, &record);
-        self.trace(operation, &record, false, Some(&e));
+        self.trace(operation, &record, Some(&e));
         Err(e)
     }
 
@@ -487,12 +488,12 @@ impl Gateway {
         let p = match self.begin(&request, &options, false).await {
             Ok(p) => p,
             Err(e) => {
-                self.failed_early("chat", &request, &options, &e);
+                self.failed_early(Operation::Chat, &request, &options, &e);
                 return Err(e);
             }
         };
         let cache = self.cache_slot(&p, &options);
-        self.finish("chat", p, cache, |p, d, u, l| async move { p.chat(&d, &u, &l).await })
+        self.finish(Operation::Chat, p, cache, |p, d, u, l| async move { p.chat(&d, &u, &l).await })
             .await
     }
 }
@@ -500,7 +501,7 @@ impl Gateway {
 /// Records a call as cancelled if its future is dropped before it finished.
 struct CancelRecorder<'a> {
     gateway: &'a Gateway,
-    kind: &'a str,
+    kind: Operation,
     request_id: &'a str,
     route: &'a str,
     principal: &'a crate::policy::Principal,

@@ -19,6 +19,7 @@ mod gateway;
 mod json_path;
 pub mod log;
 mod meter;
+mod operation;
 pub mod metrics;
 pub mod mock;
 mod options;

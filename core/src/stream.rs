@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::gateway::Gateway;
 use crate::json_path::At;
 use crate::meter::CallRecord;
+use crate::operation::Operation;
 use crate::options::CallOptions;
 use crate::policy::guard::GuardReport;
 use crate::policy::guard_stream::StreamGuard;
@@ -198,7 +199,7 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
     let prepared = match gateway.begin(&request, &options, true).await {
         Ok(p) => p,
         Err(e) => {
-            gateway.failed_early("chat_stream", &request, &options, &e);
+            gateway.failed_early(Operation::ChatStream, &request, &options, &e);
             return Err(e);
         }
     };
@@ -217,9 +218,9 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
         None => None,
     };
     if let Some(hit) = hit {
-        gateway.trace("chat", &record, true, None);
+        gateway.trace(Operation::ChatStream, &record, None);
         if let Some(e) = gateway.audit(
-            "chat_stream",
+            Operation::ChatStream,
             &record.request_id,
             &plan.route,
             Some(&principal),
@@ -246,7 +247,7 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
     let result = open_prepared(&gateway, &plan, record, request, ticket, principal, guard, cache).await;
     if let Err(e) = &result {
         gateway.audit(
-            "chat_stream",
+            Operation::ChatStream,
             e.request_id.as_deref().unwrap_or(""),
             &plan.route,
             None,
@@ -379,7 +380,7 @@ async fn open_prepared(
                 record.attempt(&deployment.name, sent, Err(&e));
                 if !e.retryable || (e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d)) {
                     let e = e.with_request_id(&record.request_id);
-                    gateway.trace("chat", &record, true, Some(&e));
+                    gateway.trace(Operation::ChatStream, &record, Some(&e));
                     return Err(e);
                 }
                 dispatcher.failed(&e);
@@ -388,7 +389,7 @@ async fn open_prepared(
         }
     }
     let e = plan.exhausted(last_error, &record);
-    gateway.trace("chat", &record, true, Some(&e));
+    gateway.trace(Operation::ChatStream, &record, Some(&e));
     Err(e)
 }
 
@@ -445,10 +446,10 @@ impl Drop for Pump {
         let cancelled = Error::new(ErrorKind::Cancelled, "the caller stopped reading the stream")
             .with_request_id(&self.record.request_id);
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record.to_json());
-        self.gateway.trace("chat", &self.record, true, Some(&cancelled));
+        self.gateway.trace(Operation::ChatStream, &self.record, Some(&cancelled));
         let output = Value::String(std::mem::take(&mut self.output));
         self.gateway.audit(
-            "chat_stream",
+            Operation::ChatStream,
             &self.record.request_id,
             &self.record.route,
             Some(&self.principal),
@@ -601,14 +602,14 @@ impl Pump {
             .with_retryable(false)
             .with_request_id(&self.record.request_id),
         });
-        self.gateway.trace("chat", &self.record, true, error.as_ref());
+        self.gateway.trace(Operation::ChatStream, &self.record, error.as_ref());
         let outcome = match &error {
             Some(e) => Err(e),
             None => Ok(&meta),
         };
         let output = Value::String(std::mem::take(&mut self.output));
         let unrecorded = self.gateway.audit(
-            "chat_stream",
+            Operation::ChatStream,
             &self.record.request_id,
             &self.record.route,
             Some(&self.principal),
