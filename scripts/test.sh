@@ -21,6 +21,7 @@ cargo check --locked -q -p sluicegate-bench
 
 echo "== Docs: every reference resolves (doc files, sections, Markdown links, rustdoc links)"
 python3 tests/docs/check_refs.py
+python3 tests/docs/check_promises.py
 RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -A rustdoc::private_intra_doc_links" \
   cargo doc --locked --no-deps -q -p sluicegate --all-features --document-private-items
 
