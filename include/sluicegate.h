@@ -297,7 +297,8 @@ enum sg_status sg_gateway_new_from_file(const char *path,
 /**
  * Frees a gateway. NULL is a no-op. No call on it may be running, and its streams must
  * have been freed first. Waits for an `on_request_end` callback that is running; none runs
- * after this returns.
+ * after this returns. With a shared state store, also waits (up to 5 s) until the spend of
+ * the calls made has reached it, so that a process freeing its gateway before exit loses none.
  *
  * # Safety
  * `gw` must be NULL or a handle from `sg_gateway_new*`, not yet freed.

@@ -80,7 +80,8 @@ pub unsafe extern "C" fn sg_gateway_new_from_file(
 
 /// Frees a gateway. NULL is a no-op. No call on it may be running, and its streams must
 /// have been freed first. Waits for an `on_request_end` callback that is running; none runs
-/// after this returns.
+/// after this returns. With a shared state store, also waits (up to 5 s) until the spend of
+/// the calls made has reached it, so that a process freeing its gateway before exit loses none.
 ///
 /// # Safety
 /// `gw` must be NULL or a handle from `sg_gateway_new*`, not yet freed.
@@ -88,7 +89,11 @@ pub unsafe extern "C" fn sg_gateway_new_from_file(
 pub unsafe extern "C" fn sg_gateway_free(gw: *mut sg_gateway) {
     if !gw.is_null() {
         // SAFETY: per the contract, `gw` came from `Box::into_raw` in `give_gateway`.
-        ffi_value((), || drop(unsafe { Box::from_raw(gw) }))
+        ffi_value((), || {
+            let handle = unsafe { Box::from_raw(gw) };
+            handle.gateway.flush(sluicegate::policy::FLUSH_LIMIT);
+            drop(handle)
+        })
     }
 }
 

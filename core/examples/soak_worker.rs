@@ -98,7 +98,9 @@ fn main() {
             caller.unwrap();
         }
     });
-    // Dropping the gateway outside the runtime waits for settlements still on their way.
+    // Waits for calls and settlements still on their way to the store (a cancelled call's
+    // task may be dropped a moment after its caller gave up).
+    gw.flush(sluicegate::policy::FLUSH_LIMIT);
     drop(gw);
     println!("{}", json!({"lang": "rust", "outcomes": *outcomes.lock().unwrap()}));
 }

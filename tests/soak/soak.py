@@ -1,4 +1,4 @@
-"""The budget soak (issue 14): Python, Node and Rust processes x 16 callers share one $1 budget
+"""The budget soak (issue 14): Python, Node, Rust and C processes x 16 callers share one $1 budget
 on one redis-server and call ONE `sluicegate mock-provider`. Each call is drawn at random:
 plain, streamed to the end, dropped right after its finish reason, dropped mid-stream (the
 provider stalls), cancelled by the caller, timed out, cut by the provider mid-stream, a provider
@@ -7,7 +7,13 @@ fault (500, then a fallback), or embeddings; chat calls ask for n = 1..4 choices
 At the end the spend the gateways recorded (the budget counter on Redis) must equal what the
 mock provider billed (its own count of tokens served per model, priced with the built-in
 catalog), no reservation may be left behind, and neither may exceed the budget by more than
-one call's documented worst-case reservation. Run by tests/soak/run.sh."""
+one call's documented worst-case reservation. Run by tests/soak/run.sh.
+
+Equality holds by construction, not by tolerance: the mock bills a prompt once it has read the
+request and output as it sends it, the gateway charges a prompt once it has sent the request and
+output as it receives it. The one window where the two can disagree is a cancel or timeout that
+lands between the gateway's send and the mock's read; the 2 s cancel/timeout against a 5 s
+provider delay keeps every request well clear of it, even on a loaded machine."""
 import json
 import os
 import socket
@@ -20,6 +26,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("SLUICEGATE_BIN", os.path.join(ROOT, "target", "debug", "sluicegate"))
 WORKER = os.environ.get("SLUICEGATE_SOAK_WORKER", os.path.join(ROOT, "target", "debug", "examples", "soak_worker"))
+WORKER_C = os.environ.get("SLUICEGATE_SOAK_C", os.path.join(ROOT, "target", "soak", "worker_c"))
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUDGET = 1.0
 CALLS_EACH = int(os.environ.get("SOAK_CALLS_EACH", "14"))
@@ -29,7 +36,7 @@ REPLY = "the quick brown fox jumps ok"
 STALL_AFTER = 3
 SCRIPT = {
     "gpt-4": [{"reply": REPLY}],
-    "gpt-4-turbo": [{"reply": REPLY, "delay": "3s"}],
+    "gpt-4-turbo": [{"reply": REPLY, "delay": "5s"}],
     "o1": [{"reply": REPLY, "stall_after": STALL_AFTER}],
     "gpt-4o": [{"status": 500}],
     "o3-pro": [{"reply": REPLY, "cut_after": 4}],
@@ -83,7 +90,7 @@ def config(mock_url: str, redis_port: int) -> dict:
         "routes": {
             "ok": {"targets": ["ok-d"], "breaker": False},
             "slow": {"targets": ["slow-d"], "breaker": False},
-            "slow_timeout": {"targets": ["slow-d"], "breaker": False, "timeout": {"total": "1s"}},
+            "slow_timeout": {"targets": ["slow-d"], "breaker": False, "timeout": {"total": "2s"}},
             "stall": {"targets": ["stall-d"], "breaker": False},
             "cut": {"targets": ["cut-d"], "breaker": False},
             "fault": {"targets": ["fault-d", "ok-d"], "breaker": False},
@@ -91,7 +98,7 @@ def config(mock_url: str, redis_port: int) -> dict:
         },
         "state": {"backend": "redis", "url": f"redis://127.0.0.1:{redis_port}/0", "prefix": PREFIX, "on_unavailable": "fail_closed", "timeout": "1s"},
         "policies": {"budgets": [{"scope": "global", "usd": BUDGET}]},
-        "soak": {"kinds": KINDS, "cancel_after": 1.0, "stall_after": STALL_AFTER},
+        "soak": {"kinds": KINDS, "cancel_after": 2.0, "stall_after": STALL_AFTER},
     }
 
 
@@ -114,9 +121,10 @@ def main() -> None:
             [py, os.path.join(HERE, "worker.py"), path, str(CALLS_EACH), "1"],
             ["node", os.path.join(HERE, "worker.mjs"), path, str(CALLS_EACH), "2"],
             [WORKER, path, str(CALLS_EACH), "3"],
+            [WORKER_C, path, str(CALLS_EACH), "4"],
         ]
-        langs = os.environ.get("SOAK_LANGS", "python,node,rust").split(",")
-        workers = [w for w, lang in zip(workers, ["python", "node", "rust"]) if lang in langs]
+        langs = os.environ.get("SOAK_LANGS", "python,node,rust,c").split(",")
+        workers = [w for w, lang in zip(workers, ["python", "node", "rust", "c"]) if lang in langs]
         started = time.time()
         procs = [subprocess.Popen(w, stdout=subprocess.PIPE, text=True) for w in workers]
         outcomes = {}
