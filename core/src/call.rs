@@ -5,7 +5,6 @@
 use crate::config::{AuditContent, AuditOnError};
 use crate::error::{Error, ErrorKind, Result};
 use crate::gateway::Gateway;
-use crate::json_path::At;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::{Event, provider_system};
 use crate::operation::Operation;
@@ -200,7 +199,8 @@ impl Gateway {
     }
 
     /// Records a finished call (success or failure): metering always, the audit log when set.
-    /// Returns the error that must fail the call when its record could not be written and
+    /// An answered call brings its record (for metering) and its `gateway` object (for the
+    /// audit record). Returns the error that must fail the call when its record could not be written and
     /// `audit.on_error` is `fail_closed` ("no audit, no call").
     pub(crate) fn audit(
         &self,
@@ -208,10 +208,10 @@ impl Gateway {
         request_id: &str,
         route: &str,
         principal: Option<&Principal>,
-        outcome: std::result::Result<&Value, &Error>,
+        outcome: std::result::Result<(&CallRecord, &Value), &Error>,
         content: Option<(&Value, &Value)>,
     ) -> Option<Error> {
-        let mut event = self.event(operation, route, principal, outcome);
+        let mut event = self.event(operation, route, principal, outcome.map(|(record, _)| record));
         self.notify(&event, request_id, outcome.err());
         // A name the config does not know is the caller's free text: one metric series (and
         // usage row) per typo, or per attacker's random string, would grow without bound. The
@@ -248,7 +248,7 @@ impl Gateway {
                 Ok(_) => "ok",
                 Err(e) => e.kind.code(),
             },
-            served: outcome.ok().map(Served),
+            served: outcome.ok().map(|(_, gateway)| Served(gateway)),
             error: outcome.err().map(|e| e.message.as_str()),
             content: match (log.content(), content) {
                 (AuditContent::Redacted, Some((input, output))) => {
@@ -307,37 +307,38 @@ impl Gateway {
         operation: Operation,
         route: &str,
         principal: Option<&Principal>,
-        outcome: std::result::Result<&Value, &Error>,
+        outcome: std::result::Result<&CallRecord, &Error>,
     ) -> Event {
-        let meta = outcome.ok();
-        let text = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_owned);
-        let n = |p: &str| meta.and_then(|m| m.at(p)).and_then(Value::as_u64).unwrap_or(0);
-        let provider = text("provider");
+        // A failed call is metered without its record's usage, cost or timing.
+        let record = outcome.ok();
+        let text = |f: fn(&CallRecord) -> &Option<String>| record.and_then(|r| f(r).clone());
+        let usage = record.and_then(|r| r.usage).unwrap_or_default();
+        let provider = text(|r| &r.provider);
         Event {
             ts: clock::now_secs(),
             operation: operation.gen_ai_name(),
             key: principal.and_then(|p| p.key.clone()),
             tags: principal.map(|p| p.tags.clone()).unwrap_or_default(),
             route: route.to_owned(),
-            deployment: text("deployment"),
+            deployment: text(|r| &r.deployment),
             provider_system: provider
                 .as_ref()
                 .and_then(|p| self.config().providers.get(p))
                 .map(|p| provider_system(p.preset.name).to_owned()),
             provider,
-            model: text("model"),
+            model: text(|r| &r.model),
             outcome: outcome
                 .err()
                 .map(|e| e.kind.code().to_owned())
                 .unwrap_or_else(|| "ok".to_owned()),
-            input_tokens: n("/usage/input_tokens"),
-            output_tokens: n("/usage/output_tokens"),
-            cached_tokens: n("/usage/cached_tokens"),
-            reasoning_tokens: n("/usage/reasoning_tokens"),
-            cost_usd: meta.and_then(|m| m["cost_usd"].as_f64()),
-            latency_ms: meta.and_then(|m| m["latency_ms"].as_f64()).unwrap_or(0.0),
-            ttft_ms: meta.and_then(|m| m["ttft_ms"].as_f64()),
-            overhead_us: meta.and_then(|m| m["overhead_us"].as_u64()),
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cached_tokens: usage.cached_tokens,
+            reasoning_tokens: usage.reasoning_tokens,
+            cost_usd: record.and_then(CallRecord::reported_cost_usd),
+            latency_ms: record.map(CallRecord::latency_ms).unwrap_or(0.0),
+            ttft_ms: record.and_then(CallRecord::ttft_ms),
+            overhead_us: record.map(CallRecord::overhead_us),
         }
     }
 
@@ -531,6 +532,7 @@ impl Gateway {
         record.cost = Some(crate::pricing::CostBreakdown::default());
         record.saved_cost_usd = original["cost_usd"].as_f64();
         record.first_token = Some(record.started.elapsed());
+        record.end();
         response["gateway"] = record.to_json();
         Some(response)
     }

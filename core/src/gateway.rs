@@ -7,7 +7,6 @@ use crate::cache::{CacheStore, MemoryCache};
 use crate::call::Prepared;
 use crate::config::{Config, DeploymentConfig};
 use crate::error::{Error, ErrorKind, Result};
-use crate::json_path::At;
 use crate::meter::{CallRecord, new_request_id};
 use crate::metrics::Meter;
 use crate::operation::Operation;
@@ -323,7 +322,7 @@ impl Gateway {
                 &request_id,
                 &plan.route,
                 Some(&principal),
-                Ok(&hit["gateway"]),
+                Ok((&record, &hit["gateway"])),
                 None,
             ) {
                 return Err(e);
@@ -342,15 +341,14 @@ impl Gateway {
         };
         let request = Arc::new(request);
         let result = match self.dispatch(kind, &request, &plan, record, &mut ticket, call).await {
-            Ok(mut response) => {
-                let meta = &response["gateway"];
-                let n = |p: &str| meta.at(p).and_then(Value::as_u64).unwrap_or(0);
+            Ok((mut response, record)) => {
+                let used = record.usage.unwrap_or_default();
                 let usage = Usage {
-                    input_tokens: n("/usage/input_tokens"),
-                    output_tokens: n("/usage/output_tokens"),
+                    input_tokens: used.input_tokens,
+                    output_tokens: used.output_tokens,
                     ..Usage::default()
                 };
-                ticket.settle(usage, meta["cost_usd"].as_f64());
+                ticket.settle(usage, record.reported_cost_usd());
                 let guards = &self.policy().guards;
                 let checked = if guards.has_output() {
                     guards.check_output(&mut response, &mut guard)
@@ -361,7 +359,9 @@ impl Gateway {
                 if let (Some((key, ttl)), Ok(())) = (&cache, &checked) {
                     self.response_cache().put(key.clone(), response.clone(), *ttl);
                 }
-                checked.map(|()| response).map_err(|e| e.with_request_id(&request_id))
+                checked
+                    .map(|()| (response, record))
+                    .map_err(|e| e.with_request_id(&request_id))
             }
             Err(e) => Err(e),
         };
@@ -369,7 +369,7 @@ impl Gateway {
         let output = result
             .as_ref()
             .ok()
-            .and_then(|r| r.get("choices"))
+            .and_then(|(r, _)| r.get("choices"))
             .unwrap_or(&Value::Null);
         let input = request
             .get("messages")
@@ -380,18 +380,19 @@ impl Gateway {
             &request_id,
             &plan.route,
             Some(&principal),
-            result.as_ref().map(|r| &r["gateway"]),
+            result.as_ref().map(|(r, record)| (record, &r["gateway"])),
             Some((input, output)),
         );
         match (unrecorded, result) {
             // No audit, no call: the answer is withheld.
             (Some(e), Ok(_)) => Err(e),
-            (_, result) => result,
+            (_, result) => result.map(|(response, _)| response),
         }
     }
 
     /// Tries the plan's deployments until one answers, then meters the answer. Shared by every
-    /// non-streaming call (`call` is the provider operation).
+    /// non-streaming call (`call` is the provider operation). The answer comes with the call's
+    /// record, for the ticket's settlement and metering.
     async fn dispatch<F, Fut>(
         &self,
         operation: Operation,
@@ -400,7 +401,7 @@ impl Gateway {
         mut record: CallRecord,
         ticket: &mut Ticket,
         call: F,
-    ) -> Result<Value>
+    ) -> Result<(Value, CallRecord)>
     where
         F: Fn(Arc<Provider>, DeploymentConfig, Arc<Value>, Limits) -> Fut,
         Fut: std::future::Future<Output = Result<Value>>,
@@ -439,8 +440,9 @@ impl Gateway {
                     record.attempt(&deployment.name, sent, Ok(()));
                     self.settle(&mut record, &deployment, usage);
                     self.trace(operation, &record, None);
-                    response["gateway"] = record.into_json();
-                    return Ok(response);
+                    record.end();
+                    response["gateway"] = record.take_json();
+                    return Ok((response, record));
                 }
                 Err(e) => {
                     let e = plan.cap_retry_after(e);

@@ -31,6 +31,9 @@ pub struct CallRecord {
     pub cost_usd: Option<f64>,
     pub cost: Option<crate::pricing::CostBreakdown>,
     pub started: Instant,
+    /// The call's latency, fixed by [`CallRecord::end`] when its answer is written, so that
+    /// metering and the `gateway` object report the same numbers.
+    pub ended: Option<Duration>,
     /// Time spent waiting on providers; the rest of the latency is the gateway's own.
     pub provider_time: Duration,
     pub first_token: Option<Duration>,
@@ -65,6 +68,7 @@ impl CallRecord {
             cost_usd: None,
             cost: None,
             started: Instant::now(),
+            ended: None,
             provider_time: Duration::ZERO,
             first_token: None,
             tags,
@@ -84,15 +88,48 @@ impl CallRecord {
         self.json_with(self.tags.clone(), self.policy.clone())
     }
 
-    /// `to_json` for a record that is done with: its tags and policy report move, not copy.
-    pub fn into_json(mut self) -> Value {
+    /// `to_json` for a record whose tags and policy report are no longer needed: they move
+    /// into the JSON, not copy (the rest stays, for metering).
+    pub fn take_json(&mut self) -> Value {
         let (tags, policy) = (std::mem::take(&mut self.tags), self.policy.take());
         self.json_with(tags, policy)
     }
 
+    /// The cost as the `gateway` object reports it (JSON has no NaN or infinity).
+    pub fn reported_cost_usd(&self) -> Option<f64> {
+        self.cost_usd.filter(|c| c.is_finite())
+    }
+
+    /// Fixes the call's latency at now (see `ended`).
+    pub fn end(&mut self) {
+        self.ended = Some(self.started.elapsed());
+    }
+
+    /// The call's latency: fixed by `end`, else so far.
+    pub fn latency(&self) -> Duration {
+        self.ended.unwrap_or_else(|| self.started.elapsed())
+    }
+
+    /// `latency` in milliseconds, to the microsecond (as `gateway.latency_ms`).
+    pub fn latency_ms(&self) -> f64 {
+        ms(self.latency())
+    }
+
+    /// Time to the first token in milliseconds (as `gateway.ttft_ms`).
+    pub fn ttft_ms(&self) -> Option<f64> {
+        self.first_token.map(ms)
+    }
+
+    /// The gateway's own time in microseconds: the latency not spent waiting on providers.
+    pub fn overhead_us(&self) -> u64 {
+        self.overhead_us_of(self.latency())
+    }
+
+    fn overhead_us_of(&self, latency: Duration) -> u64 {
+        latency.saturating_sub(self.provider_time).as_micros() as u64
+    }
+
     fn json_with(&self, tags: BTreeMap<String, String>, policy: Value) -> Value {
-        let elapsed = self.started.elapsed();
-        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         let mut usage = self.usage.unwrap_or_default().to_json();
         if self.usage_estimated {
             usage["estimated"] = Value::Bool(true);
@@ -121,12 +158,11 @@ impl CallRecord {
         m.insert("usage".into(), usage);
         m.insert("cost_usd".into(), json!(self.cost_usd));
         m.insert("cost".into(), self.cost.map(|c| c.to_json()).unwrap_or(Value::Null));
-        m.insert("latency_ms".into(), json!(ms(elapsed)));
-        m.insert("ttft_ms".into(), json!(self.first_token.map(ms)));
-        m.insert(
-            "overhead_us".into(),
-            json!(elapsed.saturating_sub(self.provider_time).as_micros() as u64),
-        );
+        // One reading of the clock for both, as they are parts of the same latency.
+        let latency = self.latency();
+        m.insert("latency_ms".into(), json!(ms(latency)));
+        m.insert("ttft_ms".into(), json!(self.ttft_ms()));
+        m.insert("overhead_us".into(), json!(self.overhead_us_of(latency)));
         m.insert(
             "tags".into(),
             Value::Object(tags.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
@@ -138,6 +174,11 @@ impl CallRecord {
         m.insert("skipped".into(), Value::Array(skipped));
         Value::Object(m)
     }
+}
+
+/// A duration in milliseconds, rounded to the microsecond.
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// A fresh request id: `sg-` and 24 hex digits.

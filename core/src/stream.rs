@@ -224,7 +224,7 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
             &record.request_id,
             &plan.route,
             Some(&principal),
-            Ok(&hit["gateway"]),
+            Ok((&record, &hit["gateway"])),
             None,
         ) {
             return Err(e);
@@ -582,6 +582,7 @@ impl Pump {
             ticket.settle(usage.unwrap_or_default(), self.record.cost_usd);
         }
         self.record.policy["guardrails"] = self.guard.to_json();
+        self.record.end();
         let meta = self.record.to_json();
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(meta.clone());
         if let (None, Some((key, ttl, chunks))) = (&failure, self.cache.take())
@@ -605,7 +606,7 @@ impl Pump {
         self.gateway.trace(Operation::ChatStream, &self.record, error.as_ref());
         let outcome = match &error {
             Some(e) => Err(e),
-            None => Ok(&meta),
+            None => Ok((&self.record, &meta)),
         };
         let output = Value::String(std::mem::take(&mut self.output));
         let unrecorded = self.gateway.audit(
