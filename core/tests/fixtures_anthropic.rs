@@ -4,12 +4,13 @@
 //! expected OpenAI output however the stream's bytes are split, and the mock refuses what the
 //! real API refuses.
 
+#[path = "common/stream.rs"]
+mod common_stream;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sluicegate::config::{Config, DeploymentConfig};
 use sluicegate::providers::anthropic::Anthropic;
 use sluicegate::providers::dialect::Dialect;
-use sluicegate::providers::sse::SseParser;
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
@@ -131,20 +132,7 @@ fn documented_responses_decode_to_the_expected_openai_completion() {
 fn decode_stream(pieces: &[&[u8]]) -> Result<Value, String> {
     let (dialect, deployment) = adapter("claude-haiku-4-5", &Value::Null);
     let mut decoder = dialect.stream_decoder(&deployment);
-    let mut parser = SseParser::default();
-    let mut events = Vec::new();
-    for piece in pieces {
-        events.extend(parser.feed(piece));
-    }
-    events.extend(parser.finish());
-    let mut chunks = Vec::new();
-    for event in events {
-        if decoder.done() {
-            break;
-        }
-        chunks.extend(decoder.event(&event).map_err(|e| e.to_string())?);
-    }
-    chunks.extend(decoder.end().map_err(|e| e.to_string())?);
+    let chunks = common_stream::decode(decoder.as_mut(), pieces).map_err(|e| e.to_string())?;
     Ok(fold(&chunks))
 }
 

@@ -3,6 +3,8 @@
 //! streams gives the expected OpenAI output, plain and stream agree on every finish reason, any
 //! split of a documented stream decodes the same, and the mock speaks the same shapes.
 
+#[path = "common/stream.rs"]
+mod common_stream;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sluicegate::ErrorKind;
@@ -50,20 +52,7 @@ fn encode(request: Value, model: &str, stream: bool) -> sluicegate::Result<Value
 /// The chunks a stream's bytes decode to (split into `pieces`), `created` zeroed.
 fn decode_stream(pieces: &[&[u8]]) -> sluicegate::Result<Vec<Value>> {
     let mut decoder = Cohere.stream_decoder(&deployment("m"));
-    let mut parser = SseParser::default();
-    let mut events = Vec::new();
-    for piece in pieces {
-        events.extend(parser.feed(piece));
-    }
-    events.extend(parser.finish());
-    let mut out = Vec::new();
-    for event in events {
-        if decoder.done() {
-            break;
-        }
-        out.extend(decoder.event(&event)?);
-    }
-    out.extend(decoder.end()?);
+    let mut out = common_stream::decode(decoder.as_mut(), pieces)?;
     for chunk in &mut out {
         chunk["created"] = json!(0);
     }

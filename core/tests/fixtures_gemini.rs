@@ -4,12 +4,13 @@
 //! OpenAI output, thought signatures survive the round trip, and the mock accepts what the API
 //! accepts, refuses what it refuses and answers in the same shape.
 
+#[path = "common/stream.rs"]
+mod common_stream;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sluicegate::config::DeploymentConfig;
 use sluicegate::providers::dialect::Dialect;
 use sluicegate::providers::gemini::{Gemini, signature};
-use sluicegate::providers::sse::SseParser;
 use std::collections::BTreeSet;
 
 fn path(name: &str) -> std::path::PathBuf {
@@ -58,17 +59,7 @@ fn first_text(gemini: &Value) -> Value {
 /// Decodes a whole SSE transcript, fed in `pieces`; chunks with `created` zeroed.
 fn decode_stream(pieces: &[&[u8]]) -> sluicegate::Result<Vec<Value>> {
     let mut decoder = Gemini.stream_decoder(&deployment("gemini-2.5-flash"));
-    let mut parser = SseParser::default();
-    let mut events = Vec::new();
-    for piece in pieces {
-        events.extend(parser.feed(piece));
-    }
-    events.extend(parser.finish());
-    let mut out = Vec::new();
-    for event in events {
-        out.extend(decoder.event(&event)?);
-    }
-    out.extend(decoder.end()?);
+    let mut out = common_stream::decode(decoder.as_mut(), pieces)?;
     for chunk in &mut out {
         chunk["created"] = json!(0);
     }

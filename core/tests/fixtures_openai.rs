@@ -3,6 +3,8 @@
 //! the body and URL we send for a documented request, what documented answers and recorded
 //! streams decode to, and the mock provider held to the same fixtures so it cannot drift.
 
+#[path = "common/stream.rs"]
+mod common_stream;
 use serde_json::{Value, json};
 use sluicegate::Config;
 use sluicegate::mock::{MockServer, Script};
@@ -50,18 +52,7 @@ fn config(provider: &Value, model: &str) -> Config {
 
 /// Every event of an SSE transcript, decoded into OpenAI chunks (the decoder must end cleanly).
 fn decode_stream(decoder: &mut dyn StreamDecoder, bytes: &[u8]) -> Vec<Value> {
-    let mut parser = SseParser::default();
-    let mut events = parser.feed(bytes);
-    events.extend(parser.finish());
-    let mut out = Vec::new();
-    for event in events {
-        if decoder.done() {
-            break;
-        }
-        out.extend(decoder.event(&event).expect("every event decodes"));
-    }
-    out.extend(decoder.end().expect("the stream ends cleanly"));
-    out
+    common_stream::decode(decoder, &[bytes]).expect("every event decodes and the stream ends cleanly")
 }
 
 /// What a caller would see of a stream, in the fixtures' `expect` terms.

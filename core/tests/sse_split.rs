@@ -2,12 +2,13 @@
 //! uses (`\n`, `\r\n`, bare `\r`), the OpenAI stream decoder yields the same chunks and never
 //! panics. Transcripts are the providers' recorded streams (tests/fixtures/providers).
 
+#[path = "common/stream.rs"]
+mod common_stream;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sluicegate::Config;
 use sluicegate::providers::dialect::{Dialect, StreamDecoder};
 use sluicegate::providers::openai::OpenAi;
-use sluicegate::providers::sse::SseParser;
 
 fn transcript(provider: &str, file: &str) -> String {
     let path = format!(
@@ -24,21 +25,7 @@ fn decode(pieces: &[&[u8]]) -> Result<Vec<Value>, String> {
     .unwrap();
     let dialect = OpenAi::for_provider(&config.providers["p"]);
     let mut decoder: Box<dyn StreamDecoder> = dialect.stream_decoder(&config.deployments["d"]);
-    let mut parser = SseParser::default();
-    let mut events = Vec::new();
-    for piece in pieces {
-        events.extend(parser.feed(piece));
-    }
-    events.extend(parser.finish());
-    let mut out = Vec::new();
-    for event in events {
-        if decoder.done() {
-            break;
-        }
-        out.extend(decoder.event(&event).map_err(|e| e.message)?);
-    }
-    out.extend(decoder.end().map_err(|e| e.message)?);
-    Ok(out)
+    common_stream::decode(decoder.as_mut(), pieces).map_err(|e| e.message)
 }
 
 /// The transcript with every line end written as `ending`.
