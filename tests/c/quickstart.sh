@@ -7,7 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch" "$root/chat"' EXIT
+# The quick start writes ./chat and build/c-example in the checkout: start from neither (a CMake
+# cache left by an earlier run points at that run's scratch prefix) and leave neither behind.
+rm -rf "$root/build/c-example" "$root/chat"
+trap 'rm -rf "$scratch" "$root/chat" "$root/build/c-example"' EXIT
 
 script=$(awk '/<!-- c-quickstart -->/{on=1; next} /<!-- \/c-quickstart -->/{on=0} on && !/^```/' bindings-c/README.md)
 [ -n "$script" ] || { echo "bindings-c/README.md has no c-quickstart block" >&2; exit 1; }
