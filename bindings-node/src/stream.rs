@@ -42,21 +42,13 @@ impl Cancel {
     }
 }
 
-/// An open stream, and the failure a batch read after chunks the caller has not seen yet.
-struct Open {
-    stream: ChatStream,
-    /// Delivered (rejected) by the next read, so that the chunks before it arrive first and the
-    /// failure is still reported once, after them, exactly as one-chunk reads report it.
-    failed: Option<sluicegate::Error>,
-}
-
 struct CallState {
     gateway: Gateway,
     input: Mutex<Option<(String, String)>>,
     cancel: Cancel,
     /// The open stream; `None` before `open()` and once it ended, failed or was cancelled
     /// (dropping it stops upstream).
-    stream: tokio::sync::Mutex<Option<Open>>,
+    stream: tokio::sync::Mutex<Option<ChatStream>>,
     /// The `gateway` object's JSON, kept when the stream ends.
     meta: Mutex<Option<String>>,
     /// Set once the caller has been told how the stream ended (end, failure or cancellation).
@@ -124,15 +116,15 @@ impl CallState {
         if self.cancel.is_cancelled() {
             return Err(error::cancelled()); // cancelled while opening: drop it here
         }
-        *slot = Some(Open { stream, failed: None });
+        *slot = Some(stream);
         Ok(request_id)
     }
 
     /// Ends the stream: keeps its metadata, drops it (which stops upstream if it still runs)
     /// and marks the end as reported.
-    fn finish(&self, slot: &mut Option<Open>) {
-        if let Some(open) = slot.take() {
-            self.keep_meta(&open.stream);
+    fn finish(&self, slot: &mut Option<ChatStream>) {
+        if let Some(stream) = slot.take() {
+            self.keep_meta(&stream);
         }
         self.reported.store(true, Ordering::SeqCst);
     }
@@ -147,17 +139,12 @@ impl CallState {
     }
 
     /// Up to `max` chunks (waiting for the first, then every one already received); `None` at
-    /// the end. A failure with nothing before it rejects now; after some chunks it is kept for
-    /// the next read, so those chunks are delivered first.
+    /// the end. The core hands a failure over only after the chunks before it, on its own read.
     async fn pull(&self, max: usize) -> Result<Option<Vec<serde_json::Value>>> {
         let mut slot = self.stream.lock().await;
-        let Some(open) = slot.as_mut() else {
+        let Some(stream) = slot.as_mut() else {
             return self.read_closed().map(|()| None);
         };
-        if let Some(e) = open.failed.take() {
-            self.finish(&mut slot);
-            return Err(to_js(e));
-        }
         let batch = tokio::select! {
             biased;
             _ = self.cancel.cancelled() => {
@@ -165,24 +152,19 @@ impl CallState {
                 self.reported.store(true, Ordering::SeqCst);
                 return Err(error::cancelled());
             }
-            batch = open.stream.next_batch(max) => batch,
+            batch = stream.next_batch(max) => batch,
         };
-        let mut chunks = Vec::with_capacity(batch.len());
-        for item in batch {
-            match item {
-                Ok(chunk) => chunks.push(chunk),
-                Err(e) if chunks.is_empty() => {
-                    self.finish(&mut slot);
-                    return Err(to_js(e));
-                }
-                Err(e) => open.failed = Some(e),
+        match batch {
+            Ok(chunks) if !chunks.is_empty() => Ok(Some(chunks)),
+            Ok(_) => {
+                self.finish(&mut slot); // the stream ended cleanly
+                Ok(None)
+            }
+            Err(e) => {
+                self.finish(&mut slot);
+                Err(to_js(e))
             }
         }
-        if chunks.is_empty() {
-            self.finish(&mut slot); // the stream ended cleanly
-            return Ok(None);
-        }
-        Ok(Some(chunks))
     }
 
     /// The next chunk's JSON text.

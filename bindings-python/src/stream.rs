@@ -3,10 +3,10 @@
 //! Python pulls chunks in batches ([`ChatStream::next_batch`]): one pull waits for a chunk and
 //! takes every chunk already received with it, so an asyncio stream pays one hand-off to the
 //! event loop per batch rather than per chunk (per chunk, the wake-ups were most of the cost).
-//! An error that ends the stream after chunks of the same batch is kept for the next pull, so
-//! Python sees those chunks first and then the error, as it would one chunk at a time. A pull
-//! also notices an end that arrived with its chunks ([`Shared::drained`]), so Python skips the
-//! pull (and the hop) that would only learn that the stream is over.
+//! The core hands an error that ends the stream only after the chunks before it, on its own
+//! pull. A pull also notices an end that arrived with its chunks ([`ChatStream::is_drained`],
+//! kept in [`Shared::drained`]), so Python skips the pull (and the hop) that would only learn
+//! that the stream is over.
 //!
 //! The stream sits behind an async mutex so that a sync `next_batch` (blocking without the GIL)
 //! and an async `next_batch_async` (a task on the core's runtime) can both own it while they
@@ -39,17 +39,10 @@ pub struct NativeStream {
     pid: u32,
 }
 
-/// What pulls share; only touched with the async mutex held.
-struct Reader {
-    /// `None` once the stream has ended or was closed.
-    stream: Option<ChatStream>,
-    /// The error that ended the stream, kept for the next pull because the pull that met it
-    /// still had chunks to hand over.
-    failed: Option<sluicegate::Error>,
-}
-
 struct Shared {
-    reader: tokio::sync::Mutex<Reader>,
+    /// The core stream, behind an async mutex (see the module notes); `None` once it has
+    /// ended, failed or was closed.
+    reader: tokio::sync::Mutex<Option<ChatStream>>,
     /// The stream's `gateway` object, kept once it ended.
     gateway: Mutex<Option<Value>>,
     closed: AtomicBool,
@@ -66,63 +59,24 @@ impl Shared {
         let close_requested = self.close_requested.notified();
         let mut reader = self.reader.lock().await;
         if self.closed.load(Ordering::SeqCst) {
-            reader.stream = None;
-            reader.failed = None;
+            *reader = None;
         }
-        if let Some(failed) = reader.failed.take() {
-            return Err(failed);
-        }
-        let Some(stream) = reader.stream.as_mut() else {
+        let Some(stream) = reader.as_mut() else {
             return Ok(Vec::new());
         };
-        let mut items = tokio::select! {
-            items = stream.next_batch(max) => items,
-            _ = close_requested => Vec::new(),
+        let pulled = tokio::select! {
+            pulled = stream.next_batch(max) => pulled,
+            _ = close_requested => Ok(Vec::new()),
         };
-        // Most streams end right after their last chunks: look (without waiting) whether this
-        // one has, so that Python needs no further pull to find out.
-        let mut ended = false;
-        if !items.is_empty() && items.len() < max && items.last().is_some_and(Result::is_ok) {
-            match poll_once(stream.next()) {
-                Some(None) => ended = true,
-                Some(Some(item)) => items.push(item),
-                None => {}
-            }
-        }
-        let mut chunks = Vec::with_capacity(items.len());
-        let mut failed = None;
-        for item in items {
-            match item {
-                Ok(chunk) => chunks.push(chunk),
-                Err(e) => failed = Some(e), // always the last item
-            }
-        }
-        if chunks.is_empty() || failed.is_some() || ended {
+        let over = pulled.as_ref().map_or(true, Vec::is_empty);
+        if over || stream.has_ended() {
             *self.gateway.lock().unwrap_or_else(|e| e.into_inner()) = stream.gateway();
-            reader.stream = None;
         }
-        let pulled = match failed {
-            Some(failed) if chunks.is_empty() => Err(failed),
-            failed => {
-                reader.failed = failed;
-                Ok(chunks)
-            }
-        };
-        if reader.stream.is_none() && reader.failed.is_none() {
+        if over || stream.is_drained() {
+            *reader = None;
             self.drained.store(true, Ordering::SeqCst);
         }
         pulled
-    }
-}
-
-/// Polls `future` once: its output if it is ready now, else `None` (and the future is dropped,
-/// which is fine for a channel receive: it is cancel-safe).
-fn poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(output) => Some(output),
-        std::task::Poll::Pending => None,
     }
 }
 
@@ -130,10 +84,7 @@ impl NativeStream {
     pub fn new(stream: ChatStream) -> NativeStream {
         let request_id = stream.request_id().to_owned();
         let shared = Shared {
-            reader: tokio::sync::Mutex::new(Reader {
-                stream: Some(stream),
-                failed: None,
-            }),
+            reader: tokio::sync::Mutex::new(Some(stream)),
             gateway: Mutex::new(None),
             closed: AtomicBool::new(false),
             drained: AtomicBool::new(false),
@@ -217,8 +168,7 @@ impl NativeStream {
             return;
         }
         if let Ok(mut reader) = self.shared.reader.try_lock() {
-            reader.stream = None;
-            reader.failed = None;
+            *reader = None;
         }
     }
 

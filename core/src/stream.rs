@@ -33,6 +33,12 @@ use tokio::sync::mpsc;
 /// A chat completion stream. Dropping it cancels the upstream request.
 pub struct ChatStream {
     pending: VecDeque<Result<Value>>,
+    /// The error that ended the stream, met by a batch read that still had chunks to hand
+    /// over: the next read returns it, so the caller sees those chunks first.
+    failed: Option<Error>,
+    /// Set once the channel has said that nothing more will come (its end, or the error the
+    /// reader task sends last).
+    closed: bool,
     rx: std::mem::ManuallyDrop<mpsc::Receiver<Result<Value>>>,
     meta: Arc<Mutex<Option<Value>>>,
     request_id: String,
@@ -81,35 +87,76 @@ impl ChatStream {
         if let Some(refused) = self.from_other_process() {
             return Some(refused);
         }
-        if let Some(item) = self.pending.pop_front() {
-            return Some(item);
+        if let Some(kept) = self.kept() {
+            return Some(kept);
         }
-        self.rx.recv().await
+        let item = self.rx.recv().await;
+        self.saw(&item);
+        item
+    }
+
+    /// What a read returns without touching the channel: the kept error, else a queued item.
+    fn kept(&mut self) -> Option<Result<Value>> {
+        self.failed.take().map(Err).or_else(|| self.pending.pop_front())
+    }
+
+    /// Notes an end: the reader task sends nothing after an error, and `None` is the end.
+    fn saw(&mut self, item: &Option<Result<Value>>) {
+        if !matches!(item, Some(Ok(_))) {
+            self.closed = true;
+        }
     }
 
     /// Waits for the next chunk, then takes every chunk already received without waiting
-    /// again, up to `max` (at least one). Empty once the stream has ended. A binding crossing
-    /// into another runtime (asyncio, libuv) pays one hop per batch instead of one per chunk.
-    /// An `Err` is always the last item: the stream ends with it.
-    pub async fn next_batch(&mut self, max: usize) -> Vec<Result<Value>> {
-        let mut batch = Vec::new();
-        let Some(first) = self.next().await else {
-            return batch;
-        };
-        let mut failed = first.is_err();
-        batch.push(first);
-        while !failed && batch.len() < max.max(1) {
+    /// again, up to `max` (at least one). A binding crossing into another runtime (asyncio,
+    /// libuv) pays one hop per batch instead of one per chunk.
+    ///
+    /// `Ok` with chunks; `Ok` and empty once the stream has ended (and on every later call);
+    /// `Err` with the error that ended the stream, then the end. An error met after chunks of
+    /// the same batch is kept and returned by the next call, so the caller always receives the
+    /// chunks before it first, exactly as when reading one chunk at a time.
+    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<Value>> {
+        let mut chunks = Vec::new();
+        match self.next().await {
+            None => return Ok(chunks),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(chunk)) => chunks.push(chunk),
+        }
+        while chunks.len() < max.max(1) {
             let item = match self.pending.pop_front() {
                 Some(item) => item,
                 None => match self.rx.try_recv() {
                     Ok(item) => item,
-                    Err(_) => break,
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        self.closed = true;
+                        break;
+                    }
                 },
             };
-            failed = item.is_err();
-            batch.push(item);
+            match item {
+                Ok(chunk) => chunks.push(chunk),
+                Err(e) => {
+                    self.closed = true;
+                    self.failed = Some(e);
+                    break;
+                }
+            }
         }
-        batch
+        Ok(chunks)
+    }
+
+    /// Whether the stream has ended and the reads so far have handed over everything but
+    /// possibly its error: the `gateway` metadata is set, and the next read returns at once
+    /// (the kept error, or the end). Known only from reads: it never waits.
+    pub fn has_ended(&self) -> bool {
+        self.closed && self.pending.is_empty()
+    }
+
+    /// Whether the next read would return the end: [`has_ended`](Self::has_ended) and no
+    /// error is left to hand over. A binding can then end its iterator without another read.
+    pub fn is_drained(&self) -> bool {
+        self.has_ended() && self.failed.is_none()
     }
 
     /// The next chunk, blocking the thread (not for use inside an async runtime).
@@ -117,15 +164,17 @@ impl ChatStream {
         if let Some(refused) = self.from_other_process() {
             return Some(refused);
         }
-        if let Some(item) = self.pending.pop_front() {
-            return Some(item);
+        if let Some(kept) = self.kept() {
+            return Some(kept);
         }
         if tokio::runtime::Handle::try_current().is_ok() {
             return Some(Err(Error::internal(
                 "a blocking stream read inside an async runtime; use the async API there",
             )));
         }
-        self.rx.blocking_recv()
+        let item = self.rx.blocking_recv();
+        self.saw(&item);
+        item
     }
 
     /// The `gateway` metadata, once the stream has ended.
@@ -237,6 +286,8 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
         let (_, rx) = mpsc::channel(1);
         return Ok(ChatStream {
             pending,
+            failed: None,
+            closed: false,
             rx: std::mem::ManuallyDrop::new(rx),
             pid: std::process::id(),
             meta: Arc::new(Mutex::new(Some(hit["gateway"].clone()))),
@@ -363,6 +414,8 @@ async fn open_prepared(
                 let task = runtime().spawn(pump.run(head, chunks, tx));
                 return Ok(ChatStream {
                     pending,
+                    failed: None,
+                    closed: false,
                     rx: std::mem::ManuallyDrop::new(rx),
                     meta,
                     request_id,
