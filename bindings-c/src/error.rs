@@ -62,7 +62,9 @@ impl From<ErrorKind> for sg_status {
 fn code_cstr(status: i32) -> Option<&'static CStr> {
     static CODES: OnceLock<Vec<(i32, CString)>> = OnceLock::new();
     let codes = CODES.get_or_init(|| {
-        let kinds = ErrorKind::ALL.into_iter().map(|k| (sg_status::from(k) as i32, k.code()));
+        let kinds = ErrorKind::ALL
+            .into_iter()
+            .map(|k| (sg_status::from(k) as i32, k.code()));
         [(sg_status::SG_OK as i32, "ok")]
             .into_iter()
             .chain(kinds)

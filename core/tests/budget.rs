@@ -302,9 +302,15 @@ fn on_unpriced_allow_and_estimate_with() {
 #[test]
 fn a_stream_cut_off_upstream_before_content_is_charged_its_prompt() {
     // The provider accepted the call (200 and a role chunk), then the connection broke.
-    let gw = gateway(json!([{"reply": "one two three", "cut_after": 1}]), json!({"budgets": [{"scope": "global", "usd": 10.0}]}));
+    let gw = gateway(
+        json!([{"reply": "one two three", "cut_after": 1}]),
+        json!({"budgets": [{"scope": "global", "usd": 10.0}]}),
+    );
     let opened = sluicegate::runtime::runtime().block_on(gw.chat_stream(chat(true, 5), CallOptions::default()));
     assert!(opened.is_err(), "the stream broke before any content");
     let charged = spent(&gw);
-    assert!((charged - 6.0 * IN).abs() < 1e-9, "a call the provider accepted cost ${charged}");
+    assert!(
+        (charged - 6.0 * IN).abs() < 1e-9,
+        "a call the provider accepted cost ${charged}"
+    );
 }

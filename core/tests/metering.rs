@@ -23,8 +23,19 @@ fn hooked() -> (Gateway, std::sync::mpsc::Receiver<Value>) {
 fn assert_event_matches(event: &Value, gateway: &Value) {
     assert_eq!(event["request_id"], gateway["request_id"]);
     assert_eq!(event["outcome"], "ok");
-    for field in ["deployment", "provider", "model", "cost_usd", "latency_ms", "ttft_ms", "overhead_us"] {
-        assert_eq!(event[field], gateway[field], "`{field}`: event {event} vs gateway {gateway}");
+    for field in [
+        "deployment",
+        "provider",
+        "model",
+        "cost_usd",
+        "latency_ms",
+        "ttft_ms",
+        "overhead_us",
+    ] {
+        assert_eq!(
+            event[field], gateway[field],
+            "`{field}`: event {event} vs gateway {gateway}"
+        );
     }
     for field in ["input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"] {
         assert_eq!(event["usage"][field], gateway["usage"][field], "usage `{field}`");

@@ -176,7 +176,13 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         ),
         ("POST", "/_mock/reset") => {
             let c = &state.counters;
-            for counter in [&c.requests, &c.connections, &c.peak_in_flight, &c.disconnects, &c.completed_streams] {
+            for counter in [
+                &c.requests,
+                &c.connections,
+                &c.peak_in_flight,
+                &c.disconnects,
+                &c.completed_streams,
+            ] {
                 counter.store(0, Ordering::Relaxed);
             }
             state.by_model.lock().unwrap_or_else(|e| e.into_inner()).clear();

@@ -64,7 +64,8 @@ fn is_base64_payload(s: &str) -> bool {
         None if s.len() >= 256 => s,
         None => return false,
     };
-    body.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+    body.bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
 }
 
 impl Guards {
