@@ -5,6 +5,7 @@
 
 use crate::cache::{CacheStore, MemoryCache};
 use crate::call::Prepared;
+use crate::cancel;
 use crate::config::{Config, DeploymentConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::meter::{CallRecord, new_request_id};
@@ -118,13 +119,25 @@ impl Gateway {
     /// A non-streaming chat completion. Dropping the future cancels the upstream request.
     pub async fn chat(&self, request: Value, options: CallOptions) -> Result<Value> {
         let this = self.clone();
-        runtime::spawn(async move { this.run_chat(request, options).await }).await
+        let cancel = options.cancel.clone();
+        cancel::race_opt(
+            cancel.as_ref(),
+            Box::pin(runtime::spawn(async move { this.run_chat(request, options).await })),
+        )
+        .await
     }
 
     /// A streaming chat completion; errors before the first content come back here.
     pub async fn chat_stream(&self, request: Value, options: CallOptions) -> Result<ChatStream> {
         let this = self.clone();
-        runtime::spawn(async move { stream::open(this, request, options).await }).await
+        let cancel = options.cancel.clone();
+        cancel::race_opt(
+            cancel.as_ref(),
+            Box::pin(runtime::spawn(
+                async move { stream::open(this, request, options).await },
+            )),
+        )
+        .await
     }
 
     /// `chat`, blocking the calling thread (which must not be inside an async runtime).
@@ -262,7 +275,14 @@ impl Gateway {
     /// An embeddings call, routed like chat (same strategies, fallbacks and metering).
     pub async fn embeddings(&self, request: Value, options: CallOptions) -> Result<Value> {
         let this = self.clone();
-        runtime::spawn(async move { this.run_embeddings(request, options).await }).await
+        let cancel = options.cancel.clone();
+        cancel::race_opt(
+            cancel.as_ref(),
+            Box::pin(runtime::spawn(
+                async move { this.run_embeddings(request, options).await },
+            )),
+        )
+        .await
     }
 
     pub fn embeddings_blocking(&self, request: Value, options: CallOptions) -> Result<Value> {
@@ -495,8 +515,10 @@ impl Gateway {
             }
         };
         let cache = self.cache_slot(&p, &options);
-        self.finish(Operation::Chat, p, cache, |p, d, u, l| async move { p.chat(&d, &u, &l).await })
-            .await
+        self.finish(Operation::Chat, p, cache, |p, d, u, l| async move {
+            p.chat(&d, &u, &l).await
+        })
+        .await
     }
 }
 

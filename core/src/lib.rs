@@ -13,15 +13,16 @@
 
 pub mod cache;
 mod call;
+mod cancel;
 pub mod config;
 mod error;
 mod gateway;
 mod json_path;
 pub mod log;
 mod meter;
-mod operation;
 pub mod metrics;
 pub mod mock;
+mod operation;
 mod options;
 pub mod policy;
 pub mod pricing;
@@ -35,6 +36,7 @@ pub mod telemetry;
 pub mod tokens;
 mod usage;
 
+pub use cancel::CancelToken;
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
 pub use gateway::{Gateway, Hook};

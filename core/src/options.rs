@@ -1,5 +1,6 @@
 //! Per-call gateway options, passed beside the OpenAI request: `tags`, `request_id`, `timeout`.
 
+use crate::cancel::CancelToken;
 use crate::config::{parse_duration, seconds, suggest};
 use crate::error::{Error, Result};
 use serde_json::Value;
@@ -21,6 +22,10 @@ pub struct CallOptions {
     /// Response cache for this call: `Some(None)` turns it off (`cache: false`), `Some(Some(ttl))`
     /// sets the time to live; `None` follows the route.
     pub cache: Option<Option<Duration>>,
+    /// Ends the call (or its stream) with a `cancelled` error once cancelled, from any thread.
+    /// Not a JSON option: each binding maps its own idiom (an `AbortSignal`, asyncio
+    /// cancellation, `sg_cancel_token`) onto it.
+    pub cancel: Option<CancelToken>,
 }
 
 /// The virtual key's secret prints as `[REDACTED]`.
@@ -33,6 +38,7 @@ impl std::fmt::Debug for CallOptions {
             .field("key", &self.key.as_ref().map(|_| "[REDACTED]"))
             .field("traceparent", &self.traceparent)
             .field("cache", &self.cache)
+            .field("cancel", &self.cancel)
             .finish()
     }
 }

@@ -6,6 +6,7 @@
 //! stream with a `stream_interrupted` error. The `gateway` metadata is set once the stream ends.
 
 use crate::call::Prepared;
+use crate::cancel::{self, CancelToken};
 use crate::config::{BreakerConfig, DeploymentConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::gateway::Gateway;
@@ -46,25 +47,18 @@ pub struct ChatStream {
     pump: std::mem::ManuallyDrop<Option<AbortOnDrop<()>>>,
     /// The process that opened the stream: its reader task does not exist after `fork()`.
     pid: u32,
+    /// The caller's cancellation token; taken once it has ended the stream.
+    cancel: Option<CancelToken>,
 }
 
 impl Drop for ChatStream {
     fn drop(&mut self) {
         if std::process::id() == self.pid {
+            self.stop_pump();
             // SAFETY: dropped exactly once, here.
-            let pump = unsafe {
+            unsafe {
                 std::mem::ManuallyDrop::drop(&mut self.rx);
-                std::mem::ManuallyDrop::take(&mut self.pump)
-            };
-            // A caller outside any async runtime (blocking code, a binding's thread) waits for
-            // the cancelled reader to record and charge the stream, so that its next call sees
-            // the budget and limits with this stream counted. Inside a runtime that happens in
-            // the background, a moment later.
-            if let Some(mut task) = pump
-                && tokio::runtime::Handle::try_current().is_err()
-            {
-                task.0.abort();
-                let _ = runtime().block_on(async { tokio::time::timeout(Duration::from_secs(1), &mut task.0).await });
+                std::mem::ManuallyDrop::drop(&mut self.pump);
             }
         }
         // In a forked child the stream is forgotten, not dropped: dropping would deregister the
@@ -87,12 +81,50 @@ impl ChatStream {
         if let Some(refused) = self.from_other_process() {
             return Some(refused);
         }
+        if let Some(cancelled) = self.cancelled() {
+            return Some(cancelled);
+        }
         if let Some(kept) = self.kept() {
             return Some(kept);
         }
-        let item = self.rx.recv().await;
+        let item = match self.cancel.clone() {
+            Some(token) => match token.race(async { Ok(self.rx.recv().await) }).await {
+                Ok(item) => item,
+                Err(_) => return self.cancelled(),
+            },
+            None => self.rx.recv().await,
+        };
         self.saw(&item);
         item
+    }
+
+    /// Stops the reader task (which records and charges the stream as cancelled). A caller
+    /// outside any async runtime (blocking code, a binding's thread) waits for that, so that
+    /// its next call sees the budget and limits with this stream counted; inside a runtime it
+    /// happens in the background, a moment later.
+    fn stop_pump(&mut self) {
+        if let Some(mut task) = self.pump.take() {
+            task.0.abort();
+            if tokio::runtime::Handle::try_current().is_err() {
+                let _ = runtime().block_on(async { tokio::time::timeout(Duration::from_secs(1), &mut task.0).await });
+            }
+        }
+    }
+
+    /// The `cancelled` error, once, when the caller's token has been cancelled: the stream
+    /// stops and every later read returns the end.
+    fn cancelled(&mut self) -> Option<Result<Value>> {
+        if !self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return None;
+        }
+        self.cancel = None;
+        self.stop_pump();
+        self.pending.clear();
+        self.failed = None;
+        self.closed = true;
+        self.rx.close();
+        while self.rx.try_recv().is_ok() {}
+        Some(Err(cancel::cancelled().with_request_id(&self.request_id)))
     }
 
     /// What a read returns without touching the channel: the kept error, else a queued item.
@@ -164,6 +196,9 @@ impl ChatStream {
         if let Some(refused) = self.from_other_process() {
             return Some(refused);
         }
+        if let Some(cancelled) = self.cancelled() {
+            return Some(cancelled);
+        }
         if let Some(kept) = self.kept() {
             return Some(kept);
         }
@@ -171,6 +206,9 @@ impl ChatStream {
             return Some(Err(Error::internal(
                 "a blocking stream read inside an async runtime; use the async API there",
             )));
+        }
+        if self.cancel.is_some() {
+            return runtime().block_on(self.next());
         }
         let item = self.rx.blocking_recv();
         self.saw(&item);
@@ -293,9 +331,21 @@ pub(crate) async fn open(gateway: Gateway, request: Value, options: CallOptions)
             meta: Arc::new(Mutex::new(Some(hit["gateway"].clone()))),
             request_id: record.request_id.clone(),
             pump: std::mem::ManuallyDrop::new(None),
+            cancel: options.cancel.clone(),
         });
     }
-    let result = open_prepared(&gateway, &plan, record, request, ticket, principal, guard, cache).await;
+    let result = open_prepared(
+        &gateway,
+        &plan,
+        record,
+        request,
+        ticket,
+        principal,
+        guard,
+        cache,
+        options.cancel.clone(),
+    )
+    .await;
     if let Err(e) = &result {
         gateway.audit(
             Operation::ChatStream,
@@ -319,6 +369,7 @@ async fn open_prepared(
     principal: Principal,
     guard: GuardReport,
     cache: Option<(String, Duration)>,
+    cancel: Option<CancelToken>,
 ) -> Result<ChatStream> {
     let deadline = plan.deadline(record.started);
     let limits = Limits::from(&plan.timeout);
@@ -420,6 +471,7 @@ async fn open_prepared(
                     meta,
                     request_id,
                     pump: std::mem::ManuallyDrop::new(Some(AbortOnDrop(task))),
+                    cancel,
                     pid: std::process::id(),
                 });
             }
@@ -499,7 +551,8 @@ impl Drop for Pump {
         let cancelled = Error::new(ErrorKind::Cancelled, "the caller stopped reading the stream")
             .with_request_id(&self.record.request_id);
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record.to_json());
-        self.gateway.trace(Operation::ChatStream, &self.record, Some(&cancelled));
+        self.gateway
+            .trace(Operation::ChatStream, &self.record, Some(&cancelled));
         let output = Value::String(std::mem::take(&mut self.output));
         self.gateway.audit(
             Operation::ChatStream,
