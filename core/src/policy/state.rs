@@ -175,7 +175,7 @@ impl MemoryState {
     fn cell<'a>(cells: &'a mut HashMap<String, (Kind, Cell)>, item: &Reservation, now: f64) -> &'a mut Cell {
         let (_, cell) = cells.entry(item.key.clone()).or_insert_with(|| {
             let expiry = window_expiry(&item.key);
-            let expires = (expiry > 0).then(|| now + expiry as f64);
+            let expires = (expiry > 0).then_some(now + expiry as f64);
             (
                 item.kind,
                 Cell {

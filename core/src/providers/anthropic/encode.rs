@@ -198,7 +198,7 @@ pub fn encode(request: &Value, deployment: &DeploymentConfig, stream: bool) -> R
                 }
                 // The result is sent as text, so a breakpoint on any of its parts marks the block.
                 let parts = content.as_array().into_iter().flatten();
-                if let Some(c) = parts.filter_map(cache_control).last() {
+                if let Some(c) = parts.filter_map(cache_control).next_back() {
                     result["cache_control"] = c.clone();
                 }
                 let mut blocks = vec![result];

@@ -29,7 +29,7 @@ const HEX: &str = "__tx_";
 
 fn is_standard_base64(s: &str) -> bool {
     let body = s.trim_end_matches('=');
-    s.len() % 4 == 0
+    s.len().is_multiple_of(4)
         && s.len() - body.len() <= 2
         && body
             .bytes()
@@ -86,7 +86,7 @@ pub fn signature_of(id: &str) -> Option<String> {
                 c => c,
             })
             .collect();
-        while s.len() % 4 != 0 {
+        while !s.len().is_multiple_of(4) {
             s.push('=');
         }
         Some(s)

@@ -94,8 +94,8 @@ impl StreamDecoder for GeminiStream {
         let mut out = Vec::new();
         for (i, candidate) in candidates.iter().enumerate() {
             let index = candidate.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
-            if !self.candidates.contains_key(&index) {
-                self.candidates.insert(index, Candidate::default());
+            if let std::collections::btree_map::Entry::Vacant(e) = self.candidates.entry(index) {
+                e.insert(Candidate::default());
                 out.push(self.delta(index, json!({"role": "assistant", "content": ""}), None));
             }
             let parts = candidate
