@@ -12,9 +12,9 @@
 //! ```
 
 pub mod cache;
-mod call;
 mod cancel;
 pub mod config;
+mod engine;
 mod error;
 mod gateway;
 mod json_path;
@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod mock;
 mod operation;
 mod options;
+mod pipeline;
 pub mod policy;
 pub mod pricing;
 pub mod providers;

@@ -2,6 +2,7 @@
 //! by any dimension, with latency percentiles) and the Prometheus exposition.
 
 mod prometheus;
+pub(crate) mod query;
 mod usage;
 
 pub use usage::{Rollup, usage_report};
