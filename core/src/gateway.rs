@@ -1,5 +1,5 @@
 //! The gateway: the public handle every language uses. One config, its providers and prices,
-//! and the calls: each runs through the [`pipeline`](crate::pipeline) on the shared runtime,
+//! and the calls: each runs through the [`pipeline`] on the shared runtime,
 //! cancellable by dropping its future or by the call's [`CancelToken`](crate::CancelToken).
 
 use crate::cancel;
