@@ -96,7 +96,7 @@ impl ChatStream {
         }
     }
 
-    fn from_other_process(&self) -> Option<Result<Value>> {
+    fn refused_after_fork(&self) -> Option<Result<Value>> {
         (std::process::id() != self.pid).then(|| {
             Err(Error::invalid_request(
                 "this stream was opened before fork() and cannot be read in the child; open a new stream there",
@@ -107,7 +107,7 @@ impl ChatStream {
 
     /// The next chunk; `None` once the stream has ended (cleanly or after an `Err`).
     pub async fn next(&mut self) -> Option<Result<Value>> {
-        if let Some(refused) = self.from_other_process() {
+        if let Some(refused) = self.refused_after_fork() {
             return Some(refused);
         }
         if let Some(cancelled) = self.cancelled() {
@@ -222,7 +222,7 @@ impl ChatStream {
 
     /// The next chunk, blocking the thread (not for use inside an async runtime).
     pub fn next_blocking(&mut self) -> Option<Result<Value>> {
-        if let Some(refused) = self.from_other_process() {
+        if let Some(refused) = self.refused_after_fork() {
             return Some(refused);
         }
         if let Some(cancelled) = self.cancelled() {
@@ -236,8 +236,13 @@ impl ChatStream {
                 "a blocking stream read inside an async runtime; use the async API there",
             )));
         }
-        if self.cancel.is_some() {
-            return runtime().block_on(self.next());
+        if let Some(token) = self.cancel.clone() {
+            let item = runtime().block_on(token.race(async { Ok(self.rx.recv().await) }));
+            // A cancel is handled here, outside the runtime, so that the caller waits for the
+            // stream to be recorded and charged (see `stop_pump`).
+            let Ok(item) = item else { return self.cancelled() };
+            self.saw(&item);
+            return item;
         }
         let item = self.rx.blocking_recv();
         self.saw(&item);

@@ -7,7 +7,6 @@ use crate::config::DeploymentConfig;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::meter::CallRecord;
-use crate::operation::Operation;
 use crate::policy::Ticket;
 use crate::providers::{Limits, Provider};
 use crate::routing::Plan;
@@ -47,10 +46,9 @@ pub(crate) struct Answered<A> {
 
 /// Tries the plan's deployments until one answers. Every failed attempt is charged to the
 /// ticket (the provider may have billed it), reported to the deployment's health and breaker,
-/// and logged in the record; the error that ends the call is traced there too.
+/// and logged in the record.
 pub(crate) async fn attempt_loop<K: Attempt>(
     engine: &Engine,
-    operation: Operation,
     kind: &K,
     plan: &Plan,
     record: &mut CallRecord,
@@ -111,16 +109,12 @@ pub(crate) async fn attempt_loop<K: Attempt>(
                 record.attempt(&deployment.name, sent, Err(&e));
                 let out_of_time = e.kind == ErrorKind::Timeout && deadline.is_some_and(|d| Instant::now() >= d);
                 if out_of_time || !e.retryable {
-                    let e = e.with_request_id(&record.request_id);
-                    engine.trace(operation, record, Some(&e));
-                    return Err(e);
+                    return Err(e.with_request_id(&record.request_id));
                 }
                 dispatcher.failed(&e);
                 last_error = Some(e);
             }
         }
     }
-    let e = plan.exhausted(last_error, record);
-    engine.trace(operation, record, Some(&e));
-    Err(e)
+    Err(plan.exhausted(last_error, record))
 }

@@ -26,6 +26,7 @@ pub(crate) mod stream;
 
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind};
+use crate::meter::CallRecord;
 use crate::operation::Operation;
 use crate::policy::Principal;
 
@@ -45,14 +46,15 @@ impl Drop for DropRecorder<'_> {
         if self.armed {
             let e = Error::new(ErrorKind::Cancelled, "the caller stopped waiting for the call")
                 .with_request_id(self.request_id);
-            self.engine.audit(
-                self.operation,
-                self.request_id,
-                self.route,
-                Some(self.principal),
-                Err(&e),
-                None,
+            // The call's own record is held by the dropped future: a fresh one carries its id
+            // and route.
+            let record = CallRecord::new(
+                self.request_id.to_owned(),
+                self.route.to_owned(),
+                self.principal.tags.clone(),
             );
+            self.engine
+                .record(self.operation, &record, Some(self.principal), Err(&e), None);
         }
     }
 }

@@ -97,16 +97,7 @@ async fn finish(
         None => None,
     };
     if let Some(hit) = hit {
-        engine.trace(operation, &record, None);
-        let gateway = &hit["gateway"];
-        return match engine.audit(
-            operation,
-            &request_id,
-            &plan.route,
-            Some(&principal),
-            Ok((&record, gateway)),
-            None,
-        ) {
+        return match engine.record(operation, &record, Some(&principal), Ok(&hit["gateway"]), None) {
             Some(e) => Err(e),
             None => Ok(hit),
         };
@@ -123,7 +114,7 @@ async fn finish(
         operation,
         request: Arc::new(request),
     };
-    let result = match attempt_loop(engine, operation, &kind, &plan, &mut record, &mut ticket).await {
+    let result = match attempt_loop(engine, &kind, &plan, &mut record, &mut ticket).await {
         Ok(Answered {
             answer: mut response,
             deployment,
@@ -139,7 +130,6 @@ async fn finish(
             let usage = settle::settle(engine, &mut record, &deployment, reported, estimate, Some(ticket));
             admission.succeeded(sent.elapsed(), Some(usage.input_tokens + usage.output_tokens));
             record.attempt(&deployment.name, sent, Ok(()));
-            engine.trace(operation, &record, None);
             record.end();
             response["gateway"] = record.take_json();
             let guards = &engine.policy.guards;
@@ -167,15 +157,8 @@ async fn finish(
         .get("messages")
         .or_else(|| kind.request.get("input"))
         .unwrap_or(&Value::Null);
-    let outcome = result.as_ref().map(|r| (&record, &r["gateway"]));
-    let unrecorded = engine.audit(
-        operation,
-        &request_id,
-        &plan.route,
-        Some(&principal),
-        outcome,
-        Some((input, output)),
-    );
+    let outcome = result.as_ref().map(|r| &r["gateway"]);
+    let unrecorded = engine.record(operation, &record, Some(&principal), outcome, Some((input, output)));
     match (unrecorded, result) {
         // No audit, no call: the answer is withheld.
         (Some(e), Ok(_)) => Err(e),

@@ -110,12 +110,10 @@ impl Drop for Pump {
         let cancelled = Error::new(ErrorKind::Cancelled, "the caller stopped reading the stream")
             .with_request_id(&self.record.request_id);
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record.to_json());
-        self.engine.trace(Operation::ChatStream, &self.record, Some(&cancelled));
         let output = Value::String(std::mem::take(&mut self.output));
-        self.engine.audit(
+        self.engine.record(
             Operation::ChatStream,
-            &self.record.request_id,
-            &self.record.route,
+            &self.record,
             Some(&self.principal),
             Err(&cancelled),
             Some((&self.input, &output)),
@@ -315,16 +313,14 @@ impl Pump {
             .with_retryable(false)
             .with_request_id(&self.record.request_id),
         });
-        self.engine.trace(Operation::ChatStream, &self.record, error.as_ref());
         let outcome = match &error {
             Some(e) => Err(e),
-            None => Ok((&self.record, &meta)),
+            None => Ok(&meta),
         };
         let output = Value::String(std::mem::take(&mut self.output));
-        let unrecorded = self.engine.audit(
+        let unrecorded = self.engine.record(
             Operation::ChatStream,
-            &self.record.request_id,
-            &self.record.route,
+            &self.record,
             Some(&self.principal),
             outcome,
             Some((&self.input, &output)),

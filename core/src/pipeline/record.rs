@@ -23,20 +23,22 @@ pub(crate) fn policy_report(principal: &Principal, ticket: &Ticket, guard: &Guar
 }
 
 impl Engine {
-    /// Records a finished call (success or failure): metering always, the audit log when set.
-    /// An answered call brings its record (for metering) and its `gateway` object (for the
-    /// audit record). Returns the error that must fail the call when its record could not be written and
-    /// `audit.on_error` is `fail_closed` ("no audit, no call").
-    pub(crate) fn audit(
+    /// Writes down a finished call, whatever its outcome: its trace spans, metering, the
+    /// `on_request_end` hooks and the audit record. An answered call brings its `gateway`
+    /// object (for the audit record); a failed one its error. Returns the error that must fail
+    /// the call when its audit record could not be written and `audit.on_error` is
+    /// `fail_closed` ("no audit, no call").
+    pub(crate) fn record(
         &self,
         operation: Operation,
-        request_id: &str,
-        route: &str,
+        call: &CallRecord,
         principal: Option<&Principal>,
-        outcome: std::result::Result<(&CallRecord, &Value), &Error>,
+        outcome: std::result::Result<&Value, &Error>,
         content: Option<(&Value, &Value)>,
     ) -> Option<Error> {
-        let mut event = self.event(operation, route, principal, outcome.map(|(record, _)| record));
+        self.trace(operation, call, outcome.err());
+        let (request_id, route) = (call.request_id.as_str(), call.route.as_str());
+        let mut event = self.event(operation, route, principal, outcome.map(|_| call));
         self.notify(&event, request_id, outcome.err());
         // A name the config does not know is the caller's free text: one metric series (and
         // usage row) per typo, or per attacker's random string, would grow without bound. The
@@ -73,7 +75,7 @@ impl Engine {
                 Ok(_) => "ok",
                 Err(e) => e.kind.code(),
             },
-            served: outcome.ok().map(|(_, gateway)| Served(gateway)),
+            served: outcome.ok().map(Served),
             error: outcome.err().map(|e| e.message.as_str()),
             content: match (log.content(), content) {
                 (AuditContent::Redacted, Some((input, output))) => {
@@ -206,7 +208,7 @@ impl Engine {
 
 impl Engine {
     /// Exports the call's trace spans, when telemetry is configured.
-    pub(crate) fn trace(&self, operation: Operation, record: &CallRecord, error: Option<&Error>) {
+    fn trace(&self, operation: Operation, record: &CallRecord, error: Option<&Error>) {
         let Some(exporter) = self.exporter.as_ref() else { return };
         let provider_system = record
             .provider
@@ -236,28 +238,23 @@ impl Engine {
             options.tags.clone(),
         );
         record.continue_trace(options.traceparent.as_deref());
-        self.trace(operation, &record, Some(e));
-        self.audit(
-            operation,
-            e.request_id.as_deref().unwrap_or(""),
-            route,
-            None,
-            Err(e),
-            None,
-        );
+        self.record(operation, &record, None, Err(e), None);
     }
 }
 
+/// A hook run, queued for the hook thread.
+type Job = Box<dyn FnOnce() + Send>;
+
 /// Runs hook jobs on one thread outside the runtime (so a hook may even make a blocking
 /// gateway call), in order, never on a request's path.
-fn hook_thread(job: Box<dyn FnOnce() + Send>) {
+fn hook_thread(job: Job) {
     use std::sync::mpsc::{Sender, channel};
-    static QUEUE: std::sync::Mutex<Option<(u32, Sender<Box<dyn FnOnce() + Send>>)>> = std::sync::Mutex::new(None);
+    static QUEUE: std::sync::Mutex<Option<(u32, Sender<Job>)>> = std::sync::Mutex::new(None);
     let pid = std::process::id();
     let mut queue = QUEUE.lock().unwrap_or_else(|e| e.into_inner());
     // A forked child inherits the parent's sender but not its thread: start a new one.
     if queue.as_ref().is_none_or(|(owner, _)| *owner != pid) {
-        let (tx, rx) = channel::<Box<dyn FnOnce() + Send>>();
+        let (tx, rx) = channel::<Job>();
         let started = std::thread::Builder::new()
             .name("sluicegate-hooks".into())
             .spawn(move || {

@@ -125,17 +125,9 @@ pub(crate) async fn open(engine: Arc<Engine>, request: Value, options: CallOptio
         None => None,
     };
     if let Some(hit) = hit {
-        engine.trace(OPERATION, &record, None);
         let gateway = hit["gateway"].clone();
         let request_id = record.request_id.clone();
-        if let Some(e) = engine.audit(
-            OPERATION,
-            &request_id,
-            &plan.route,
-            Some(&principal),
-            Ok((&record, &gateway)),
-            None,
-        ) {
+        if let Some(e) = engine.record(OPERATION, &record, Some(&principal), Ok(&gateway), None) {
             return Err(e);
         }
         let chunks = crate::cache::chunks_from_response(&hit, wants_usage);
@@ -144,7 +136,7 @@ pub(crate) async fn open(engine: Arc<Engine>, request: Value, options: CallOptio
     let kind = StreamOpen {
         request: Arc::new(request),
     };
-    let answered = attempt_loop(&engine, OPERATION, &kind, &plan, &mut record, &mut ticket).await;
+    let answered = attempt_loop(&engine, &kind, &plan, &mut record, &mut ticket).await;
     let Answered {
         answer: (chunks, head),
         deployment,
@@ -153,14 +145,7 @@ pub(crate) async fn open(engine: Arc<Engine>, request: Value, options: CallOptio
     } = match answered {
         Ok(answered) => answered,
         Err(e) => {
-            engine.audit(
-                OPERATION,
-                &record.request_id,
-                &plan.route,
-                Some(&principal),
-                Err(&e),
-                None,
-            );
+            engine.record(OPERATION, &record, Some(&principal), Err(&e), None);
             return Err(e);
         }
     };
