@@ -314,3 +314,42 @@ fn a_stream_cut_off_upstream_before_content_is_charged_its_prompt() {
         "a call the provider accepted cost ${charged}"
     );
 }
+
+/// A call that failed after its deployment answered was billed: the audit log, the usage
+/// report and the hooks record what the budget was charged, not $0 (recorded = billed).
+#[test]
+fn a_dropped_stream_is_recorded_at_what_the_budget_was_charged() {
+    let dir = std::env::temp_dir().join(format!("sg-recorded-billed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let audit = dir.join("audit.jsonl");
+    let _ = std::fs::remove_file(&audit);
+    let gw = Gateway::from_value(json!({
+        "providers": {"p": {"type": "mock", "script": {"priced": [{"reply": "one two three four five six", "chunk_delay": "20ms"}]}}},
+        "deployments": {"d": {"provider": "p", "model": "priced"}},
+        "routes": {"chat": {"targets": ["d"], "breaker": false}},
+        "pricing": {"models": {"priced": {"input_per_mtok": 2000.0, "output_per_mtok": 4000.0}}},
+        "policies": {"budgets": [{"scope": "global", "usd": 10.0}]},
+        "audit": {"path": audit.to_string_lossy()}
+    }))
+    .unwrap();
+    stream_cost(&gw, false);
+    let charged = spent(&gw);
+    assert!(charged > 0.0);
+    let reported = gw.usage(&json!({})).unwrap();
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["outcome"], "cancelled", "{line}");
+    let recorded = line["cost_usd"].as_f64().unwrap_or(0.0);
+    assert!(
+        (recorded - charged).abs() < 1e-9,
+        "the audit line says ${recorded}, the budget was charged ${charged}: {line}"
+    );
+    let metered = reported
+        .pointer("/groups/0/cost_usd")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    assert!(
+        (metered - charged).abs() < 1e-9,
+        "usage() says ${metered}, the budget was charged ${charged}: {reported}"
+    );
+}

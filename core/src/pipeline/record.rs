@@ -38,7 +38,13 @@ impl Engine {
     ) -> Option<Error> {
         self.trace(operation, call, outcome.err());
         let (request_id, route) = (call.request_id.as_str(), call.route.as_str());
-        let mut event = self.event(operation, route, principal, outcome.map(|_| call));
+        // A call that failed after its deployment answered (a stream cut off or dropped, an
+        // answer an output guardrail blocked) was billed, and its ticket charged: it is
+        // recorded with that usage and cost, so that what is recorded is what was charged.
+        let billed = outcome.is_err() && call.deployment.is_some() && call.usage.is_some();
+        let billed_json = billed.then(|| call.to_json());
+        let metered = (outcome.is_ok() || billed).then_some(call);
+        let mut event = self.event(operation, route, principal, metered, outcome.err());
         self.notify(&event, request_id, outcome.err());
         // A name the config does not know is the caller's free text: one metric series (and
         // usage row) per typo, or per attacker's random string, would grow without bound. The
@@ -75,7 +81,7 @@ impl Engine {
                 Ok(_) => "ok",
                 Err(e) => e.kind.code(),
             },
-            served: outcome.ok().map(Served),
+            served: outcome.ok().or(billed_json.as_ref()).map(Served),
             error: outcome.err().map(|e| e.message.as_str()),
             content: match (log.content(), content) {
                 (AuditContent::Redacted, Some((input, output))) => {
@@ -134,10 +140,9 @@ impl Engine {
         operation: Operation,
         route: &str,
         principal: Option<&Principal>,
-        outcome: std::result::Result<&CallRecord, &Error>,
+        record: Option<&CallRecord>,
+        error: Option<&Error>,
     ) -> Event {
-        // A failed call is metered without its record's usage, cost or timing.
-        let record = outcome.ok();
         let text = |f: fn(&CallRecord) -> &Option<String>| record.and_then(|r| f(r).clone());
         let usage = record.and_then(|r| r.usage).unwrap_or_default();
         let provider = text(|r| &r.provider);
@@ -154,8 +159,7 @@ impl Engine {
                 .map(|p| provider_system(p.preset.name).to_owned()),
             provider,
             model: text(|r| &r.model),
-            outcome: outcome
-                .err()
+            outcome: error
                 .map(|e| e.kind.code().to_owned())
                 .unwrap_or_else(|| "ok".to_owned()),
             input_tokens: usage.input_tokens,
