@@ -156,9 +156,7 @@ impl Dialect for OpenAi {
         let mut body = request.clone();
         body["model"] = Value::String(deployment.model.clone());
         self.fit(&mut body, stream)?;
-        if self.nine_char_tool_ids {
-            rewrite_tool_ids(&mut body);
-        }
+        rewrite_tool_ids(&mut body, self.nine_char_tool_ids);
         Ok(body)
     }
 
@@ -277,12 +275,15 @@ pub(crate) fn ask_for_usage(body: &mut Value) {
     body["stream_options"]["include_usage"] = Value::Bool(true);
 }
 
-/// Mistral accepts only 9-alphanumeric tool-call ids: map every other id to one, consistently
-/// within the request (a call and its result keep matching).
-fn rewrite_tool_ids(body: &mut Value) {
-    fn valid(id: &str) -> bool {
-        id.len() == 9 && id.chars().all(|c| c.is_ascii_alphanumeric())
-    }
+/// The longest tool-call id OpenAI accepts in a history: a longer one is a 400
+/// (`string_above_max_length`, "Expected a string with maximum length 40").
+const MAX_TOOL_ID: usize = 40;
+
+/// Makes every tool-call id in the history one the provider accepts, consistently within the
+/// request (a call and its result keep matching): Mistral accepts only 9 alphanumerics; OpenAI
+/// at most 40 characters, which an id from another provider may exceed (a Gemini id carrying
+/// its thought signature, which this provider has no use for, loses it first).
+fn rewrite_tool_ids(body: &mut Value, nine_chars: bool) {
     fn nine(id: &str) -> String {
         const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
         let mut hash: u64 = 0xcbf29ce484222325;
@@ -293,10 +294,29 @@ fn rewrite_tool_ids(body: &mut Value) {
             .map(|i| ALPHABET[((hash >> (i * 6)) % 62) as usize] as char)
             .collect()
     }
+    let rewrite = |id: &str| -> Option<String> {
+        if nine_chars {
+            let valid = id.len() == 9 && id.chars().all(|c| c.is_ascii_alphanumeric());
+            return (!valid).then(|| nine(id));
+        }
+        if id.len() <= MAX_TOOL_ID {
+            return None;
+        }
+        let plain = crate::providers::gemini::signature::plain_id(id);
+        Some(if plain.len() <= MAX_TOOL_ID {
+            plain.to_owned()
+        } else {
+            use sha2::{Digest, Sha256};
+            format!("call_{}", &hex::encode(Sha256::digest(id.as_bytes()))[..32])
+        })
+    };
     let mut mapped: HashMap<String, String> = HashMap::new();
     let mut map_id = |v: &mut Value| {
-        if let Some(id) = v.as_str().filter(|id| !valid(id)) {
-            let new = mapped.entry(id.to_owned()).or_insert_with(|| nine(id)).clone();
+        let Some(id) = v.as_str() else { return };
+        if let Some(new) = mapped.get(id) {
+            *v = Value::String(new.clone());
+        } else if let Some(new) = rewrite(id) {
+            mapped.insert(id.to_owned(), new.clone());
             *v = Value::String(new);
         }
     };
@@ -327,12 +347,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn long_ids_from_other_providers_fit_openai_and_still_match() {
+        let signed = crate::providers::gemini::signature::attach(
+            "call_0123456789abcdef01234567",
+            Some("CiQBjz1rX2VzdGluZyBhIHRob3VnaHQgc2lnbmF0dXJl+/8="),
+        );
+        let long = "fc_0f0e50a1476a6c35006912c58dc9f8819192c25864eb16f07f";
+        let mut body = json!({"messages": [
+            {"role": "assistant", "tool_calls": [
+                {"id": signed, "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                {"id": long, "type": "function", "function": {"name": "g", "arguments": "{}"}},
+                {"id": "call_short", "type": "function", "function": {"name": "h", "arguments": "{}"}}
+            ]},
+            {"role": "tool", "tool_call_id": signed, "content": "1"},
+            {"role": "tool", "tool_call_id": long, "content": "2"},
+            {"role": "tool", "tool_call_id": "call_short", "content": "3"}
+        ]});
+        rewrite_tool_ids(&mut body, false);
+        let calls = body.pointer("/messages/0/tool_calls").unwrap().as_array().unwrap();
+        for (i, call) in calls.iter().enumerate() {
+            let id = call["id"].as_str().unwrap();
+            assert!(id.len() <= MAX_TOOL_ID, "{id}");
+            assert_eq!(body["messages"][i + 1]["tool_call_id"], json!(id), "call {i} and its result");
+        }
+        assert_eq!(calls[0]["id"], "call_0123456789abcdef01234567", "the signature is dropped");
+        assert_eq!(calls[2]["id"], "call_short", "a short id is left alone");
+        assert_ne!(calls[0]["id"], calls[1]["id"]);
+    }
+
+    #[test]
     fn mistral_ids_are_rewritten_consistently() {
         let mut body = json!({"messages": [
             {"role": "assistant", "tool_calls": [{"id": "call_0fypS1hVX_long", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
             {"role": "tool", "tool_call_id": "call_0fypS1hVX_long", "content": "42"},
         ]});
-        rewrite_tool_ids(&mut body);
+        rewrite_tool_ids(&mut body, true);
         let a = body
             .pointer("/messages/0/tool_calls/0/id")
             .unwrap()
