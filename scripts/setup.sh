@@ -16,6 +16,7 @@ declare -A probe=(
   [pkg-config]="command:pkg-config"      # the C quick start and the C example link through it
   [valgrind]="command:valgrind"          # the C vectors run once under memcheck
   [cmake]="command:cmake"                # the C quick start's CMake (pkg_check_modules) consumer
+  [chromium]="command:chromium"          # the dashboard test loads the page in headless chromium
 )
 tools=(cargo cc c++ python3 node npm)     # toolchains: installed by the user, never by this script
 

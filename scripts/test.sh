@@ -28,6 +28,7 @@ RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -A rustdoc::private_intra_doc_l
 echo "== C"
 bash tests/c/run.sh
 bash tests/c/quickstart.sh
+bash tests/dashboard/run.sh
 
 echo "== Python"
 bash tests/python/run.sh

@@ -1,8 +1,9 @@
 //! The `sluicegate` command: `demo`, `validate`, `explain`, `mock-provider`, `audit verify`,
-//! `usage`, `version`; `sluicegate CMD --help` for each.
+//! `usage`, `dashboard`, `version`; `sluicegate CMD --help` for each.
 
 mod args;
 mod audit;
+mod dashboard;
 mod demo;
 mod explain;
 mod mock_provider;
@@ -20,13 +21,14 @@ static DEMO: Spec = Spec {
 };
 
 /// Every command, in the order `sluicegate --help` lists them.
-static COMMANDS: [&Spec; 6] = [
+static COMMANDS: [&Spec; 7] = [
     &DEMO,
     &validate::SPEC,
     &explain::SPEC,
     &mock_provider::SPEC,
     &audit::SPEC,
     &usage::SPEC,
+    &dashboard::SPEC,
 ];
 
 fn overview() -> String {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         "explain" => explain::run(argv),
         "audit" => audit::run(argv),
         "usage" | "report" => usage::run(argv),
+        "dashboard" => dashboard::run(argv),
         "mock-provider" => mock_provider::run(argv),
         "version" | "--version" | "-V" => {
             println!("sluicegate {}", sluicegate::VERSION);

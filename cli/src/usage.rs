@@ -110,7 +110,8 @@ pub fn run(argv: Vec<OsString>) -> Outcome {
     Ok(())
 }
 
-fn event(r: &Value) -> Event {
+/// A call record as a metering event (the dashboard reads records the same way).
+pub(crate) fn event(r: &Value) -> Event {
     let text = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
     let n = |p: &str| r.pointer(p).and_then(Value::as_u64).unwrap_or(0);
     let tags: BTreeMap<String, String> = r
@@ -146,7 +147,7 @@ fn event(r: &Value) -> Event {
         reasoning_tokens: n("/usage/reasoning_tokens"),
         cost_usd: r["cost_usd"].as_f64(),
         latency_ms: r["latency_ms"].as_f64().unwrap_or(0.0),
-        ttft_ms: None,
+        ttft_ms: r["ttft_ms"].as_f64(),
         overhead_us: None,
     }
 }

@@ -26,7 +26,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use crate::policy::audit_file::{chain_files, rotated};
-pub use crate::policy::audit_verify::{Report, is_call_record, verify, verify_report, verify_report_at};
+pub use crate::policy::audit_verify::{
+    Place, Report, is_call_record, verify, verify_report, verify_report_at, verify_report_visit,
+};
 
 /// The `prev` of the very first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -32,7 +32,9 @@ pub struct PrincipalRecord<'a> {
 pub struct Served<'a>(pub &'a Value);
 
 /// The metadata fields an audit line keeps, in the order it writes them.
-const SERVED_FIELDS: [&str; 9] = [
+/// `cache_hit`, `saved_cost_usd`, `ttft_ms` and `attempt_log` (each attempt's deployment,
+/// outcome and latency: retries and failovers) came last, for the dashboard's history.
+const SERVED_FIELDS: [&str; 13] = [
     "deployment",
     "provider",
     "model",
@@ -42,6 +44,10 @@ const SERVED_FIELDS: [&str; 9] = [
     "latency_ms",
     "policy",
     "skipped",
+    "cache_hit",
+    "saved_cost_usd",
+    "ttft_ms",
+    "attempt_log",
 ];
 
 impl Serialize for Served<'_> {

@@ -151,6 +151,20 @@ pub fn verify_report_at(
     key: Option<&str>,
     anchor: Option<u64>,
 ) -> std::result::Result<Report, String> {
+    verify_report_visit(files, key, anchor, None)
+}
+
+/// `verify_report_at`, reading each file line by line (memory does not grow with the log) and
+/// handing every line that parses as JSON, with its place, to `visit`: the one pass that a
+/// reader aggregating the log (the dashboard) shares with the check. After the first bad line
+/// the check stops but the visiting goes on, so totals still cover the whole file.
+pub fn verify_report_visit(
+    files: &[PathBuf],
+    key: Option<&str>,
+    anchor: Option<u64>,
+    mut visit: Option<&mut dyn FnMut(&Value, &Place)>,
+) -> std::result::Result<Report, String> {
+    use std::io::BufRead;
     let mut check = Check {
         anchor,
         report: Report {
@@ -164,37 +178,59 @@ pub fn verify_report_at(
         prev: GENESIS.to_owned(),
         pending_torn: None,
     };
+    let mut failed = false;
+    let mut buf = Vec::new();
     for file in files {
-        let bytes = std::fs::read(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
-        let text = String::from_utf8_lossy(&bytes);
-        let ends_whole = text.is_empty() || text.ends_with('\n');
-        let mut lines: Vec<&str> = text.split('\n').collect();
-        if ends_whole {
-            lines.pop();
-        }
-        let count = lines.len();
-        for (i, line) in lines.into_iter().enumerate() {
+        let cannot = |e: std::io::Error| format!("{}: cannot read: {e}", file.display());
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(file).map_err(cannot)?);
+        let mut number = 0;
+        loop {
+            buf.clear();
+            if reader.read_until(b'\n', &mut buf).map_err(cannot)? == 0 {
+                break;
+            }
+            number += 1;
+            // A line without its newline can only be the file's last: a write cut short.
+            let unfinished = buf.last() != Some(&b'\n');
+            if !unfinished {
+                buf.pop();
+            }
+            let line = String::from_utf8_lossy(&buf);
             let at = Place {
                 file: file.display().to_string(),
-                line: i + 1,
+                line: number,
             };
-            let unfinished = !ends_whole && i + 1 == count;
-            if let Err(reason) = check.line(line, at.clone(), unfinished) {
-                check.report.chain = "broken";
-                if reason.contains("signature") {
-                    check.report.signatures = "invalid";
+            if failed {
+                if let (Some(visit), Ok(record)) = (visit.as_mut(), serde_json::from_str::<Value>(&line)) {
+                    visit(&record, &at);
                 }
-                check.report.first_bad = Some(Problem { at, reason });
-                return Ok(check.report);
+                continue;
+            }
+            match check.line(&line, at.clone(), unfinished) {
+                Ok(Some(record)) => {
+                    if let Some(visit) = visit.as_mut() {
+                        visit(&record, &at);
+                    }
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    check.fail(at, reason);
+                    failed = true;
+                    if visit.is_none() {
+                        return Ok(check.report);
+                    }
+                }
             }
         }
+        if failed {
+            continue;
+        }
         if let Some((at, _, _)) = check.pending_torn.take() {
-            check.report.chain = "broken";
-            check.report.first_bad = Some(Problem {
-                at,
-                reason: "not a JSON record, and no repair record follows it".into(),
-            });
-            return Ok(check.report);
+            check.fail(at, "not a JSON record, and no repair record follows it".into());
+            failed = true;
+            if visit.is_none() {
+                return Ok(check.report);
+            }
         }
     }
     Ok(check.report)
@@ -210,7 +246,16 @@ struct Check<'k> {
 }
 
 impl Check<'_> {
-    fn line(&mut self, line: &str, at: Place, unfinished: bool) -> std::result::Result<(), String> {
+    fn fail(&mut self, at: Place, reason: String) {
+        self.report.chain = "broken";
+        if reason.contains("signature") {
+            self.report.signatures = "invalid";
+        }
+        self.report.first_bad = Some(Problem { at, reason });
+    }
+
+    /// Checks one line: its record when it is JSON (`None` for a torn line).
+    fn line(&mut self, line: &str, at: Place, unfinished: bool) -> std::result::Result<Option<Value>, String> {
         if line.trim().is_empty() {
             return Err("empty line (a record was removed or the file was edited)".into());
         }
@@ -230,7 +275,7 @@ impl Check<'_> {
                 } else {
                     self.pending_torn = Some((at, line_hash(line), line.len()));
                 }
-                return Ok(());
+                return Ok(None);
             }
         };
         let kind = record.get("kind").and_then(Value::as_str).unwrap_or("").to_owned();
@@ -330,6 +375,6 @@ impl Check<'_> {
         if self.anchor == Some(r.lines) {
             r.hash_at = Some(self.prev.clone());
         }
-        Ok(())
+        Ok(Some(record))
     }
 }

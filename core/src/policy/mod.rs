@@ -10,6 +10,7 @@ pub mod clock;
 pub mod guard;
 pub mod guard_stream;
 pub mod pii;
+pub mod redis_read;
 pub mod redis_state;
 pub mod state;
 
@@ -147,7 +148,7 @@ fn matches(selector: &Selector, tags: &BTreeMap<String, String>) -> bool {
 }
 
 /// The counter a call belongs to under a scope, or `None` when the scope does not apply.
-fn scope_value(selector: &Selector, principal: &Principal, route: &str) -> Option<String> {
+pub fn scope_value(selector: &Selector, principal: &Principal, route: &str) -> Option<String> {
     if !matches(selector, &principal.tags) {
         return None;
     }
@@ -160,7 +161,8 @@ fn scope_value(selector: &Selector, principal: &Principal, route: &str) -> Optio
     }
 }
 
-fn window_key(budget: &BudgetConfig, now: f64) -> String {
+/// The id of the budget window `now` falls in (`2026-12-05`, `2026-12` or `total`).
+pub fn window_key(budget: &BudgetConfig, now: f64) -> String {
     match budget.window {
         Window::Day => clock::window_id(now, false),
         Window::Month => clock::window_id(now, true),
