@@ -1,4 +1,4 @@
-//! The `sluicegate` command: `demo`, `validate`, `explain`, `mock-provider`, `audit verify`,
+//! The `sluicegate` command: `demo`, `validate`, `explain`, `serve`, `mock-provider`, `audit verify`,
 //! `usage`, `dashboard`, `version`; `sluicegate CMD --help` for each.
 
 mod args;
@@ -7,6 +7,7 @@ mod dashboard;
 mod demo;
 mod explain;
 mod mock_provider;
+mod serve;
 mod usage;
 mod validate;
 
@@ -21,10 +22,11 @@ static DEMO: Spec = Spec {
 };
 
 /// Every command, in the order `sluicegate --help` lists them.
-static COMMANDS: [&Spec; 7] = [
+static COMMANDS: [&Spec; 8] = [
     &DEMO,
     &validate::SPEC,
     &explain::SPEC,
+    &serve::SPEC,
     &mock_provider::SPEC,
     &audit::SPEC,
     &usage::SPEC,
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         "audit" => audit::run(argv),
         "usage" | "report" => usage::run(argv),
         "dashboard" => dashboard::run(argv),
+        "serve" => serve::run(argv),
         "mock-provider" => mock_provider::run(argv),
         "version" | "--version" | "-V" => {
             println!("sluicegate {}", sluicegate::VERSION);
