@@ -32,6 +32,7 @@ bash tests/dashboard/run.sh
 
 echo "== Python"
 bash tests/python/run.sh
+bash tests/serve/run.sh
 
 echo "== Node"
 bash tests/node/run.sh

@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 # Pinned so that CI runs what was tested; `pip install` is a quick no-op once they are there.
-.venv/bin/python -m pip install -q --disable-pip-version-check "maturin==1.16.0" "pytest==9.2.0" "mypy==2.4.1" "prometheus_client==0.26.0"
+.venv/bin/python -m pip install -q --disable-pip-version-check "maturin==1.16.0" "pytest==9.2.0" "mypy==2.4.1" "prometheus_client==0.26.0" "openai==3.57.0"
 
 # The mock provider binary that vectors with `mock_server` start (skipped when SLUICEGATE_BIN is set).
 if [ -z "${SLUICEGATE_BIN:-}" ]; then
