@@ -67,7 +67,13 @@ pub fn response(stream: ChatStream, route: Option<String>) -> Response<Body> {
 
 /// The next write, and whether the stream goes on after it.
 async fn step(stream: &mut ChatStream, last: &mut Value) -> (Bytes, bool) {
-    let batch = stream.next_batch(BATCH).await;
+    let batch = match stream.next_batch(BATCH).await {
+        Ok(batch) => batch,
+        Err(e) => {
+            let event = json!({ "error": errors::error_object(&e) });
+            return (Bytes::from(format!("data: {event}\n\n")), false);
+        }
+    };
     if batch.is_empty() {
         let gateway = stream.gateway().unwrap_or(Value::Null);
         let closing = json!({
@@ -81,17 +87,9 @@ async fn step(stream: &mut ChatStream, last: &mut Value) -> (Bytes, bool) {
         return (Bytes::from(format!("data: {closing}\n\ndata: [DONE]\n\n")), false);
     }
     let mut out = String::new();
-    for item in batch {
-        match item {
-            Ok(chunk) => {
-                out += &format!("data: {chunk}\n\n");
-                *last = chunk;
-            }
-            Err(e) => {
-                out += &format!("data: {}\n\n", json!({ "error": errors::error_object(&e) }));
-                return (Bytes::from(out), false);
-            }
-        }
+    for chunk in batch {
+        out += &format!("data: {chunk}\n\n");
+        *last = chunk;
     }
     (Bytes::from(out), true)
 }
