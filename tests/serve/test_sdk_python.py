@@ -241,6 +241,19 @@ def test_client_leaving_mid_stream_cancels_upstream_and_settles_budget(serve: An
     assert "cancelled" in server.metrics()
 
 
+def test_client_giving_up_on_a_plain_call_cancels_it(serve: Any, mock: Any) -> None:
+    provider = mock({"gpt-4o": [{"delay": "3s"}]})
+    server = serve(http_config(provider))
+    with pytest.raises(openai.APITimeoutError):
+        client(server, timeout=0.3).chat.completions.create(model="chat", messages=HI)
+    # Recorded as cancelled (not as answered once the provider's 3 s are up).
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and metric_sum(server.metrics(), "sluicegate_requests_total") < 1:
+        time.sleep(0.05)
+    outcomes = [l for l in server.metrics().splitlines() if l.startswith("sluicegate_requests_total{")]
+    assert len(outcomes) == 1 and 'outcome="cancelled"' in outcomes[0], outcomes
+
+
 def test_sigterm_drains_open_streams(mock: Any) -> None:
     provider = mock({"gpt-4o": [{"reply": "a b c d e f", "chunk_delay": "150ms"}]})
     server = Serve(http_config(provider))
