@@ -1,7 +1,7 @@
 //! Gateway handles and plain (non-streaming) calls: chat, embeddings, explain.
 
 use crate::args::{self, Out, OwnedString};
-use crate::cancel::{self, sg_cancel_token};
+use crate::cancel::{core_token, sg_cancel_token};
 use crate::error::sg_error;
 use crate::error::sg_status;
 use crate::hooks::HookGate;
@@ -296,13 +296,11 @@ unsafe fn plain_call(
     ffi_call(err, || {
         let out = Out::required(out, "out")?;
         let out_len = Out::optional(out_len);
-        let call = unsafe { Call::read(gw, request, request_len, options_json) }?;
-        let flag = unsafe { cancel.as_ref() }.map(|t| t.flag.clone());
+        let mut call = unsafe { Call::read(gw, request, request_len, options_json) }?;
+        call.options.cancel = unsafe { core_token(cancel) };
         let response = match op {
-            Op::Chat => cancel::block_on_here(flag.as_deref(), call.gateway.chat(call.request, call.options)),
-            Op::Embeddings => {
-                cancel::block_on_here(flag.as_deref(), call.gateway.embeddings(call.request, call.options))
-            }
+            Op::Chat => call.gateway.chat_blocking(call.request, call.options),
+            Op::Embeddings => call.gateway.embeddings_blocking(call.request, call.options),
         }?;
         unsafe { OwnedString::json(&response)?.give(&out, &out_len) };
         Ok(())

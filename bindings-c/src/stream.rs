@@ -8,22 +8,21 @@
 //! the Python binding.
 
 use crate::args::{self, Out, OwnedString};
-use crate::cancel::{self, Flag, sg_cancel_token};
+use crate::cancel::{core_token, sg_cancel_token};
 use crate::error::{sg_error, sg_status};
 use crate::gateway::{Call, sg_gateway};
 use crate::panic::{ffi_call, ffi_status, ffi_value};
-use sluicegate::{ChatStream, Error, ErrorKind, Result};
+use sluicegate::{CancelToken, ChatStream, Error, ErrorKind, Result};
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::Arc;
 
 /// An open chat completion stream. Read it with `sg_stream_next` until `SG_STREAM_END` or an
 /// error, then (optionally) `sg_stream_gateway`; free it with `sg_stream_free`. A stream may
 /// move between threads but must not be used by two threads at once.
 pub struct sg_stream {
-    /// `None` once cancelled through `cancel` (dropping it stopped the upstream request).
+    /// `None` once its token ended it (then it has no metadata to give).
     stream: Option<ChatStream>,
-    /// The token given to `sg_chat_stream_cancellable`, if any.
-    cancel: Option<Arc<Flag>>,
+    /// The token given to `sg_chat_stream_cancellable`, if any (the core stream holds it too).
+    cancel: Option<CancelToken>,
     ended: bool,
     /// The process that opened the stream.
     pid: u32,
@@ -48,10 +47,6 @@ impl sg_stream {
 /// stream. It runs on the thread that called `sg_chat_stream_cb` and must not unwind (no C++
 /// exceptions or longjmp out of it).
 pub type sg_chunk_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, chunk: *const c_char, len: usize) -> c_int>;
-
-fn open(call: Call<'_>, cancel: Option<&Flag>) -> Result<ChatStream> {
-    cancel::block_on(cancel, call.gateway.chat_stream(call.request, call.options))
-}
 
 /// Opens a streaming chat completion, blocking until the first content arrives (failing over
 /// between targets before that, as `sg_chat` does). `request` must ask for `"stream": true`;
@@ -90,9 +85,10 @@ pub unsafe extern "C" fn sg_chat_stream_cancellable(
 ) -> sg_status {
     ffi_call(err, || {
         let out = Out::required(out, "out")?;
-        let cancel = unsafe { cancel.as_ref() }.map(|t| t.flag.clone());
-        let call = unsafe { Call::read(gw, request, request_len, options_json) }?;
-        let stream = open(call, cancel.as_deref())?;
+        let cancel = unsafe { core_token(cancel) };
+        let mut call = unsafe { Call::read(gw, request, request_len, options_json) }?;
+        call.options.cancel = cancel.clone();
+        let stream = call.gateway.chat_stream_blocking(call.request, call.options)?;
         unsafe {
             out.set(Box::into_raw(Box::new(sg_stream {
                 stream: Some(stream),
@@ -128,26 +124,16 @@ pub unsafe extern "C" fn sg_stream_next(
         let Some(stream) = this.stream.as_mut().filter(|_| !this.ended) else {
             return Ok(sg_status::SG_STREAM_END);
         };
-        let item = match &this.cancel {
-            None => stream.next_blocking(),
-            Some(flag) => match cancel::block_on(Some(flag), async { Ok(stream.next().await) }) {
-                Ok(item) => item,
-                Err(refused) if refused.kind != ErrorKind::Cancelled => return Err(refused), // inside a runtime
-                Err(cancelled) => {
-                    let cancelled = cancelled.with_request_id(stream.request_id());
-                    this.stream = None; // Stops the upstream request.
-                    this.ended = true;
-                    return Err(cancelled);
-                }
-            },
-        };
-        match item {
+        match stream.next_blocking() {
             Some(Ok(value)) => {
                 unsafe { OwnedString::json(&value)?.give(&chunk, &len) };
                 Ok(sg_status::SG_OK)
             }
             Some(Err(error)) => {
                 this.ended = true;
+                if error.kind == ErrorKind::Cancelled && this.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+                    this.stream = None; // documented: a stream its token ended has no metadata
+                }
                 Err(error)
             }
             None => {
@@ -234,7 +220,8 @@ pub unsafe extern "C" fn sg_chat_stream_cb(
         let on_chunk = on_chunk.ok_or_else(|| Error::invalid_request("argument `on_chunk` is NULL"))?;
         let gateway_out = Out::optional(gateway_out);
         let gateway_len = Out::optional(gateway_len);
-        let mut stream = open(unsafe { Call::read(gw, request, request_len, options_json) }?, None)?;
+        let call = unsafe { Call::read(gw, request, request_len, options_json) }?;
+        let mut stream = call.gateway.chat_stream_blocking(call.request, call.options)?;
         while let Some(item) = stream.next_blocking() {
             let chunk = OwnedString::json(&item?)?;
             let verdict = unsafe { on_chunk(user_data, chunk.as_ptr(), chunk.len()) };

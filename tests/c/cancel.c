@@ -2,7 +2,7 @@
  * on an unfinished stream, and a cancel token cancelled from another thread (a plain call, and
  * a stream blocked in sg_stream_next) all close the upstream connection, which the mock provider
  * counts as a disconnect, and leave nothing in flight. A stream read to its end is the control:
- * it completes and does not disconnect. */
+ * it completes and does not disconnect. A stream its token cancelled is charged to the budget. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -73,6 +73,15 @@ static void *cancel_later(void *arg) {
   struct timespec ts = {d->ms / 1000, (d->ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
   d->in_flight_before = stat_of(d->port, "in_flight");
+  sg_cancel_token_cancel(d->token);
+  return NULL;
+}
+
+/* `cancel_later` for a gateway without a mock server to ask. */
+static void *cancel_later_quietly(void *arg) {
+  delayed_cancel *d = arg;
+  struct timespec ts = {d->ms / 1000, (d->ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
   sg_cancel_token_cancel(d->token);
   return NULL;
 }
@@ -161,6 +170,59 @@ static void test_cancel_tokens(const sg_gateway *gw, int port, int disconnects) 
   CHECK(stat_of(port, "completed_streams") == 1, "a cancelled stream completed");
 }
 
+/* What the global budget says is spent, read from the refusal of a call that cannot fit. */
+static double spent(const sg_gateway *gw) {
+  static const char HUGE[] =
+      "{\"model\":\"chat\",\"max_tokens\":1000000,\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}";
+  char *out = NULL;
+  sg_error *err = NULL;
+  sg_status st = sg_chat(gw, HUGE, strlen(HUGE), NULL, &out, NULL, &err);
+  const char *msg = err ? sg_error_message(err) : "";
+  const char *used = strstr(msg, "cannot cover this call: $");
+  double usd = st == SG_BUDGET_EXCEEDED && used ? atof(used + strlen("cannot cover this call: $")) : -1;
+  CHECK(usd >= 0, "budget refusal: %s: %s", sg_status_str(st), msg);
+  sg_error_free(err);
+  sg_string_free(out);
+  return usd;
+}
+
+/* A stream cancelled through its token while sg_stream_next waits is charged like any call the
+ * provider received (its 6 prompt tokens at $2000/Mtok), before the cancelled read returns. */
+static void test_cancelled_stream_is_charged(void) {
+  static const char PRICED[] =
+      "{\"providers\": {\"p\": {\"type\": \"mock\", \"script\": {\"priced\": [{\"reply\": \"one two three four five\","
+      " \"chunk_delay\": \"300ms\"}]}}}, \"deployments\": {\"d\": {\"provider\": \"p\", \"model\": \"priced\"}},"
+      " \"routes\": {\"chat\": {\"targets\": [\"d\"], \"breaker\": false}},"
+      " \"pricing\": {\"models\": {\"priced\": {\"input_per_mtok\": 2000.0, \"output_per_mtok\": 4000.0}}},"
+      " \"policies\": {\"budgets\": [{\"scope\": \"global\", \"usd\": 10.0}]}}";
+  static const char ASK[] =
+      "{\"model\":\"chat\",\"stream\":true,\"max_tokens\":50,\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}";
+  sg_gateway *gw = NULL;
+  sg_error *err = NULL;
+  CHECK(sg_gateway_new(PRICED, strlen(PRICED), &gw, &err) == SG_OK, "priced gateway: %s", sg_error_message(err));
+  if (!gw) return;
+  CHECK(spent(gw) == 0, "spent before any call");
+  sg_cancel_token *token = sg_cancel_token_new();
+  sg_stream *s = NULL;
+  CHECK(sg_chat_stream_cancellable(gw, ASK, strlen(ASK), NULL, token, &s, NULL) == SG_OK && s, "open priced stream");
+  char *chunk = NULL;
+  CHECK(s && sg_stream_next(s, &chunk, NULL, NULL) == SG_OK, "first chunk");
+  sg_string_free(chunk);
+  delayed_cancel d = {token, 50, 0, -1};
+  pthread_t canceller;
+  pthread_create(&canceller, NULL, cancel_later_quietly, &d);
+  sg_status st = SG_OK;
+  while (s && (st = sg_stream_next(s, &chunk, NULL, &err)) == SG_OK) sg_string_free(chunk);
+  pthread_join(canceller, NULL);
+  CHECK(st == SG_CANCELLED, "priced stream: %s", sg_status_str(st));
+  sg_error_free(err);
+  double charged = spent(gw);
+  CHECK(charged >= 6 * 2000.0 / 1e6 - 1e-9, "the cancelled stream cost $%f", charged);
+  sg_stream_free(s);
+  sg_cancel_token_free(token);
+  sg_gateway_free(gw);
+}
+
 int main(void) {
   mock_server server;
   if (mock_start(&server, SCRIPT, "sk-cancel") != 0) return 1;
@@ -209,6 +271,7 @@ int main(void) {
   CHECK(stat_of(server.port, "completed_streams") == 1, "a cancelled stream completed");
 
   test_cancel_tokens(gw, server.port, 2);
+  test_cancelled_stream_is_charged();
 
   sg_gateway_free(gw);
   mock_stop(&server);
