@@ -45,10 +45,6 @@ function callOptions(options) {
   return { json: encode(rest, 'call options'), signal: signal ?? undefined };
 }
 
-function cancelledError() {
-  return coreError('cancelled', 'the call was cancelled by the caller (AbortSignal or a stopped stream)');
-}
-
 /** Runs a user callback the core triggered; what it throws or rejects becomes a warning. */
 function guarded(what, fn) {
   const warn = (e) => process.emitWarning(`sluicegate: ${what} failed: ${e && e.stack ? e.stack : e}`);
@@ -98,7 +94,6 @@ async function call(gateway, kind, request, options) {
   const body = encode(request, 'request');
   const { json, signal } = callOptions(options);
   const stream = kind === 'chat' && typeof request === 'object' && request !== null && request.stream === true;
-  if (signal?.aborted) throw cancelledError();
   if (!stream && !signal) {
     try {
       return JSON.parse(await (kind === 'chat' ? nativeGateway.chat(body, json) : nativeGateway.embeddings(body, json)));
@@ -109,6 +104,7 @@ async function call(gateway, kind, request, options) {
   const nativeCall = callNative(() => nativeGateway.call(body, json));
   const onAbort = () => nativeCall.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort(); // the core then fails the call at once, sending nothing
   const detach = () => signal?.removeEventListener('abort', onAbort);
   if (!stream) {
     try {

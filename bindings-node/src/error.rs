@@ -3,7 +3,7 @@
 //! as the matching class (`lib/errors.js`).
 
 use napi::{Error as JsError, Status};
-use sluicegate::{Error, ErrorKind};
+use sluicegate::Error;
 
 /// Marks a rejection whose message is a core error's JSON. Kept in sync with `lib/errors.js`.
 pub const PREFIX: &str = "sluicegate-error-json:";
@@ -16,13 +16,6 @@ pub fn to_js(error: Error) -> JsError {
 /// JSON, so this only happens when the native module is called directly).
 pub fn bad_json(what: &str, e: serde_json::Error) -> JsError {
     to_js(Error::invalid_request(format!("the {what} is not valid JSON: {e}")))
-}
-
-pub fn cancelled() -> JsError {
-    to_js(Error::new(
-        ErrorKind::Cancelled,
-        "the call was cancelled by the caller (AbortSignal or a stopped stream)",
-    ))
 }
 
 pub fn closed() -> JsError {

@@ -1,6 +1,6 @@
 //! Cancellable calls and streams. JS cancels through `cancel()` (wired to an `AbortSignal`, to
-//! `stream.controller`, or to leaving a `for await` loop early); cancelling drops the core
-//! future or [`ChatStream`], which cancels the upstream request.
+//! `stream.controller`, or to leaving a `for await` loop early), which cancels the call's core
+//! [`CancelToken`]: the core then ends the call or stream with `cancelled` and stops upstream.
 //!
 //! Every promise's future owns an `Arc` of the call's state and never borrows the JS object
 //! (see `gateway.rs`).
@@ -9,152 +9,91 @@
 //! over every chunk already received, as one JSON array text, so JS pays one `JSON.parse` per
 //! batch instead of a native round trip per chunk. `next()` (one chunk per promise) remains.
 
-use crate::error::{self, to_js};
+use crate::error::to_js;
 use crate::gateway::parse_call;
 use napi::bindgen_prelude::PromiseRaw;
 use napi::{Env, Result};
 use napi_derive::napi;
-use sluicegate::{ChatStream, Gateway};
-use std::sync::atomic::{AtomicBool, Ordering};
+use sluicegate::{CallOptions, CancelToken, ChatStream, Gateway};
 use std::sync::{Arc, Mutex};
-use tokio::sync::watch;
 
 /// The most chunks one `nextBatch()` hands over: bounds the JSON text of one batch, and the
 /// mock's 24-word answer (27 chunks) still fits in one or two batches.
 const BATCH_MAX: usize = 64;
 
-/// A one-way cancellation flag that async code can wait on.
-struct Cancel(watch::Sender<bool>);
-
-impl Cancel {
-    fn cancel(&self) {
-        self.0.send_replace(true);
-    }
-
-    fn is_cancelled(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves once `cancel()` has been called (at once if it already was).
-    async fn cancelled(&self) {
-        let mut rx = self.0.subscribe();
-        let _ = rx.wait_for(|c| *c).await;
-    }
-}
-
 struct CallState {
     gateway: Gateway,
     input: Mutex<Option<(String, String)>>,
-    cancel: Cancel,
-    /// The open stream; `None` before `open()` and once it ended, failed or was cancelled
-    /// (dropping it stops upstream).
+    /// In the call options: `cancel()` cancels it, and the core ends the call or stream.
+    token: CancelToken,
+    /// The open stream; `None` before `open()` and once it ended or failed (dropping it stops
+    /// upstream).
     stream: tokio::sync::Mutex<Option<ChatStream>>,
+    /// The core's answer to a read that `cancel()` made for a stream nobody was reading (see
+    /// [`CallState::stop_now`]), handed to the next read.
+    kept: Mutex<Option<sluicegate::Error>>,
     /// The `gateway` object's JSON, kept when the stream ends.
     meta: Mutex<Option<String>>,
-    /// Set once the caller has been told how the stream ended (end, failure or cancellation).
-    reported: AtomicBool,
 }
 
 impl CallState {
-    fn take_input(&self) -> Result<(String, String)> {
-        self.input
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| {
-                to_js(sluicegate::Error::internal(
-                    "a native call was started twice; please report this as a bug",
-                ))
-            })
-    }
-
-    fn keep_meta(&self, stream: &ChatStream) {
-        if let Some(meta) = stream.gateway() {
-            *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(meta.to_string());
-        }
+    /// The request and the options (with the call's token), once.
+    fn take_input(&self) -> Result<(serde_json::Value, CallOptions)> {
+        let input = self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let (request, options) = input.ok_or_else(|| {
+            to_js(sluicegate::Error::internal(
+                "a native call was started twice; please report this as a bug",
+            ))
+        })?;
+        let (request, mut options) = parse_call(&request, &options)?;
+        options.cancel = Some(self.token.clone());
+        Ok((request, options))
     }
 
     async fn run(&self) -> Result<String> {
         let (request, options) = self.take_input()?;
-        let (request, options) = parse_call(&request, &options)?;
-        if self.cancel.is_cancelled() {
-            return Err(error::cancelled());
-        }
-        tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => Err(error::cancelled()),
-            response = self.gateway.chat(request, options) => Ok(response.map_err(to_js)?.to_string()),
-        }
+        Ok(self.gateway.chat(request, options).await.map_err(to_js)?.to_string())
     }
 
     async fn run_embeddings(&self) -> Result<String> {
         let (request, options) = self.take_input()?;
-        let (request, options) = parse_call(&request, &options)?;
-        if self.cancel.is_cancelled() {
-            return Err(error::cancelled());
-        }
-        tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => Err(error::cancelled()),
-            response = self.gateway.embeddings(request, options) => Ok(response.map_err(to_js)?.to_string()),
-        }
+        Ok(self.gateway.embeddings(request, options).await.map_err(to_js)?.to_string())
     }
 
     async fn open(&self) -> Result<String> {
         let (request, options) = self.take_input()?;
-        let (request, options) = parse_call(&request, &options)?;
-        if self.cancel.is_cancelled() {
-            return Err(error::cancelled());
-        }
-        let stream = tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => return Err(error::cancelled()),
-            stream = self.gateway.chat_stream(request, options) => stream.map_err(to_js)?,
-        };
-        let request_id = stream.request_id().to_owned();
         let mut slot = self.stream.lock().await;
-        if self.cancel.is_cancelled() {
-            return Err(error::cancelled()); // cancelled while opening: drop it here
-        }
+        let stream = self.gateway.chat_stream(request, options).await.map_err(to_js)?;
+        let request_id = stream.request_id().to_owned();
         *slot = Some(stream);
+        self.stop_now(&mut slot); // if `cancel()` came while the stream was opening
         Ok(request_id)
     }
 
-    /// Ends the stream: keeps its metadata, drops it (which stops upstream if it still runs)
-    /// and marks the end as reported.
-    fn finish(&self, slot: &mut Option<ChatStream>) {
-        if let Some(stream) = slot.take() {
-            self.keep_meta(&stream);
+    /// Once the token is cancelled, a stream that no read is waiting on stops now (upstream
+    /// too), not at its next read: this makes that read, which the core answers at once with
+    /// its `cancelled` error, and keeps the answer for the caller's next read.
+    fn stop_now(&self, slot: &mut Option<ChatStream>) {
+        if !self.token.is_cancelled() {
+            return;
         }
-        self.reported.store(true, Ordering::SeqCst);
-    }
-
-    /// What a read of a stream with no open `ChatStream` returns: a cancellation not reported
-    /// yet (cancelled while no read was pending) rejects once; otherwise the stream has ended.
-    fn read_closed(&self) -> Result<()> {
-        if self.cancel.is_cancelled() && !self.reported.swap(true, Ordering::SeqCst) {
-            return Err(error::cancelled());
+        if let Some(Some(Err(e))) = slot.take().as_mut().map(ChatStream::next_blocking) {
+            *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
         }
-        Ok(())
     }
 
     /// Up to `max` chunks (waiting for the first, then every one already received); `None` at
-    /// the end. The core hands a failure over only after the chunks before it, on its own read.
+    /// the end. The core hands a failure (a cancellation too) over once, after the chunks
+    /// before it, on its own read.
     async fn pull(&self, max: usize) -> Result<Option<Vec<serde_json::Value>>> {
         let mut slot = self.stream.lock().await;
+        if let Some(e) = self.kept.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return Err(to_js(e));
+        }
         let Some(stream) = slot.as_mut() else {
-            return self.read_closed().map(|()| None);
+            return Ok(None);
         };
-        let batch = tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => {
-                slot.take();
-                self.reported.store(true, Ordering::SeqCst);
-                return Err(error::cancelled());
-            }
-            batch = stream.next_batch(max) => batch,
-        };
-        match batch {
+        match stream.next_batch(max).await {
             Ok(chunks) if !chunks.is_empty() => Ok(Some(chunks)),
             Ok(_) => {
                 self.finish(&mut slot); // the stream ended cleanly
@@ -164,6 +103,15 @@ impl CallState {
                 self.finish(&mut slot);
                 Err(to_js(e))
             }
+        }
+    }
+
+    /// Drops the ended stream, keeping its metadata unless the caller cancelled it (as
+    /// documented, a cancelled stream has none).
+    fn finish(&self, slot: &mut Option<ChatStream>) {
+        let meta = slot.take().and_then(|s| s.gateway()).filter(|_| !self.token.is_cancelled());
+        if let Some(meta) = meta {
+            *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(meta.to_string());
         }
     }
 
@@ -193,10 +141,10 @@ impl NativeCall {
             state: Arc::new(CallState {
                 gateway,
                 input: Mutex::new(Some((request, options))),
-                cancel: Cancel(watch::Sender::new(false)),
+                token: CancelToken::new(),
                 stream: tokio::sync::Mutex::new(None),
+                kept: Mutex::new(None),
                 meta: Mutex::new(None),
-                reported: AtomicBool::new(false),
             }),
         }
     }
@@ -248,13 +196,14 @@ impl NativeCall {
         self.state.meta.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Cancels the call or its stream: a pending promise rejects as cancelled, and an open
-    /// stream is dropped at once (which stops upstream). A no-op once it has finished.
+    /// Cancels the call or its stream (the core token in its options): a pending promise
+    /// rejects as cancelled, and an open stream stops at once (upstream too); its next read
+    /// rejects as cancelled, then the end. A no-op once it has finished.
     #[napi]
     pub fn cancel(&self) {
-        self.state.cancel.cancel();
+        self.state.token.cancel();
         if let Ok(mut slot) = self.state.stream.try_lock() {
-            slot.take();
+            self.state.stop_now(&mut slot);
         }
     }
 }

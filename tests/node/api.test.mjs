@@ -505,6 +505,57 @@ describe('the in-process mock and the Gateway lifecycle', () => {
   });
 });
 
+describe('a cancelled call is charged like any the provider received', () => {
+  const HELLO = [{ role: 'user', content: 'hello there' }];
+  const priced = () => new Gateway({
+    config: {
+      providers: { p: { type: 'mock', script: { priced: [{ reply: 'one two three four five six', chunk_delay: '300ms' }] } } },
+      deployments: { d: { provider: 'p', model: 'priced' } },
+      routes: { chat: { targets: ['d'], breaker: false } },
+      pricing: { models: { priced: { input_per_mtok: 2000.0, output_per_mtok: 4000.0 } } },
+      policies: { budgets: [{ scope: 'global', usd: 10.0 }] },
+    },
+  });
+  /** What the global budget says is spent, read from the refusal of a call that cannot fit. */
+  const spent = async (gw) => {
+    const e = await gw.chat.completions.create({ model: 'chat', max_tokens: 1000000, messages: HELLO }).catch((x) => x);
+    assert.equal(e.code, 'budget_exceeded', inspect(e));
+    return Number(/cannot cover this call: \$([0-9.]+) used/.exec(e.message)[1]);
+  };
+  const PROMPT = (6 * 2000.0) / 1e6; // 6 prompt tokens at $2000/Mtok
+
+  for (const how of ['signal mid-read', 'controller.abort() before a read', 'break']) {
+    test(`a stream stopped by ${how}`, async () => {
+      const gw = priced();
+      assert.equal(await spent(gw), 0);
+      const ac = new AbortController();
+      const stream = await gw.chat.completions.create({ model: 'chat', stream: true, max_tokens: 50, messages: HELLO }, { signal: ac.signal });
+      const e = await (async () => {
+        if (how === 'controller.abort() before a read') stream.controller.abort();
+        for await (const _ of stream) {
+          if (how === 'break') break;
+          setTimeout(() => ac.abort(), 50);
+        }
+      })().catch((x) => x);
+      if (how === 'break') assert.equal(e, undefined);
+      else assert.ok(e instanceof sg.CancelledError && e.requestId === stream.requestId, inspect(e));
+      let charged = 0;
+      assert.ok(await eventually(async () => (charged = await spent(gw)) >= PROMPT - 1e-9), `charged $${charged}`);
+    });
+  }
+
+  test('an already aborted signal rejects at once with CancelledError and charges nothing', async () => {
+    const gw = priced();
+    for (const stream of [false, true]) {
+      const started = Date.now();
+      const e = await gw.chat.completions.create({ model: 'chat', stream, messages: HELLO }, { signal: AbortSignal.abort() }).catch((x) => x);
+      assert.ok(e instanceof sg.CancelledError, inspect(e));
+      assert.ok(Date.now() - started < 250, 'it waited for the provider');
+    }
+    assert.equal(await spent(gw), 0);
+  });
+});
+
 describe('embeddings, explain, usage, metrics', () => {
   const config = {
     providers: { local: { type: 'mock', latency: '5ms' } },
