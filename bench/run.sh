@@ -109,6 +109,9 @@ step "python: sluicegate sync/async vs httpx, openai, TensorZero embedded, LiteL
 step "node: sluicegate vs openai SDK vs fetch"
 node "$bench/node/bench.js" throughput --url "$url" "${quick[@]}" >"$run_dir/node.json"
 
+step "serve: sluicegate serve vs a direct call, one client (bench/serve.sh)"
+bash "$bench/serve.sh" --url "$url" "${quick[@]}" >&2
+
 step "memory: footprints (import/require + a built client)"
 {
   echo "{"
@@ -137,5 +140,7 @@ mock_script "$script"
 step "report"
 "$py" "$bench/report.py" --dir "$run_dir" --rust "$results/rust.json" --out "$results/latest.json" \
   --markdown "$results/latest.md" "${quick[@]}"
+# The serve target's table (bench/serve.sh) goes below the report's.
+{ echo; cat "$results/serve.md"; } >>"$results/latest.md"
 cat "$results/latest.md"
 step "done: bench/results/latest.json, bench/results/latest.md"
