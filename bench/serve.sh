@@ -7,7 +7,8 @@
 #   bash bench/serve.sh [--url MOCK_URL] [--quick]
 #
 # Writes bench/results/serve.json and bench/results/serve.md. bench/run.sh calls it with its
-# mock; alone it starts its own. Uses the release CLI (built here if missing). Loopback only.
+# mock; alone it starts its own. Uses the release CLI (built here if missing; SLUICEGATE_BIN
+# names another). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bash bench/serve.sh [--url MOCK_URL] [--quick]" >&2; exit 2 ;;
   esac
 done
-bin=$target/release/sluicegate
+bin=${SLUICEGATE_BIN:-$target/release/sluicegate}
 [ -x "$bin" ] || cargo build --release --locked -q -p sluicegate-cli
 run_dir=$(mktemp -d -t sluicegate-bench-serve.XXXXXX)
 pids=()
@@ -80,3 +81,5 @@ console.log(["## sluicegate serve vs a direct call (same mock, same client: Node
   "| call | direct p50, c=1 | via serve p50, c=1 | added p50 | direct, c=32 | via serve, c=32 | serve / direct |",
   "|---|---|---|---|---|---|---|", ...rows].join("\n"));
 ' "$root/bench/results/serve.json" | tee bench/results/serve.md
+# The machine's load when the run ended: these are ratios from one run, not a steady state.
+printf '\nLoad average when the run ended: %s (%s cores).\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" | tee -a bench/results/serve.md
