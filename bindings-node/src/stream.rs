@@ -57,7 +57,12 @@ impl CallState {
 
     async fn run_embeddings(&self) -> Result<String> {
         let (request, options) = self.take_input()?;
-        Ok(self.gateway.embeddings(request, options).await.map_err(to_js)?.to_string())
+        Ok(self
+            .gateway
+            .embeddings(request, options)
+            .await
+            .map_err(to_js)?
+            .to_string())
     }
 
     async fn open(&self) -> Result<String> {
@@ -109,7 +114,10 @@ impl CallState {
     /// Drops the ended stream, keeping its metadata unless the caller cancelled it (as
     /// documented, a cancelled stream has none).
     fn finish(&self, slot: &mut Option<ChatStream>) {
-        let meta = slot.take().and_then(|s| s.gateway()).filter(|_| !self.token.is_cancelled());
+        let meta = slot
+            .take()
+            .and_then(|s| s.gateway())
+            .filter(|_| !self.token.is_cancelled());
         if let Some(meta) = meta {
             *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(meta.to_string());
         }

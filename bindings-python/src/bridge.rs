@@ -1,13 +1,16 @@
 //! Waiting on the core's futures from Python.
 //!
+//! Cancellation is the core's [`CancelToken`]: every future handed to the bridge ends (with
+//! `cancelled`) once its token is cancelled, because the token is in the call's options or the
+//! future races it. The bridge only maps Python's idioms onto `token.cancel()`:
+//!
 //! - Sync calls ([`wait`]) block without the GIL, but wake every 50 ms to run
-//!   `check_signals`, so Ctrl-C interrupts them; returning early drops the future, which
-//!   cancels the upstream request.
+//!   `check_signals`, so Ctrl-C interrupts them: the token is cancelled, the core ends the
+//!   call (and the upstream request) at once, and the `KeyboardInterrupt` propagates.
 //! - Async calls ([`into_asyncio`]) run the future on the core's runtime and settle an asyncio
 //!   future on the loop's own thread: through the loop's waker ([`crate::waker`]), or, where a
 //!   loop cannot watch a socket, from a blocking-pool thread via `loop.call_soon_threadsafe`.
-//!   Cancelling the asyncio future aborts the task, which drops the core future and so cancels
-//!   upstream.
+//!   Cancelling the asyncio future cancels the token.
 //!
 //! Why not pyo3-async-runtimes: its threads can still hold the GIL while the interpreter
 //! finalizes, which crashed short scripts at exit (docs/building.md §4). Here every GIL entry
@@ -23,6 +26,7 @@ use crate::error;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use sluicegate::CancelToken;
 use sluicegate::runtime::runtime;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -36,27 +40,27 @@ static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
 /// Set at interpreter exit: from then on no such thread enters the interpreter.
 static CLOSING: AtomicBool = AtomicBool::new(false);
 /// Runs `future` to completion on the core's shared runtime without the GIL; Ctrl-C (or any
-/// signal handler that raises) stops waiting and drops the future.
-pub fn wait<T, F>(py: Python<'_>, future: F) -> PyResult<T>
+/// signal handler that raises) cancels `token`, which must end `future`.
+pub fn wait<T, F>(py: Python<'_>, token: &CancelToken, future: F) -> PyResult<T>
 where
     F: Future<Output = sluicegate::Result<T>> + Send,
     T: Send,
 {
-    in_slices(py, future, false)
+    in_slices(py, token, future, false)
 }
 
 /// `wait` for a call that is over when it returns (not a stream): it runs on this thread's own
 /// runtime (`sluicegate::runtime::block_on_here`), so the request never leaves the thread.
-pub fn wait_here<T, F>(py: Python<'_>, future: F) -> PyResult<T>
+pub fn wait_here<T, F>(py: Python<'_>, token: &CancelToken, future: F) -> PyResult<T>
 where
     F: Future<Output = sluicegate::Result<T>> + Send,
     T: Send,
 {
-    in_slices(py, future, true)
+    in_slices(py, token, future, true)
 }
 
 /// Polls `future` in slices of `SIGNAL_SLICE`, checking for signals between them.
-fn in_slices<T, F>(py: Python<'_>, future: F, here: bool) -> PyResult<T>
+fn in_slices<T, F>(py: Python<'_>, token: &CancelToken, future: F, here: bool) -> PyResult<T>
 where
     F: Future<Output = sluicegate::Result<T>> + Send,
     T: Send,
@@ -67,24 +71,31 @@ where
         ));
     }
     let mut future = Box::pin(future);
-    loop {
-        let slice = py.detach(|| {
+    let mut run = |slice: Option<Duration>| {
+        py.detach(|| {
             // The timer must be created inside the runtime, hence the async block.
-            let tick = async { Ok(tokio::time::timeout(SIGNAL_SLICE, future.as_mut()).await) };
+            let tick = async {
+                Ok(match slice {
+                    Some(slice) => tokio::time::timeout(slice, future.as_mut()).await.ok(),
+                    None => Some(future.as_mut().await),
+                })
+            };
             if here {
                 sluicegate::runtime::block_on_here(tick)
             } else {
                 runtime().block_on(tick)
             }
-        });
-        match slice {
-            Ok(Ok(result)) => return result.map_err(|e| error::to_py(py, &e)),
-            Ok(Err(_)) => {
+        })
+    };
+    loop {
+        match run(Some(SIGNAL_SLICE)) {
+            Ok(Some(result)) => return result.map_err(|e| error::to_py(py, &e)),
+            Ok(None) => {
                 if let Err(interrupted) = py.check_signals() {
-                    if here {
-                        // Dropped on the thread's runtime, so that the provider hears about it.
-                        py.detach(|| sluicegate::runtime::drop_here(future));
-                    }
+                    // The core ends the call on its runtime (this thread's, for `here`), so
+                    // that the provider hears about it; it returns at once.
+                    token.cancel();
+                    drop(run(None));
                     return Err(interrupted);
                 }
             }
@@ -96,9 +107,15 @@ where
 /// Converts a finished core result into the Python value the awaiting coroutine receives.
 pub type Convert<T> = fn(Python<'_>, T) -> PyResult<Py<PyAny>>;
 
-/// Starts `future` on the core's runtime and returns an asyncio future for its result.
-/// Must be called with an event loop running in this thread.
-pub fn into_asyncio<'py, T, F>(py: Python<'py>, future: F, convert: Convert<T>) -> PyResult<Bound<'py, PyAny>>
+/// Starts `future` on the core's runtime and returns an asyncio future for its result;
+/// cancelling that cancels `token`, which must end `future`. Must be called with an event loop
+/// running in this thread.
+pub fn into_asyncio<'py, T, F>(
+    py: Python<'py>,
+    token: CancelToken,
+    future: F,
+    convert: Convert<T>,
+) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = sluicegate::Result<T>> + Send + 'static,
     T: Send + 'static,
@@ -111,7 +128,7 @@ where
     let queue = crate::waker::for_loop(py, &event_loop);
     #[cfg(not(unix))]
     let queue: Option<std::sync::Arc<()>> = None;
-    let task = match queue {
+    match queue {
         #[cfg(unix)]
         Some(queue) => {
             let target = py_future.clone().unbind();
@@ -135,12 +152,7 @@ where
             })
         }
     };
-    py_future.call_method1(
-        "add_done_callback",
-        (AbortOnDone {
-            task: task.abort_handle(),
-        },),
-    )?;
+    py_future.call_method1("add_done_callback", (CancelOnCancelled { token },))?;
     Ok(py_future)
 }
 
@@ -199,17 +211,21 @@ pub fn _resolve(future: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) ->
     Ok(())
 }
 
-/// A done-callback: once the asyncio future is done (resolved or cancelled), abort the task.
-/// Aborting a finished task is a no-op; aborting a running one cancels the upstream request.
+/// A done-callback: once the asyncio future is cancelled, cancel the call's token (the core
+/// then ends the call and its upstream request). A resolved future leaves the token alone: a
+/// stream it delivered keeps using it.
 #[pyclass(frozen)]
-struct AbortOnDone {
-    task: tokio::task::AbortHandle,
+struct CancelOnCancelled {
+    token: CancelToken,
 }
 
 #[pymethods]
-impl AbortOnDone {
-    fn __call__(&self, _future: &Bound<'_, PyAny>) {
-        self.task.abort();
+impl CancelOnCancelled {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("cancelled")?.is_truthy()? {
+            self.token.cancel();
+        }
+        Ok(())
     }
 }
 

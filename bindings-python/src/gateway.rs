@@ -16,7 +16,7 @@ use pyo3::PyTraverseError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use serde_json::Value;
-use sluicegate::{CallOptions, Gateway};
+use sluicegate::{CallOptions, CancelToken, Gateway};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -69,27 +69,30 @@ impl NativeGateway {
     }
 }
 
-/// Reads the request and the per-call options (`None` means no options).
+/// Reads the request and the per-call options (`None` means no options), with a new
+/// cancellation token in the options: the bridge cancels it on Ctrl-C or asyncio cancellation.
 fn arguments(
     py: Python<'_>,
     request: &Bound<'_, PyAny>,
     options: Option<&Bound<'_, PyAny>>,
-) -> PyResult<(Value, CallOptions)> {
+) -> PyResult<(Value, CallOptions, CancelToken)> {
     let request = convert::to_value(request, "request")?;
     let options = match options {
         Some(o) => convert::to_value(o, "options")?,
         None => Value::Null,
     };
-    let options = CallOptions::from_json(&options).map_err(|e| error::to_py(py, &e))?;
-    Ok((request, options))
+    let mut options = CallOptions::from_json(&options).map_err(|e| error::to_py(py, &e))?;
+    let token = CancelToken::new();
+    options.cancel = Some(token.clone());
+    Ok((request, options, token))
 }
 
 fn response_to_py(py: Python<'_>, response: Value) -> PyResult<Py<PyAny>> {
     Ok(convert::to_py(py, &response)?.unbind())
 }
 
-fn stream_to_py(py: Python<'_>, stream: sluicegate::ChatStream) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(py, NativeStream::new(stream))?.into_any())
+fn stream_to_py(py: Python<'_>, (stream, token): (sluicegate::ChatStream, CancelToken)) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, NativeStream::new(stream, token))?.into_any())
 }
 
 #[pymethods]
@@ -124,8 +127,8 @@ impl NativeGateway {
         request: &Bound<'py, PyAny>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (request, options) = arguments(py, request, options)?;
-        let response = bridge::wait_here(py, self.inner.chat(request, options))?;
+        let (request, options, token) = arguments(py, request, options)?;
+        let response = bridge::wait_here(py, &token, self.inner.chat(request, options))?;
         convert::to_py(py, &response)
     }
 
@@ -137,9 +140,9 @@ impl NativeGateway {
         request: &Bound<'_, PyAny>,
         options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<NativeStream> {
-        let (request, options) = arguments(py, request, options)?;
-        let stream = bridge::wait(py, self.inner.chat_stream(request, options))?;
-        Ok(NativeStream::new(stream))
+        let (request, options, token) = arguments(py, request, options)?;
+        let stream = bridge::wait(py, &token, self.inner.chat_stream(request, options))?;
+        Ok(NativeStream::new(stream, token))
     }
 
     /// `chat` for asyncio: returns an awaitable; cancelling it cancels the upstream request.
@@ -150,9 +153,14 @@ impl NativeGateway {
         request: &Bound<'py, PyAny>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (request, options) = arguments(py, request, options)?;
+        let (request, options, token) = arguments(py, request, options)?;
         let gateway = self.inner.clone();
-        bridge::into_asyncio(py, async move { gateway.chat(request, options).await }, response_to_py)
+        bridge::into_asyncio(
+            py,
+            token,
+            async move { gateway.chat(request, options).await },
+            response_to_py,
+        )
     }
 
     /// `chat_stream` for asyncio: an awaitable of a `NativeStream`.
@@ -163,11 +171,13 @@ impl NativeGateway {
         request: &Bound<'py, PyAny>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (request, options) = arguments(py, request, options)?;
+        let (request, options, token) = arguments(py, request, options)?;
         let gateway = self.inner.clone();
+        let kept = token.clone();
         bridge::into_asyncio(
             py,
-            async move { gateway.chat_stream(request, options).await },
+            token,
+            async move { gateway.chat_stream(request, options).await.map(|s| (s, kept)) },
             stream_to_py,
         )
     }
@@ -180,8 +190,8 @@ impl NativeGateway {
         request: &Bound<'py, PyAny>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (request, options) = arguments(py, request, options)?;
-        let response = bridge::wait_here(py, self.inner.embeddings(request, options))?;
+        let (request, options, token) = arguments(py, request, options)?;
+        let response = bridge::wait_here(py, &token, self.inner.embeddings(request, options))?;
         convert::to_py(py, &response)
     }
 
@@ -193,10 +203,11 @@ impl NativeGateway {
         request: &Bound<'py, PyAny>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (request, options) = arguments(py, request, options)?;
+        let (request, options, token) = arguments(py, request, options)?;
         let gateway = self.inner.clone();
         bridge::into_asyncio(
             py,
+            token,
             async move { gateway.embeddings(request, options).await },
             response_to_py,
         )

@@ -10,7 +10,9 @@
 //!
 //! The stream sits behind an async mutex so that a sync `next_batch` (blocking without the GIL)
 //! and an async `next_batch_async` (a task on the core's runtime) can both own it while they
-//! wait. `close` wakes any waiting pull and drops the stream, which cancels the upstream request.
+//! wait. `close` cancels the stream's core [`CancelToken`] (given at opening), which ends any
+//! waiting pull, and drops a stream no pull holds, which cancels the upstream request. A pull
+//! that Ctrl-C or asyncio cancels ends through a token of its own: the stream goes on.
 //!
 //! A stream's connection belongs to the process that opened it. In a child made by `fork()`
 //! it is refused (reading it would wait forever on the parent's I/O driver) and never dropped
@@ -22,10 +24,9 @@ use crate::error;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use serde_json::Value;
-use sluicegate::ChatStream;
+use sluicegate::{CancelToken, ChatStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 
 /// The most chunks one pull hands over when the caller does not say. Enough for a burst of a
 /// fast provider; a batch only holds chunks that have already arrived, so it never waits longer.
@@ -45,29 +46,31 @@ struct Shared {
     reader: tokio::sync::Mutex<Option<ChatStream>>,
     /// The stream's `gateway` object, kept once it ended.
     gateway: Mutex<Option<Value>>,
-    closed: AtomicBool,
+    /// The core stream's token, cancelled by `close` (and by nothing else once the stream is
+    /// open), so it also says whether the stream was closed.
+    token: CancelToken,
     /// Set once a pull has handed over everything: later pulls would return no chunks.
     drained: AtomicBool,
-    close_requested: Notify,
 }
 
 impl Shared {
     /// The next chunks (at least one, at most `max`), empty at the end; after the end (or an
     /// error, or `close`) the core stream is dropped.
     async fn pull(&self, max: usize) -> sluicegate::Result<Vec<Value>> {
-        // Created before the `closed` check so that a `close` racing with it is not missed.
-        let close_requested = self.close_requested.notified();
         let mut reader = self.reader.lock().await;
-        if self.closed.load(Ordering::SeqCst) {
-            *reader = None;
+        if self.token.is_cancelled() {
+            *reader = None; // closed while another pull held the stream
         }
         let Some(stream) = reader.as_mut() else {
             return Ok(Vec::new());
         };
-        let pulled = tokio::select! {
-            pulled = stream.next_batch(max) => pulled,
-            _ = close_requested => Ok(Vec::new()),
-        };
+        let pulled = stream.next_batch(max).await;
+        if self.token.is_cancelled() {
+            // Closed: the core answered `cancelled` (or the chunks that won the race), but
+            // `close` promises no more chunks and no error.
+            *reader = None;
+            return Ok(Vec::new());
+        }
         let over = pulled.as_ref().map_or(true, Vec::is_empty);
         if over || stream.has_ended() {
             *self.gateway.lock().unwrap_or_else(|e| e.into_inner()) = stream.gateway();
@@ -81,14 +84,14 @@ impl Shared {
 }
 
 impl NativeStream {
-    pub fn new(stream: ChatStream) -> NativeStream {
+    /// `stream`, opened with `token` in its options.
+    pub fn new(stream: ChatStream, token: CancelToken) -> NativeStream {
         let request_id = stream.request_id().to_owned();
         let shared = Shared {
             reader: tokio::sync::Mutex::new(Some(stream)),
             gateway: Mutex::new(None),
-            closed: AtomicBool::new(false),
+            token,
             drained: AtomicBool::new(false),
-            close_requested: Notify::new(),
         };
         NativeStream {
             shared: Arc::new(shared),
@@ -135,7 +138,9 @@ impl NativeStream {
     #[pyo3(signature = (max = BATCH))]
     fn next_batch<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.shared_here(py)?;
-        let chunks = bridge::wait(py, async move { shared.pull(max).await })?;
+        let token = CancelToken::new();
+        let pull = token.clone();
+        let chunks = bridge::wait(py, &token, async move { pull.race(shared.pull(max)).await })?;
         Ok(chunks_to_py(py, chunks)?.into_bound(py))
     }
 
@@ -143,7 +148,14 @@ impl NativeStream {
     #[pyo3(signature = (max = BATCH))]
     fn next_batch_async<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.shared_here(py)?;
-        bridge::into_asyncio(py, async move { shared.pull(max).await }, chunks_to_py)
+        let token = CancelToken::new();
+        let pull = token.clone();
+        bridge::into_asyncio(
+            py,
+            token,
+            async move { pull.race(shared.pull(max)).await },
+            chunks_to_py,
+        )
     }
 
     /// The stream's `gateway` dict once it has ended, else `None`.
@@ -162,8 +174,7 @@ impl NativeStream {
 
     /// Stops the stream and cancels the upstream request; later pulls return no chunks.
     fn close(&self) {
-        self.shared.closed.store(true, Ordering::SeqCst);
-        self.shared.close_requested.notify_waiters();
+        self.shared.token.cancel();
         if self.pid != std::process::id() {
             return;
         }
@@ -174,7 +185,7 @@ impl NativeStream {
 
     #[getter]
     fn closed(&self) -> bool {
-        self.shared.closed.load(Ordering::SeqCst)
+        self.shared.token.is_cancelled()
     }
 
     /// Whether a pull would return no chunks now (the stream ended and everything, an error
@@ -182,7 +193,7 @@ impl NativeStream {
     /// a forked child, where a pull raises the refusal.
     #[getter]
     fn drained(&self) -> bool {
-        (self.shared.drained.load(Ordering::SeqCst) || self.shared.closed.load(Ordering::SeqCst))
+        (self.shared.drained.load(Ordering::SeqCst) || self.shared.token.is_cancelled())
             && self.pid == std::process::id()
     }
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -302,6 +303,81 @@ def test_async_cancellation_cancels_upstream(mock_server: Any) -> None:
     asyncio.run(main())
     assert wait_for(lambda: server.stats()["in_flight"] == 0), server.stats()
     assert server.stats()["disconnects"] == 2, server.stats()
+
+
+HELLO = [{"role": "user", "content": "hello there"}]
+PROMPT_USD = 6 * 2000.0 / 1e6  # 6 prompt tokens at $2000/Mtok
+
+
+def priced_config(step: Any) -> Any:
+    return {
+        "providers": {"p": {"type": "mock", "script": {"priced": [step]}}},
+        "deployments": {"d": {"provider": "p", "model": "priced"}},
+        "routes": {"chat": {"targets": ["d"], "breaker": False}},
+        "pricing": {"models": {"priced": {"input_per_mtok": 2000.0, "output_per_mtok": 4000.0}}},
+        "policies": {"budgets": [{"scope": "global", "usd": 10.0}]},
+    }
+
+
+def spent_from(refusal: BaseException) -> float:
+    """What the global budget says is spent, from the refusal of a call that cannot fit."""
+    assert isinstance(refusal, sluicegate.BudgetExceededError), repr(refusal)
+    found = re.search(r"cannot cover this call: \$([0-9.]+) used", str(refusal))
+    assert found, str(refusal)
+    return float(found.group(1))
+
+
+def test_cancelled_calls_are_charged() -> None:
+    """A call asyncio cancels (a plain call waiting for its answer, a stream mid-read) and a
+    stream closed mid-read are charged like any call the provider received."""
+    stream_step = {"reply": "one two three four five six", "chunk_delay": "300ms"}
+
+    async def spent(gw: Any) -> float:
+        try:
+            await gw.chat.completions.create(model="chat", max_tokens=1_000_000, messages=HELLO)
+        except BaseException as e:  # noqa: BLE001
+            return spent_from(e)
+        raise AssertionError("the budget did not refuse a call it cannot cover")
+
+    async def charged_after(gw: Any) -> float:
+        for _ in range(100):  # the cancelled call is recorded a moment after the cancel
+            used = await spent(gw)
+            if used >= PROMPT_USD - 1e-9:
+                break
+            await asyncio.sleep(0.02)
+        return used
+
+    async def main() -> None:
+        gw = sluicegate.AsyncGateway(priced_config({"delay": "5s"}))
+        call = asyncio.ensure_future(gw.chat.completions.create(model="chat", max_tokens=50, messages=HELLO))
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert await charged_after(gw) >= PROMPT_USD - 1e-9, "a cancelled plain call"
+
+        gw = sluicegate.AsyncGateway(priced_config(stream_step))
+
+        async def read_all() -> None:
+            async for _ in await gw.chat.completions.create(model="chat", max_tokens=50, messages=HELLO, stream=True):
+                pass
+
+        task = asyncio.ensure_future(read_all())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await charged_after(gw) >= PROMPT_USD - 1e-9, "a stream cancelled mid-read"
+
+    asyncio.run(main())
+
+    gw = sluicegate.Gateway(priced_config(stream_step))
+    with gw.chat.completions.create(model="chat", max_tokens=50, messages=HELLO, stream=True) as stream:
+        next(stream)
+        stream.close()
+    with pytest.raises(sluicegate.BudgetExceededError) as info:
+        gw.chat.completions.create(model="chat", max_tokens=1_000_000, messages=HELLO)
+    assert spent_from(info.value) >= PROMPT_USD - 1e-9, "a stream closed mid-read"
 
 
 async def server_script(server: MockServer, script: Any) -> None:
