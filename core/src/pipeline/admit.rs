@@ -70,10 +70,12 @@ fn worst_cost(plan: &Plan, prices: &PriceBook, request: &Value) -> Option<f64> {
 }
 
 /// Identifies the caller, guards the input, plans the route and reserves rate limits and
-/// budget. `model` is the route asked for.
+/// budget. `model` is the route asked for. The request is moved into [`Admitted`] (input
+/// guardrails edit it in place) rather than copied: a deep copy of the request per call showed
+/// in the profiles. On an error it is left in place, unless an input guardrail already redacted it.
 pub(crate) async fn admit(
     engine: &Engine,
-    request: &Value,
+    request: &mut Value,
     options: &CallOptions,
     model: &str,
     request_id: String,
@@ -86,24 +88,24 @@ pub(crate) async fn admit(
     let principal = policy
         .authenticate(options.key.as_deref(), model, &options.tags)
         .map_err(fail)?;
-    let mut request = request.clone();
     let mut guard = GuardReport::default();
     if !policy.guards.is_empty() {
-        policy.guards.check_input(&mut request, &mut guard).map_err(fail)?;
+        policy.guards.check_input(request, &mut guard).map_err(fail)?;
     }
+
     let effective = CallOptions {
         tags: principal.tags.clone(),
         ..options.clone()
     };
-    let mut plan = Plan::for_request(&engine.config, &engine.prices, model, &request, &effective).map_err(fail)?;
+    let mut plan = Plan::for_request(&engine.config, &engine.prices, model, request, &effective).map_err(fail)?;
     let estimate = |plan: &Plan| Estimate {
         // Saturating: `max_tokens` is the caller's number, u64::MAX included.
         tokens: plan.prompt_tokens.saturating_add(
-            crate::providers::dialect::max_tokens(&request)
+            crate::providers::dialect::max_tokens(request)
                 .unwrap_or(0)
-                .saturating_mul(crate::tokens::choices(&request)),
+                .saturating_mul(crate::tokens::choices(request)),
         ),
-        worst_cost_usd: worst_cost(plan, &engine.prices, &request),
+        worst_cost_usd: worst_cost(plan, &engine.prices, request),
         unpriced: plan
             .groups
             .iter()
@@ -111,7 +113,7 @@ pub(crate) async fn admit(
             .filter(|d| engine.prices.get(&d.model).is_none())
             .map(|d| (d.name.clone(), d.model.clone()))
             .collect(),
-        unpriced_usage: worst_usage(plan, None, &request),
+        unpriced_usage: worst_usage(plan, None, request),
         hold_secs: plan
             .timeout
             .total
@@ -137,7 +139,7 @@ pub(crate) async fn admit(
         Ok(ticket) => ticket,
         Err(Refused::Error(e)) => return Err(fail(e)),
         Err(Refused::Fallback(route)) => {
-            plan = Plan::for_request(&engine.config, &engine.prices, &route, &request, &effective).map_err(fail)?;
+            plan = Plan::for_request(&engine.config, &engine.prices, &route, request, &effective).map_err(fail)?;
             match policy
                 .reserve(&principal, &plan.route, &estimate(&plan), &watch(&plan))
                 .await
@@ -159,7 +161,7 @@ pub(crate) async fn admit(
     Ok(Admitted {
         plan,
         record,
-        request,
+        request: std::mem::take(request),
         ticket,
         principal,
         guard,
@@ -169,7 +171,7 @@ pub(crate) async fn admit(
 /// Checks a chat request and admits it.
 pub(crate) async fn admit_chat(
     engine: &Engine,
-    request: &Value,
+    request: &mut Value,
     options: &CallOptions,
     want_stream: bool,
 ) -> Result<Admitted> {

@@ -50,16 +50,16 @@ impl Attempt for PlainCall {
 }
 
 /// Runs a chat (`stream: false`) or embeddings call through the pipeline.
-pub(crate) async fn call(engine: &Engine, operation: Operation, request: Value, options: CallOptions) -> Result<Value> {
+pub(crate) async fn call(engine: &Engine, operation: Operation, mut request: Value, options: CallOptions) -> Result<Value> {
     let admitted = match operation {
         Operation::Embeddings => {
             let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
             match request::check_embeddings(&request) {
-                Ok(route) => admit::admit(engine, &request, &options, &route, request_id).await,
+                Ok(route) => admit::admit(engine, &mut request, &options, &route, request_id).await,
                 Err(e) => Err(e.with_request_id(&request_id)),
             }
         }
-        _ => admit::admit_chat(engine, &request, &options, false).await,
+        _ => admit::admit_chat(engine, &mut request, &options, false).await,
     };
     let admitted = match admitted {
         Ok(a) => a,

@@ -100,9 +100,9 @@ impl Attempt for StreamOpen {
 
 /// Runs a `stream: true` chat call through the pipeline up to its first content, then hands
 /// the rest to a reader task.
-pub(crate) async fn open(engine: Arc<Engine>, request: Value, options: CallOptions) -> Result<ChatStream> {
+pub(crate) async fn open(engine: Arc<Engine>, mut request: Value, options: CallOptions) -> Result<ChatStream> {
     const OPERATION: Operation = Operation::ChatStream;
-    let admitted = match admit::admit_chat(&engine, &request, &options, true).await {
+    let admitted = match admit::admit_chat(&engine, &mut request, &options, true).await {
         Ok(a) => a,
         Err(e) => {
             engine.failed_early(OPERATION, &request, &options, &e);
