@@ -81,6 +81,14 @@ impl Engine {
         })
     }
 
+    /// Whether the audit log records the calls' content (input and output), so that the
+    /// pipeline keeps them for it.
+    pub fn audits_content(&self) -> bool {
+        self.audit
+            .as_ref()
+            .is_some_and(|a| matches!(a.content(), crate::config::AuditContent::Redacted))
+    }
+
     pub fn hooks(&self) -> Vec<Hook> {
         self.hooks.read().unwrap_or_else(|e| e.into_inner()).clone()
     }

@@ -24,8 +24,12 @@ pub fn image_tokens(model: &str) -> u64 {
 }
 
 pub fn estimate_text(text: &str) -> u64 {
-    let chars = text.chars().count() as u64;
-    if chars == 0 { 0 } else { chars.div_ceil(4) }
+    estimate_chars(text.chars().count() as u64)
+}
+
+/// [`estimate_text`] for a text of which only the length in characters is known.
+pub fn estimate_chars(chars: u64) -> u64 {
+    chars.div_ceil(4)
 }
 
 /// The text of a message's `content`, whether a string or a list of content parts.

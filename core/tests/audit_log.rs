@@ -325,3 +325,44 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A stream's audit record carries what the caller received (and the input) when the log
+/// records content, and neither when it does not: the stream reader keeps them only then.
+#[test]
+fn a_streams_content_is_audited_only_when_asked() {
+    for (content, recorded) in [("redacted", true), ("none", false)] {
+        let dir = tempdir();
+        let path = dir.join("audit.jsonl");
+        let gw = Gateway::from_value(json!({
+            "providers": {"p": {"type": "mock", "script": {"gpt-4o": [{"reply": "write to ann@example.com today"}]}}},
+            "deployments": {"d": {"provider": "p", "model": "gpt-4o"}},
+            "routes": {"chat": {"targets": ["d"]}},
+            "audit": {"path": path.to_string_lossy(), "content": content}
+        }))
+        .unwrap();
+        let mut stream = gw
+            .chat_stream_blocking(
+                json!({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "the input"}]}),
+                CallOptions::default(),
+            )
+            .unwrap();
+        let mut text = String::new();
+        while let Some(item) = stream.next_blocking() {
+            text.push_str(item.unwrap()["choices"][0]["delta"]["content"].as_str().unwrap_or(""));
+        }
+        assert!(text.contains("ann@example.com"), "{text}");
+        drop(stream);
+        drop(gw);
+        let lines = lines(&path);
+        let line: Value = serde_json::from_str(lines.iter().find(|l| l.contains("chat_stream")).unwrap()).unwrap();
+        let audited = &line["content"];
+        if recorded {
+            assert_eq!(audited["input"][0]["content"], "the input", "{line}");
+            let output = audited["output"].as_str().unwrap();
+            assert!(output.contains("write to") && output.contains("today"), "{line}");
+            assert!(!output.contains("ann@example.com"), "redacted: {line}");
+        } else {
+            assert!(audited.is_null(), "{line}");
+        }
+    }
+}

@@ -31,7 +31,9 @@ use tokio::sync::mpsc;
 #[derive(Default)]
 struct Tally {
     usage: Option<Usage>,
-    text: String,
+    /// Characters of text and tool-call arguments so far, for the estimate when the provider
+    /// sends no usage (counted, not kept: the text itself would grow with every chunk).
+    chars: u64,
 }
 
 impl Tally {
@@ -42,12 +44,12 @@ impl Tally {
         if let Some(choices) = chunk.get("choices").and_then(Value::as_array) {
             for c in choices {
                 if let Some(t) = c.at("/delta/content").and_then(Value::as_str) {
-                    self.text.push_str(t);
+                    self.chars += t.chars().count() as u64;
                 }
                 if let Some(calls) = c.at("/delta/tool_calls").and_then(Value::as_array) {
                     for call in calls {
                         if let Some(a) = call.at("/function/arguments").and_then(Value::as_str) {
-                            self.text.push_str(a);
+                            self.chars += a.chars().count() as u64;
                         }
                     }
                 }
@@ -87,9 +89,10 @@ pub(crate) struct Pump {
     guard: GuardReport,
     /// Output guardrails, when any apply.
     redactor: Option<StreamGuard>,
+    /// The input and the text the caller received, for the audit record; only kept when the
+    /// audit log records content.
     input: Value,
-    /// The text the caller received, for the audit record.
-    output: String,
+    output: Option<String>,
     /// Where to cache the answer, and the chunks so far.
     cache: Option<(String, Duration, Vec<Value>)>,
     /// Set once the stream has ended and been recorded.
@@ -110,7 +113,7 @@ impl Drop for Pump {
         let cancelled = Error::new(ErrorKind::Cancelled, "the caller stopped reading the stream")
             .with_request_id(&self.record.request_id);
         *self.meta.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record.to_json());
-        let output = Value::String(std::mem::take(&mut self.output));
+        let output = Value::String(self.output.take().unwrap_or_default());
         self.engine.record(
             Operation::ChatStream,
             &self.record,
@@ -147,12 +150,16 @@ impl Pump {
         cache: Option<(String, Duration)>,
     ) -> Pump {
         let redactor = engine.policy.guards.has_output().then(StreamGuard::default);
+        let content = engine.audits_content();
         Pump {
             deadline: plan.deadline(record.started),
             idle: Limits::from(&plan.timeout).first_token,
             breaker: plan.breaker,
             prompt_estimate: tokens::estimate_prompt(request),
-            input: request.get("messages").cloned().unwrap_or(Value::Null),
+            input: match content {
+                true => request.get("messages").cloned().unwrap_or(Value::Null),
+                false => Value::Null,
+            },
             engine,
             deployment,
             admission: Some(admission),
@@ -165,7 +172,7 @@ impl Pump {
             principal,
             guard,
             redactor,
-            output: String::new(),
+            output: content.then(String::new),
             cache: cache.map(|(key, ttl)| (key, ttl, Vec::new())),
             recorded: false,
         }
@@ -176,7 +183,7 @@ impl Pump {
     fn settle(&mut self) -> Usage {
         let estimate = || Usage {
             input_tokens: self.prompt_estimate,
-            output_tokens: tokens::estimate_text(&self.tally.text),
+            output_tokens: tokens::estimate_chars(self.tally.chars),
             ..Usage::default()
         };
         settle::settle(
@@ -216,12 +223,14 @@ impl Pump {
                 if let Err(e) = self.guard_chunk(&mut chunk) {
                     break Some(Stop::Policy(e));
                 }
-                self.output.push_str(
-                    chunk
-                        .at("/choices/0/delta/content")
-                        .and_then(Value::as_str)
-                        .unwrap_or(""),
-                );
+                if let Some(output) = self.output.as_mut() {
+                    output.push_str(
+                        chunk
+                            .at("/choices/0/delta/content")
+                            .and_then(Value::as_str)
+                            .unwrap_or(""),
+                    );
+                }
                 if let Some((_, _, chunks)) = self.cache.as_mut() {
                     chunks.push(chunk.clone());
                 }
@@ -317,7 +326,7 @@ impl Pump {
             Some(e) => Err(e),
             None => Ok(&meta),
         };
-        let output = Value::String(std::mem::take(&mut self.output));
+        let output = Value::String(self.output.take().unwrap_or_default());
         let unrecorded = self.engine.record(
             Operation::ChatStream,
             &self.record,
