@@ -44,6 +44,9 @@ fn gateway(url: &str, audit: &std::path::Path) -> Gateway {
                       "backup": {"type": "openai", "api_base": format!("{url}/v1"), "api_key": "sk-bench-0000"}},
         "deployments": {"a": {"provider": "primary", "model": "gpt-4o-mini"}, "b": {"provider": "backup", "model": "gpt-4o"}, "s": {"provider": "primary", "model": "stream-model"}},
         "routes": {"chat": {"targets": ["a", "b"]}, "stream": {"targets": ["s", "b"]}},
+        // A budget refuses calls to models without a price: the mock's stream model gets one
+        // (gpt-4o-mini's list price).
+        "pricing": {"models": {"stream-model": {"input_per_mtok": 0.15, "output_per_mtok": 0.6}}},
         "keys": {"bench": {"sha256": hex::encode(Sha256::digest(b"sk-sg-bench")), "tags": {"team": "bench"}}},
         "policies": {
             "rate_limits": [{"scope": {"tag": "team"}, "rpm": 100_000_000u64}],
