@@ -5,6 +5,7 @@ that leaves mid-stream, graceful shutdown, the body limit and TLS."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import signal
 import ssl
@@ -275,11 +276,13 @@ def test_sigterm_drains_open_streams(mock: Any) -> None:
     assert provider.stats()["completed_streams"] == 1
 
 
-def test_drain_is_bounded(mock: Any) -> None:
+def test_drain_is_bounded(mock: Any, tmp_path: Path) -> None:
     provider = mock({"gpt-4o": [{"reply": " ".join(["x"] * 100), "chunk_delay": "200ms"}]})
-    server = Serve(http_config(provider), "--drain", "300ms")
+    audit = tmp_path / "audit.jsonl"
+    server = Serve(http_config(provider, audit={"path": str(audit)}), "--drain", "300ms")
     stream = client(server).chat.completions.create(model="chat", messages=HI, stream=True)
-    next(iter(stream))
+    chunks = iter(stream)
+    next(chunks), next(chunks)
     started = time.monotonic()
     status, err = server.stop(signal.SIGINT)
     assert status == 0 and "cutting 1 connection" in err, err
@@ -287,6 +290,10 @@ def test_drain_is_bounded(mock: Any) -> None:
     with pytest.raises(Exception):
         list(stream)
     stream.close()
+    # The cut stream is not lost: it is audited as cancelled, charged what was sent.
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    cut = [r for r in records if r.get("outcome") == "cancelled"]
+    assert len(cut) == 1 and cut[0]["cost_usd"] > 0, records
 
 
 def test_body_limit_is_413(serve: Any) -> None:

@@ -178,6 +178,10 @@ async fn serve(settings: &Settings, gateway: Gateway, tls: Option<tokio_rustls::
         );
         connections.abort_all();
         while connections.join_next().await.is_some() {}
+        // Each cut stream is recorded (audit, metering, budget) by the core in the background
+        // once its reader is cancelled; the core offers nothing to wait on, so give those
+        // records a bounded moment before the process ends instead of losing them.
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     gateway.flush_telemetry().await;
     Ok(())
