@@ -4,10 +4,11 @@
 
 use crate::args::{Arg, Args, Outcome, Spec};
 use serde_json::{Value, json};
-use sluicegate::metrics::{Event, usage_report};
+use sluicegate::metrics::{Event, Rollup};
 use sluicegate::policy::{audit, clock};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::io::BufRead;
 
 pub static SPEC: Spec = Spec {
     name: "usage",
@@ -37,33 +38,35 @@ pub fn run(argv: Vec<OsString>) -> Outcome {
         }
     }
     let file = file.ok_or_else(|| args.missing("the AUDIT_FILE"))?;
-    let mut events = Vec::new();
+    // Streamed: one line (and the one after it) in memory at a time, whatever the log's size.
+    let mut rollup = Rollup::whole();
     for path in audit::chain_files(&file) {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        let whole = text.ends_with('\n');
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        for (i, line) in lines.iter().enumerate() {
-            let r: Value = match serde_json::from_str(line) {
+        let cannot = |e: std::io::Error| format!("cannot read `{}`: {e}", path.display());
+        let mut lines = std::io::BufReader::new(std::fs::File::open(&path).map_err(cannot)?).lines();
+        let mut next = lines.next().transpose().map_err(cannot)?;
+        while let Some(line) = next.take() {
+            next = lines.next().transpose().map_err(cannot)?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let r: Value = match serde_json::from_str(&line) {
                 Ok(r) => r,
-                // A line torn by a crash (the file's unfinished end, or fenced by a repair record).
-                Err(_) if i + 1 == lines.len() && !whole => continue,
-                Err(_)
-                    if lines
-                        .get(i + 1)
-                        .is_some_and(|next| next.contains("\"kind\":\"repair\"")) =>
-                {
-                    continue;
-                }
+                // A line torn by a crash: the file's unfinished end (the last line, its newline
+                // missing or not), or fenced by the repair record after it.
+                Err(_) if next.is_none() => continue,
+                Err(_) if next.as_deref().is_some_and(|n| n.contains("\"kind\":\"repair\"")) => continue,
                 Err(e) => return Err(format!("`{}`: a line is not JSON: {e}", path.display()).into()),
             };
             if !audit::is_call_record(&r) {
                 continue;
             }
-            events.push(event(&r));
+            let e = event(&r);
+            if e.ts >= since {
+                rollup.add(&e);
+            }
         }
     }
-    events.retain(|e| e.ts >= since);
-    let report = usage_report(&events, &by, since).map_err(|e| e.message)?;
+    let report = rollup.report(&by, since).map_err(|e| e.message)?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
         return Ok(());

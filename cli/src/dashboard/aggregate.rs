@@ -82,7 +82,7 @@ impl Aggregate {
     pub fn new(config: Config) -> Aggregate {
         Aggregate {
             config,
-            rollup: Rollup::default(),
+            rollup: Rollup::whole(),
             spend: Series::default(),
             rejections: Series::default(),
             outcomes: BTreeMap::new(),

@@ -128,12 +128,24 @@ fn percentiles(hist: &[u32]) -> Value {
 #[derive(Default)]
 pub struct Rollup {
     rows: HashMap<Dims, Totals>,
+    /// One time bucket and no row limit (see [`Rollup::whole`]).
+    whole: bool,
 }
 
 impl Rollup {
+    /// A rollup for a report over a log read once (`sluicegate usage`, the dashboard): every
+    /// call in one time bucket (the caller filters by `since` before adding), and no row limit
+    /// or retention, so that no call is dropped. Memory grows with the variety of calls only.
+    pub fn whole() -> Rollup {
+        Rollup {
+            rows: HashMap::new(),
+            whole: true,
+        }
+    }
+
     pub fn add(&mut self, e: &Event) {
         let dims = Dims {
-            minute: (e.ts / 60.0).floor() as i64,
+            minute: if self.whole { 0 } else { (e.ts / 60.0).floor() as i64 },
             key: e.key.clone(),
             tags: e.tags.clone(),
             route: e.route.clone(),
@@ -143,7 +155,7 @@ impl Rollup {
             outcome: e.outcome.clone(),
         };
         self.rows.entry(dims).or_default().add(e);
-        if self.rows.len() > ROW_LIMIT {
+        if self.rows.len() > ROW_LIMIT && !self.whole {
             self.forget_oldest();
         }
     }
@@ -173,7 +185,7 @@ impl Rollup {
         }
         let first_minute = (since / 60.0).floor() as i64;
         let mut groups: BTreeMap<String, (Map<String, Value>, Totals, BTreeMap<String, u64>)> = BTreeMap::new();
-        for (d, t) in self.rows.iter().filter(|(d, _)| d.minute >= first_minute) {
+        for (d, t) in self.rows.iter().filter(|(d, _)| self.whole || d.minute >= first_minute) {
             let key: Map<String, Value> = group_by.iter().map(|g| (g.clone(), dimension(d, g))).collect();
             let id = Value::Object(key.clone()).to_string();
             let entry = groups
@@ -219,7 +231,7 @@ fn dimension(d: &Dims, name: &str) -> Value {
 
 /// The report for a list of events (the CLI reads them from an audit log).
 pub fn usage_report(events: &[Event], group_by: &[String], since: f64) -> Result<Value> {
-    let mut rollup = Rollup::default();
+    let mut rollup = Rollup::whole();
     for e in events.iter().filter(|e| e.ts >= since) {
         rollup.add(e);
     }
@@ -229,6 +241,36 @@ pub fn usage_report(events: &[Event], group_by: &[String], since: f64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_over_a_log_keeps_every_call() {
+        // More distinct minutes than a live rollup keeps rows: a log's report must not drop
+        // the oldest (it did: `usage` on a large audit log lost calls).
+        let events: Vec<Event> = (0..ROW_LIMIT as u64 + 100)
+            .map(|i| Event {
+                ts: 1_800_000_000.0 + i as f64 * 60.0,
+                operation: "chat",
+                key: None,
+                tags: BTreeMap::new(),
+                route: "chat".into(),
+                deployment: None,
+                provider: None,
+                model: None,
+                provider_system: None,
+                outcome: "ok".into(),
+                input_tokens: 1,
+                output_tokens: 0,
+                cached_tokens: 0,
+                reasoning_tokens: 0,
+                cost_usd: None,
+                latency_ms: 1.0,
+                ttft_ms: None,
+                overhead_us: None,
+            })
+            .collect();
+        let report = usage_report(&events, &["route".to_owned()], 0.0).unwrap();
+        assert_eq!(report["groups"][0]["requests"], json!(ROW_LIMIT as u64 + 100));
+    }
 
     #[test]
     fn percentiles_are_within_the_bucket_width() {

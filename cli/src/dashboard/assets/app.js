@@ -37,10 +37,11 @@
   const legend = (names) => el("div", { class: "legend" }, names.map((n, i) => el("span", {}, el("i", { style: "background:" + COLORS[i % COLORS.length] }), n)));
 
   // Stacked bars over time: series = {start: [secs], by: {name: [amount per bucket]}}.
-  function stacked(starts, by, fmt) {
+  function stacked(starts, by, fmt, W) {
+    W = W || 760;
     const names = Object.keys(by);
     if (!starts.length || !names.length) return empty("nothing recorded");
-    const W = 760, Hh = 220, left = 64, bottom = 28, top = 8;
+    const Hh = 220, left = 64, bottom = 28, top = 8;
     const totals = starts.map((_, i) => names.reduce((s, n) => s + (by[n][i] || 0), 0));
     const max = Math.max(...totals) || 1;
     const bw = (W - left - 8) / starts.length;
@@ -73,12 +74,12 @@
   // Horizontal bars: items = [{label, parts: [value...], max?}] stacked per row, against `scale`.
   function hbars(items, partNames, fmt, scale) {
     if (!items.length) return empty("nothing recorded");
-    const W = 760, row = 22, left = 220, right = 90;
+    const W = 560, row = 22, left = 190, right = 90;
     const max = scale || Math.max(...items.map((it) => Math.max(it.parts.reduce((a, b) => a + b, 0), it.max || 0))) || 1;
     const s = svg("svg", { viewBox: `0 0 ${W} ${items.length * row + 6}`, role: "img" });
     items.forEach((it, i) => {
       const y = 3 + i * row;
-      s.append(svg("text", { x: left - 6, y: y + 14, "text-anchor": "end" }, it.label.length > 34 ? it.label.slice(0, 33) + "…" : it.label));
+      s.append(svg("text", { x: left - 6, y: y + 14, "text-anchor": "end" }, it.label.length > 30 ? it.label.slice(0, 29) + "…" : it.label));
       let x = left;
       it.parts.forEach((v, j) => {
         const w = (W - left - right) * Math.max(v, 0) / max;
@@ -169,7 +170,7 @@
   const rejBy = {};
   for (const [kind, m] of Object.entries(R.by || {})) for (const [p, v] of Object.entries(m)) rejBy[`${kind}: ${p}`] = v;
   const rejNames = Object.keys(rejBy);
-  main.append(section("rejections", "Rate-limit and budget rejections", false, stacked(R.start, rejBy, num),
+  main.append(section("rejections", "Rate-limit and budget rejections", false, stacked(R.start, rejBy, num, 560),
     (L.rate_limits || []).length ? hbars(L.rate_limits.map((r) => ({ label: `${r.rate_limit} ${r.unit} ${r.value} live`, parts: [r.in_use], max: r.limit })), [], num) : null,
     numbers(["policy", "rejections"], rejNames.map((n) => [n, num(rejBy[n].reduce((a, b) => a + b, 0))]), [1])));
 
