@@ -2,14 +2,37 @@
 //! and a cached answer made ready to serve (guarded, recorded, free).
 
 use crate::engine::Engine;
+use crate::error::Result;
 use crate::meter::CallRecord;
+use crate::operation::Operation;
 use crate::options::CallOptions;
 use crate::pipeline::admit::Admitted;
+use crate::policy::Principal;
 use crate::policy::guard::GuardReport;
 use crate::usage::Usage;
 use serde_json::{Value, json};
 
 impl Engine {
+    /// Serves the call from the cache when the call may use it and an answer is there: the
+    /// hit, recorded like any other call (`Err` when its audit record could not be written
+    /// under `audit.on_error: fail_closed`). `None`: the call goes to the providers.
+    pub(crate) async fn serve_cached(
+        &self,
+        operation: Operation,
+        cache: Option<&(String, std::time::Duration)>,
+        record: &mut CallRecord,
+        principal: &Principal,
+    ) -> Option<Result<Value>> {
+        let (key, _) = cache?;
+        let hit = self.cache_hit(key, record).await?;
+        Some(
+            match self.record(operation, record, Some(principal), Ok(&hit["gateway"]), None) {
+                Some(e) => Err(e),
+                None => Ok(hit),
+            },
+        )
+    }
+
     /// The cache key and time to live for a call, when caching applies to it. Only the route's
     /// config turns the cache on; a caller may turn it off or shorten its time to live. The
     /// scope is the principal: the virtual key *and* the `user` tag, so one key serving many

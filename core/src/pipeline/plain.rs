@@ -50,7 +50,12 @@ impl Attempt for PlainCall {
 }
 
 /// Runs a chat (`stream: false`) or embeddings call through the pipeline.
-pub(crate) async fn call(engine: &Engine, operation: Operation, mut request: Value, options: CallOptions) -> Result<Value> {
+pub(crate) async fn call(
+    engine: &Engine,
+    operation: Operation,
+    mut request: Value,
+    options: CallOptions,
+) -> Result<Value> {
     let admitted = match operation {
         Operation::Embeddings => {
             let request_id = options.request_id.clone().unwrap_or_else(new_request_id);
@@ -92,15 +97,11 @@ async fn finish(
     } = admitted;
     let request_id = record.request_id.clone();
     record.policy = record::policy_report(&principal, &ticket, &guard);
-    let hit = match &cache {
-        Some((key, _)) => engine.cache_hit(key, &mut record).await,
-        None => None,
-    };
-    if let Some(hit) = hit {
-        return match engine.record(operation, &record, Some(&principal), Ok(&hit["gateway"]), None) {
-            Some(e) => Err(e),
-            None => Ok(hit),
-        };
+    if let Some(served) = engine
+        .serve_cached(operation, cache.as_ref(), &mut record, &principal)
+        .await
+    {
+        return served;
     }
     let mut pending = DropRecorder {
         engine,

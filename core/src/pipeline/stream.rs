@@ -120,18 +120,19 @@ pub(crate) async fn open(engine: Arc<Engine>, mut request: Value, options: CallO
     } = admitted;
     let wants_usage = request.at("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
     record.policy = record::policy_report(&principal, &ticket, &guard);
-    let hit = match &cache {
-        Some((key, _)) => engine.cache_hit(key, &mut record).await,
-        None => None,
-    };
-    if let Some(hit) = hit {
-        let gateway = hit["gateway"].clone();
-        let request_id = record.request_id.clone();
-        if let Some(e) = engine.record(OPERATION, &record, Some(&principal), Ok(&gateway), None) {
-            return Err(e);
-        }
+    if let Some(served) = engine
+        .serve_cached(OPERATION, cache.as_ref(), &mut record, &principal)
+        .await
+    {
+        let hit = served?;
         let chunks = crate::cache::chunks_from_response(&hit, wants_usage);
-        return Ok(ChatStream::replay(chunks, gateway, request_id, options.cancel));
+        let request_id = record.request_id.clone();
+        return Ok(ChatStream::replay(
+            chunks,
+            hit["gateway"].clone(),
+            request_id,
+            options.cancel,
+        ));
     }
     let kind = StreamOpen {
         request: Arc::new(request),

@@ -368,9 +368,16 @@ mod tests {
         for (i, call) in calls.iter().enumerate() {
             let id = call["id"].as_str().unwrap();
             assert!(id.len() <= MAX_TOOL_ID, "{id}");
-            assert_eq!(body["messages"][i + 1]["tool_call_id"], json!(id), "call {i} and its result");
+            assert_eq!(
+                body["messages"][i + 1]["tool_call_id"],
+                json!(id),
+                "call {i} and its result"
+            );
         }
-        assert_eq!(calls[0]["id"], "call_0123456789abcdef01234567", "the signature is dropped");
+        assert_eq!(
+            calls[0]["id"], "call_0123456789abcdef01234567",
+            "the signature is dropped"
+        );
         assert_eq!(calls[2]["id"], "call_short", "a short id is left alone");
         assert_ne!(calls[0]["id"], calls[1]["id"]);
     }
